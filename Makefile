@@ -1,0 +1,32 @@
+# nows: the commands a developer needs. `make help` lists them.
+GO      ?= go
+BIN     := bin
+ADDR    ?= 0.0.0.0:8765
+FUZZTIME ?= 30s
+
+.PHONY: help build test lint demo bench fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+build: ## build the nows CLI into ./bin/nows
+	$(GO) build -o $(BIN)/nows ./cli/nows
+
+lint: ## gofmt and go vet, main module and examples
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: lint ## every test, with the race detector
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+demo: ## run the echo example on $(ADDR): ws://localhost:8765/echo, test page at http://localhost:8765/
+	$(GO) run ./examples/echo --addr $(ADDR)
+
+fuzz: ## run each fuzz target for $(FUZZTIME)
+	@for target in $$($(GO) test -list '^Fuzz' ./framework/ | grep '^Fuzz'); do \
+	  echo "== $$target"; $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./framework/ || exit 1; \
+	done
+
+clean: ## remove build outputs
+	rm -rf $(BIN)

@@ -1,0 +1,491 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/coder/websocket"
+)
+
+// Conn is one WebSocket connection, handed to every hook. All its methods
+// are safe to call from any goroutine, also after the connection has ended.
+type Conn struct {
+	srv    *Server
+	route  *route
+	ws     *websocket.Conn
+	wire   *wireConn
+	req    *http.Request
+	params Params
+	hooks  hooks
+	ctx    context.Context
+	cancel context.CancelFunc
+	at     time.Time
+
+	// closing holds the *CloseStatus of whoever started the close first.
+	closing atomic.Pointer[CloseStatus]
+	ended   atomic.Bool
+	final   CloseStatus // set before ended
+	pinger  sync.WaitGroup
+	timer   *time.Timer
+
+	mu     sync.Mutex
+	values map[string]any
+}
+
+// SendText sends a text message. text must be valid UTF-8.
+//
+// With the ctx handed to a hook (or one without a deadline) the send is
+// bounded by Options.WriteTimeout; a ctx with its own deadline bounds it too,
+// and its expiry closes the connection.
+func (c *Conn) SendText(ctx context.Context, text string) error {
+	if !utf8.ValidString(text) {
+		return fmt.Errorf("framework: SendText: text is not valid UTF-8")
+	}
+	return c.send(ctx, websocket.MessageText, unsafe.Slice(unsafe.StringData(text), len(text)))
+}
+
+// SendBinary sends a binary message. data may be reused once it returns.
+func (c *Conn) SendBinary(ctx context.Context, data []byte) error {
+	return c.send(ctx, websocket.MessageBinary, data)
+}
+
+// SendJSON sends v encoded as JSON in a text message.
+func (c *Conn) SendJSON(ctx context.Context, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("framework: SendJSON: %w", err)
+	}
+	return c.send(ctx, websocket.MessageText, b)
+}
+
+func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if c.closing.Load() != nil {
+		return ErrClosed
+	}
+	wctx := context.Background() // coder is much faster with a ctx that has no Done
+	if ctx != c.ctx && ctx.Done() != nil {
+		wctx = ctx
+	}
+	if err := c.ws.Write(wctx, typ, p); err != nil {
+		if c.wire.detected() == CauseWriteTimeout {
+			// The hook that sees this error must not turn it into a
+			// handler error: the connection ended for the write timeout.
+			c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseWriteTimeout, Err: err})
+		}
+		if c.closing.Load() != nil || errors.Is(err, net.ErrClosed) {
+			return fmt.Errorf("%w: %w", ErrClosed, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// Close starts the close handshake with code and reason and waits for it to
+// finish (at most a few seconds). OnClose then reports CauseClosed. Later
+// calls do nothing and return nil. reason must be UTF-8 of at most 123 bytes.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if !code.sendable() {
+		return fmt.Errorf("%w: %d", ErrBadCloseCode, int(code))
+	}
+	if len(reason) > 123 {
+		return ErrReasonTooLong
+	}
+	if !utf8.ValidString(reason) {
+		return fmt.Errorf("framework: close reason is not valid UTF-8")
+	}
+	c.closeWith(CloseStatus{Code: code, Reason: reason, Cause: CauseClosed})
+	return nil
+}
+
+// closeWith runs the close handshake unless one has already started.
+func (c *Conn) closeWith(st CloseStatus) {
+	if !c.closing.CompareAndSwap(nil, &st) {
+		return
+	}
+	_ = c.ws.Close(toCoder(st.Code), st.Reason)
+}
+
+// abort ends the connection at once, without a handshake.
+func (c *Conn) abort(st CloseStatus) {
+	c.closing.CompareAndSwap(nil, &st)
+	c.wire.abort()
+}
+
+// CloseCode returns the code the connection closed with (see CloseStatus),
+// or 0 while it is open.
+func (c *Conn) CloseCode() StatusCode {
+	if !c.ended.Load() {
+		return 0
+	}
+	return c.final.Code
+}
+
+// CloseReason returns the reason the connection closed with, or "".
+func (c *Conn) CloseReason() string {
+	if !c.ended.Load() {
+		return ""
+	}
+	return c.final.Reason
+}
+
+// Connected reports whether the connection is open: no close has started.
+func (c *Conn) Connected() bool { return c.closing.Load() == nil && !c.ended.Load() }
+
+// RemoteAddr returns the client's address, "ip:port".
+func (c *Conn) RemoteAddr() string { return c.req.RemoteAddr }
+
+// ConnectedAt returns when the connection was upgraded.
+func (c *Conn) ConnectedAt() time.Time { return c.at }
+
+// Config returns the server's options, with defaults filled in.
+func (c *Conn) Config() Options { return c.srv.opts }
+
+// Params returns the typed path parameters of the route.
+func (c *Conn) Params() Params { return c.params }
+
+// Route returns the full template of the route the connection matched.
+func (c *Conn) Route() string { return c.route.full }
+
+// Request returns the handshake request. Its body is empty and its context
+// must not be used; use Context instead.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// Header returns the handshake request's headers.
+func (c *Conn) Header() http.Header { return c.req.Header }
+
+// Query returns the handshake URL's query parameters.
+func (c *Conn) Query() url.Values { return c.req.URL.Query() }
+
+// Cookie returns the named cookie of the handshake request.
+func (c *Conn) Cookie(name string) (*http.Cookie, error) { return c.req.Cookie(name) }
+
+// Subprotocol returns the negotiated subprotocol, or "".
+func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// Context returns the connection's context: cancelled when the connection
+// ends or the server shuts down. Hooks receive it as their ctx.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Set stores a value in the connection's key/value store.
+func (c *Conn) Set(key string, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.values == nil {
+		c.values = make(map[string]any)
+	}
+	c.values[key] = v
+}
+
+// Get returns a value from the connection's key/value store.
+func (c *Conn) Get(key string) (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.values[key]
+	return v, ok
+}
+
+// Unwrap returns the underlying github.com/coder/websocket connection. Do
+// not read from it: the framework does.
+func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
+
+// serve runs the connection: OnOpen, the read loop, OnClose.
+func (c *Conn) serve() {
+	c.startPing()
+	st := c.run()
+	c.finish(st)
+}
+
+func (c *Conn) run() CloseStatus {
+	if c.hooks.open != nil {
+		if st, ok := c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) }); !ok {
+			return st
+		}
+	}
+	for {
+		typ, r, err := c.ws.Reader(context.Background())
+		if err != nil {
+			return c.readFailed(err)
+		}
+		if st, ok := c.handleMessage(typ, r); !ok {
+			return st
+		}
+	}
+}
+
+// handleMessage reads one message into a pooled buffer (an idle connection
+// holds none) and dispatches it.
+func (c *Conn) handleMessage(typ websocket.MessageType, r io.Reader) (CloseStatus, bool) {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	var st CloseStatus
+	var ok bool
+	*buf, st, ok = c.readMessage((*buf)[:0], typ, r)
+	if !ok {
+		return st, false
+	}
+	return c.dispatch(typ, *buf)
+}
+
+// readMessage reads one message into buf, checking text incrementally so
+// that invalid UTF-8 closes the connection without waiting for the rest.
+func (c *Conn) readMessage(buf []byte, typ websocket.MessageType, r io.Reader) ([]byte, CloseStatus, bool) {
+	checked := 0
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if typ == websocket.MessageText {
+			valid, bad := utf8Prefix(buf[checked:])
+			checked += valid
+			if bad || (err == io.EOF && checked != len(buf)) {
+				return buf, c.fail(StatusInvalidFramePayloadData, "invalid UTF-8", CauseInvalidUTF8, nil), false
+			}
+		}
+		if err == io.EOF {
+			return buf, CloseStatus{}, true
+		}
+		if err != nil {
+			return buf, c.readFailed(err), false
+		}
+	}
+}
+
+// dispatch hands one message to its hook.
+func (c *Conn) dispatch(typ websocket.MessageType, msg []byte) (CloseStatus, bool) {
+	if typ == websocket.MessageText {
+		if c.hooks.message == nil {
+			return c.fail(StatusUnsupportedData, "text messages are not supported", CauseUnsupportedData, nil), false
+		}
+		text := string(msg)
+		return c.call(func() error { return c.hooks.message.OnMessage(c.ctx, c, text) })
+	}
+	if c.hooks.binary == nil {
+		return c.fail(StatusUnsupportedData, "binary messages are not supported", CauseUnsupportedData, nil), false
+	}
+	return c.call(func() error { return c.hooks.binary.OnBinary(c.ctx, c, msg) })
+}
+
+// call runs a hook, turning its error or panic into a close.
+func (c *Conn) call(hook func() error) (st CloseStatus, ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.log.Error("nows: panic in handler", "route", c.route.full, "remote", c.req.RemoteAddr,
+				"panic", v, "stack", string(debug.Stack()))
+			st, ok = c.fail(StatusInternalError, "", CauseHandlerPanic, fmt.Errorf("panic: %v", v)), false
+		}
+	}()
+	err := hook()
+	if err == nil {
+		return CloseStatus{}, true
+	}
+	if cur := c.closing.Load(); cur != nil {
+		// The hook's error comes from a close already under way.
+		return *cur, false
+	}
+	var ce CloseError
+	if errors.As(err, &ce) && ce.Code.sendable() && len(ce.Reason) <= 123 && utf8.ValidString(ce.Reason) {
+		return c.fail(ce.Code, ce.Reason, CauseHandlerError, err), false
+	}
+	c.srv.log.Error("nows: handler error", "route", c.route.full, "remote", c.req.RemoteAddr, "err", err)
+	return c.fail(StatusInternalError, "", CauseHandlerError, err), false
+}
+
+// fail closes the connection with a status chosen by the server and
+// returns the status that wins (a close already under way wins).
+func (c *Conn) fail(code StatusCode, reason string, cause Cause, err error) CloseStatus {
+	c.closeWith(CloseStatus{Code: code, Reason: reason, Cause: cause, Err: err})
+	return *c.closing.Load()
+}
+
+// readFailed turns a read error into the connection's final status.
+func (c *Conn) readFailed(err error) CloseStatus {
+	switch c.wire.detected() {
+	case CauseTooBig:
+		c.wire.endReads()
+		return c.fail(StatusMessageTooBig, "message too big", CauseTooBig, nil)
+	case CauseInvalidUTF8:
+		return c.fail(StatusProtocolError, "invalid close reason", CauseInvalidUTF8, nil)
+	case CauseIdle:
+		return c.fail(StatusGoingAway, "idle timeout", CauseIdle, nil)
+	case CauseWriteTimeout:
+		c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseWriteTimeout, Err: err})
+		return *c.closing.Load()
+	}
+	if cur := c.closing.Load(); cur != nil {
+		_ = c.ws.CloseNow() // waits for the handshake under way
+		return *cur
+	}
+	var ce websocket.CloseError
+	switch {
+	case errors.As(err, &ce):
+		st := CloseStatus{Code: StatusCode(ce.Code), Reason: ce.Reason, Cause: CausePeer}
+		c.closing.CompareAndSwap(nil, &st)
+		_ = c.ws.CloseNow()
+		return st
+	case errors.Is(err, websocket.ErrMessageTooBig):
+		c.wire.endReads()
+		return c.fail(StatusMessageTooBig, "message too big", CauseTooBig, err)
+	case isNetErr(err):
+		c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseAbnormal, Err: err})
+		return *c.closing.Load()
+	default:
+		// coder has usually sent 1002 with its own reason already (not
+		// for an unmasked frame); the stream cannot be parsed any more.
+		c.wire.endReads()
+		return c.fail(StatusProtocolError, "protocol error", CauseProtocol, err)
+	}
+}
+
+func isNetErr(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
+}
+
+// finish ends the connection: stops the keep-alive, cancels the context and
+// runs OnClose.
+func (c *Conn) finish(st CloseStatus) {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	_ = c.ws.CloseNow()
+	c.pinger.Wait()
+	c.final = st
+	c.ended.Store(true)
+	c.cancel()
+	c.srv.log.Debug("nows: connection closed", "route", c.route.full, "remote", c.req.RemoteAddr, "status", st.String())
+	if c.hooks.close != nil {
+		defer func() {
+			if v := recover(); v != nil {
+				c.srv.log.Error("nows: panic in OnClose", "route", c.route.full, "panic", v, "stack", string(debug.Stack()))
+			}
+		}()
+		c.hooks.close.OnClose(c, st)
+	}
+}
+
+// startPing arms the keep-alive timer when Options.PingInterval is set.
+func (c *Conn) startPing() {
+	every := c.srv.opts.PingInterval
+	if every <= 0 {
+		return
+	}
+	c.timer = time.AfterFunc(every, c.pingTick)
+}
+
+// pingTick pings a connection that has been quiet for PingInterval and
+// closes it when the pong is late.
+func (c *Conn) pingTick() {
+	if c.closing.Load() != nil {
+		return
+	}
+	c.pinger.Add(1)
+	defer c.pinger.Done()
+	every := c.srv.opts.PingInterval
+	if idle := c.wire.idleFor(time.Now()); idle < every {
+		c.timer.Reset(every - idle)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), c.srv.opts.PongTimeout)
+	defer cancel()
+	if err := c.ws.Ping(ctx); err != nil {
+		if c.closing.Load() == nil {
+			c.srv.log.Debug("nows: pong timeout", "route", c.route.full, "remote", c.req.RemoteAddr)
+			c.closeWith(CloseStatus{Code: StatusGoingAway, Reason: "pong timeout", Cause: CausePingTimeout, Err: err})
+		}
+		return
+	}
+	c.timer.Reset(every)
+}
+
+// utf8Prefix returns how many leading bytes of b are complete, valid UTF-8
+// and whether an invalid sequence (not merely a truncated one at the end)
+// was found.
+func utf8Prefix(b []byte) (valid int, bad bool) {
+	if utf8.Valid(b) {
+		return len(b), false
+	}
+	for valid < len(b) {
+		r, size := utf8.DecodeRune(b[valid:])
+		if r == utf8.RuneError && size <= 1 {
+			if couldComplete(b[valid:]) {
+				return valid, false
+			}
+			return valid, true
+		}
+		valid += size
+	}
+	return valid, false
+}
+
+// couldComplete reports whether b, a truncated UTF-8 sequence, can still
+// become a valid character when more bytes arrive (E0 80, for example,
+// never can: it would be an overlong form).
+func couldComplete(b []byte) bool {
+	if len(b) == 0 || len(b) >= utf8.UTFMax {
+		return false
+	}
+	lo, hi := byte(0x80), byte(0xbf)
+	var need int
+	switch lead := b[0]; {
+	case lead >= 0xc2 && lead <= 0xdf:
+		need = 2
+	case lead >= 0xe0 && lead <= 0xef:
+		need = 3
+		if lead == 0xe0 {
+			lo = 0xa0
+		} else if lead == 0xed {
+			hi = 0x9f
+		}
+	case lead >= 0xf0 && lead <= 0xf4:
+		need = 4
+		if lead == 0xf0 {
+			lo = 0x90
+		} else if lead == 0xf4 {
+			hi = 0x8f
+		}
+	default:
+		return false
+	}
+	if len(b) >= need {
+		return false
+	}
+	for i, x := range b[1:] {
+		if i == 0 && (x < lo || x > hi) || x < 0x80 || x > 0xbf {
+			return false
+		}
+	}
+	return true
+}
+
+// Message buffers are pooled; very large ones are dropped after use.
+var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledBuffer = 256 << 10
+
+func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
+
+func putBuffer(b *[]byte) {
+	if cap(*b) > maxPooledBuffer {
+		return
+	}
+	*b = (*b)[:0]
+	bufferPool.Put(b)
+}

@@ -1,0 +1,74 @@
+package framework
+
+import (
+	"context"
+	"net/http"
+)
+
+// A handler is any type whose pointer implements some of the hook interfaces
+// below. The framework makes a fresh value for every connection (see [Route]),
+// so its fields are that connection's state. Hooks of one connection run one
+// at a time, on the connection's own goroutine: a handler needs no locks for
+// its own fields. A handler must implement MessageHandler or BinaryHandler
+// (or both); the other hooks are optional.
+//
+// A hook that returns an error closes the connection: with the code of a
+// [CloseError], or with StatusInternalError (1011) and no reason for any
+// other error. A hook that panics is recovered, logged with its stack, and
+// closes its connection with 1011; the server keeps serving.
+
+// HandshakeHandler is implemented by handlers that authenticate or reject a
+// connection before it is upgraded. OnHandshake runs on the fresh handler
+// value, so it can keep what it learns (a user ID) for the other hooks.
+// Returning an error rejects the handshake: with the status of an
+// [HTTPError] (see [Reject]), or 403 Forbidden for any other error.
+type HandshakeHandler interface {
+	OnHandshake(r *http.Request) error
+}
+
+// OpenHandler is implemented by handlers that act when a connection opens.
+// ctx is the connection's context, cancelled when the connection ends.
+type OpenHandler interface {
+	OnOpen(ctx context.Context, c *Conn) error
+}
+
+// MessageHandler is implemented by handlers that receive text messages.
+// text is valid UTF-8: invalid text closes the connection with 1007 before
+// any hook sees it. A text message to a handler without OnMessage closes the
+// connection with 1003 Unsupported Data.
+type MessageHandler interface {
+	OnMessage(ctx context.Context, c *Conn, text string) error
+}
+
+// BinaryHandler is implemented by handlers that receive binary messages.
+// data is only valid until OnBinary returns: copy it to keep it. A binary
+// message to a handler without OnBinary closes the connection with 1003.
+type BinaryHandler interface {
+	OnBinary(ctx context.Context, c *Conn, data []byte) error
+}
+
+// CloseHandler is implemented by handlers that act when a connection ends.
+// OnClose runs exactly once for every connection whose OnOpen ran (or would
+// have run), after the connection is closed; status says how and why.
+type CloseHandler interface {
+	OnClose(c *Conn, status CloseStatus)
+}
+
+// hooks holds the hook interfaces one handler value implements.
+type hooks struct {
+	handshake HandshakeHandler
+	open      OpenHandler
+	message   MessageHandler
+	binary    BinaryHandler
+	close     CloseHandler
+}
+
+func hooksOf(v any) hooks {
+	var h hooks
+	h.handshake, _ = v.(HandshakeHandler)
+	h.open, _ = v.(OpenHandler)
+	h.message, _ = v.(MessageHandler)
+	h.binary, _ = v.(BinaryHandler)
+	h.close, _ = v.(CloseHandler)
+	return h
+}

@@ -1,0 +1,418 @@
+package framework
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// This file holds what sits between coder/websocket and the TCP socket: a
+// net.Conn that follows the client's frame headers as the bytes pass (to
+// enforce MaxMessageBytes before a payload arrives and to refuse a close
+// reason that is not UTF-8, which coder would echo back), enforces the idle
+// and write timeouts with one lazily re-armed deadline each (no timer or
+// goroutine per connection), and lingers on close so that the client reads
+// the close frame instead of a reset.
+
+// Errors the wire layer injects into coder's reads. They never reach users.
+var (
+	errTooBig      = errors.New("framework: message over MaxMessageBytes")
+	errCloseReason = errors.New("framework: close reason is not valid UTF-8")
+	errIdle        = errors.New("framework: idle timeout")
+)
+
+const (
+	// lingerTimeout bounds how long a closing connection waits for the
+	// client's FIN after sending its own.
+	lingerTimeout = 2 * time.Second
+	// lingerBytes bounds how much a closing connection discards.
+	lingerBytes = 1 << 20
+	// closeGrace is how long reads may take once a timeout has fired, so
+	// that the close handshake can still complete.
+	closeGrace = 5 * time.Second
+)
+
+// wireConn wraps the hijacked net.Conn under coder/websocket.
+type wireConn struct {
+	net.Conn
+	start        time.Time
+	readTimeout  time.Duration
+	writeTimeout time.Duration
+
+	// Read side: used only by the goroutine in coder's Reader (coder
+	// serialises it), except lastRead, which the ping timer reads.
+	pending   []byte // bytes net/http buffered before the hijack
+	ready     []byte // inspected bytes waiting to be handed to coder
+	held      []byte // an incomplete close frame, held until validated
+	failNext  error  // an error to hand coder before ready
+	scan      frameScanner
+	inspect   bool
+	lastRead  atomic.Int64 // time since start of the last byte read, in ns
+	readArmed time.Time
+
+	// Write side: serialised by coder's frame lock.
+	writeArmed time.Time
+
+	cause     atomic.Int32 // a Cause the wire layer detected
+	readEnded atomic.Bool  // see endReads
+	aborted   atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newWireConn(nc net.Conn, pending []byte, limit int64, readTimeout, writeTimeout time.Duration) *wireConn {
+	c := &wireConn{
+		Conn:         nc,
+		start:        time.Now(),
+		readTimeout:  readTimeout,
+		writeTimeout: writeTimeout,
+		pending:      pending,
+		inspect:      true,
+		scan:         frameScanner{limit: limit},
+	}
+	// net/http may have left deadlines of its own on the socket.
+	var rd, wd time.Time
+	if readTimeout > 0 {
+		rd = c.start.Add(readTimeout)
+	}
+	if writeTimeout > 0 {
+		wd = c.start.Add(writeTimeout)
+	}
+	c.readArmed, c.writeArmed = rd, wd
+	_ = nc.SetReadDeadline(rd)
+	_ = nc.SetWriteDeadline(wd)
+	return c
+}
+
+// detected returns the cause the wire layer saw, or 0.
+func (c *wireConn) detected() Cause { return Cause(c.cause.Load()) }
+
+func (c *wireConn) setCause(cause Cause) { c.cause.CompareAndSwap(0, int32(cause)) }
+
+// idleFor returns how long nothing has been read.
+func (c *wireConn) idleFor(now time.Time) time.Duration {
+	return now.Sub(c.start) - time.Duration(c.lastRead.Load())
+}
+
+// endReads makes every later Read report io.EOF. After a framing error
+// (or a message over the limit) the rest of the stream cannot be parsed, so
+// the close handshake must not wait for the client's close frame: the
+// connection is failed (RFC 6455, section 7.1.7). Close still lingers, so
+// the client reads the close frame already written.
+func (c *wireConn) endReads() { c.readEnded.Store(true) }
+
+// Read implements net.Conn for coder's bufio.Reader.
+func (c *wireConn) Read(p []byte) (int, error) {
+	for {
+		if c.readEnded.Load() {
+			return 0, io.EOF
+		}
+		if err := c.failNext; err != nil {
+			c.failNext = nil
+			return 0, err
+		}
+		if len(c.ready) > 0 {
+			n := copy(p, c.ready)
+			c.ready = c.ready[n:]
+			return n, nil
+		}
+		n, err := c.readRaw(p)
+		if n > 0 && c.inspect {
+			n = c.inspectBytes(p[:n])
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// readRaw reads from the bytes buffered before the hijack, then the socket,
+// re-arming the idle deadline only when it fires early.
+func (c *wireConn) readRaw(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	for {
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.lastRead.Store(int64(time.Since(c.start)))
+			return n, err
+		}
+		if err == nil || c.readTimeout <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() {
+			return n, err
+		}
+		now := time.Now()
+		if idle := c.idleFor(now); idle < c.readTimeout {
+			c.readArmed = now.Add(c.readTimeout - idle)
+			_ = c.Conn.SetReadDeadline(c.readArmed)
+			continue
+		}
+		c.setCause(CauseIdle)
+		c.readTimeout = 0
+		_ = c.Conn.SetReadDeadline(now.Add(closeGrace))
+		return 0, errIdle
+	}
+}
+
+// inspectBytes runs the frame scanner over b, which was just read into the
+// caller's buffer, and returns how many of its bytes coder may see now. The
+// rest is kept in held (an incomplete close frame) or ready (bytes after a
+// violation, handed over once the error has been).
+func (c *wireConn) inspectBytes(b []byte) int {
+	if len(c.held) > 0 {
+		c.held = append(c.held, b...)
+		c.checkHeld()
+		return 0
+	}
+	i, verdict := c.scan.feed(b)
+	switch verdict {
+	case scanHoldClose:
+		c.held = append(c.held[:0], b[i:]...)
+		c.checkHeld()
+	case scanTooBig:
+		c.setCause(CauseTooBig)
+		c.failNext = errTooBig
+		c.ready = append([]byte(nil), b[i:]...)
+		c.inspect = false
+	}
+	return i
+}
+
+// checkHeld validates a held close frame once it is complete and releases it.
+func (c *wireConn) checkHeld() {
+	payload, complete := closePayload(c.held)
+	if !complete {
+		return
+	}
+	if len(payload) > 2 && !utf8.Valid(payload[2:]) {
+		c.setCause(CauseInvalidUTF8)
+		c.failNext = errCloseReason
+	}
+	c.ready, c.held = c.held, nil
+	c.inspect = false // nothing may follow a close frame
+}
+
+// closePayload returns the unmasked payload of the close frame at the start
+// of b and whether all of it is there. A payload that coder rejects by
+// itself (over 125 bytes) counts as complete and empty.
+func closePayload(b []byte) ([]byte, bool) {
+	if len(b) < 2 {
+		return nil, false
+	}
+	n := int(b[1] & 0x7f)
+	masked := b[1]&0x80 != 0
+	if n > 125 {
+		return nil, true
+	}
+	hdr := 2
+	if masked {
+		hdr += 4
+	}
+	if len(b) < hdr+n {
+		return nil, false
+	}
+	payload := make([]byte, n)
+	copy(payload, b[hdr:hdr+n])
+	if masked {
+		key := b[2:6]
+		for i := range payload {
+			payload[i] ^= key[i%4]
+		}
+	}
+	return payload, true
+}
+
+// Write implements net.Conn for coder's bufio.Writer. A write fails when
+// the client has taken no bytes for writeTimeout.
+func (c *wireConn) Write(p []byte) (int, error) {
+	if c.writeTimeout <= 0 {
+		return c.Conn.Write(p)
+	}
+	progress := time.Now()
+	if c.writeArmed.Before(progress) {
+		c.writeArmed = progress.Add(c.writeTimeout)
+		_ = c.Conn.SetWriteDeadline(c.writeArmed)
+	}
+	written := 0
+	for {
+		n, err := c.Conn.Write(p[written:])
+		written += n
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() {
+			return written, err
+		}
+		now := time.Now()
+		if n > 0 {
+			progress = now
+		}
+		if now.Sub(progress) >= c.writeTimeout {
+			c.setCause(CauseWriteTimeout)
+			c.abort()
+			return written, err
+		}
+		c.writeArmed = progress.Add(c.writeTimeout)
+		_ = c.Conn.SetWriteDeadline(c.writeArmed)
+	}
+}
+
+// abort closes the socket at once, without lingering.
+func (c *wireConn) abort() {
+	c.aborted.Store(true)
+	_ = c.Close()
+}
+
+// Close sends FIN, then discards what the client still sends (bounded in
+// time and bytes) before closing, so that a close frame written just before
+// is read by the client rather than lost to a reset.
+func (c *wireConn) Close() error {
+	c.closeOnce.Do(func() {
+		if tcp, ok := c.Conn.(interface{ CloseWrite() error }); ok && !c.aborted.Load() {
+			if tcp.CloseWrite() == nil {
+				_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
+				_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+			}
+		}
+		c.closeErr = c.Conn.Close()
+	})
+	return c.closeErr
+}
+
+// scanVerdict is what the frame scanner found.
+type scanVerdict int
+
+const (
+	scanOK        scanVerdict = iota
+	scanHoldClose             // a close frame starts here: hold it until complete
+	scanTooBig                // a data frame header announced more than the limit
+)
+
+// frameScanner follows client frame headers as the bytes pass, skipping
+// payloads by arithmetic.
+type frameScanner struct {
+	limit      int64
+	hdr        [14]byte
+	hn, need   int
+	remaining  int64 // payload bytes left in the current frame
+	msgLen     int64 // bytes announced so far for the current message
+	compressed bool  // the current message is compressed (its limit is coder's)
+}
+
+// feed scans b and returns the index at which the scan stopped and why.
+// With scanOK the index is len(b).
+func (s *frameScanner) feed(b []byte) (int, scanVerdict) {
+	i := 0
+	for i < len(b) {
+		if s.remaining > 0 {
+			skip := int64(len(b) - i)
+			if skip > s.remaining {
+				skip = s.remaining
+			}
+			s.remaining -= skip
+			i += int(skip)
+			continue
+		}
+		if s.hn == 0 && b[i]&0x0f == 0x8 {
+			return i, scanHoldClose
+		}
+		s.hdr[s.hn] = b[i]
+		s.hn++
+		i++
+		if s.hn == 2 {
+			s.need = headerLen(s.hdr[1])
+		}
+		if s.hn >= 2 && s.hn == s.need {
+			if s.headerDone() {
+				return i, scanTooBig
+			}
+		}
+	}
+	return i, scanOK
+}
+
+func headerLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// headerDone records a complete header and reports whether the message it
+// belongs to now announces more than the limit.
+func (s *frameScanner) headerDone() bool {
+	var length int64
+	switch l := s.hdr[1] & 0x7f; l {
+	case 126:
+		length = int64(binary.BigEndian.Uint16(s.hdr[2:4]))
+	case 127:
+		length = int64(binary.BigEndian.Uint64(s.hdr[2:10]) &^ (1 << 63))
+		if s.hdr[2]&0x80 != 0 {
+			length = 1<<63 - 1
+		}
+	default:
+		length = int64(l)
+	}
+	s.hn, s.remaining = 0, length
+	switch s.hdr[0] & 0x0f {
+	case 0x1, 0x2:
+		s.msgLen, s.compressed = length, s.hdr[0]&0x40 != 0
+	case 0x0:
+		if s.msgLen > 1<<62 || length > 1<<62 {
+			s.msgLen = 1 << 62
+		} else {
+			s.msgLen += length
+		}
+	default:
+		return false
+	}
+	return s.limit > 0 && !s.compressed && s.msgLen > s.limit
+}
+
+// hijacker wraps the ResponseWriter handed to websocket.Accept so that coder
+// gets a wireConn under its reader and writer.
+type hijacker struct {
+	http.ResponseWriter
+	newConn func(net.Conn, []byte) *wireConn
+	conn    *wireConn
+	bufSize int
+}
+
+// Hijack takes over the connection from net/http.
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var pending []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n)
+		pending = append([]byte(nil), b...)
+	}
+	h.conn = h.newConn(nc, pending)
+	brw.Reader.Reset(h.conn)
+	w := brw.Writer
+	if h.bufSize > w.Size() {
+		w = bufio.NewWriterSize(h.conn, h.bufSize)
+	} else {
+		w.Reset(h.conn)
+	}
+	return h.conn, bufio.NewReadWriter(brw.Reader, w), nil
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (h *hijacker) Unwrap() http.ResponseWriter { return h.ResponseWriter }

@@ -1,0 +1,122 @@
+package framework
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Options configures a Server. The zero value of every field means its
+// default, so Options{} is a complete, safe configuration.
+type Options struct {
+	// Addr is the TCP address ListenAndServe listens on.
+	// Defaults to "0.0.0.0:8765".
+	Addr string
+
+	// MaxHeaderBytes limits the size of the handshake request's line and
+	// headers; a larger request gets 431 Request Header Fields Too Large.
+	// Defaults to 4096.
+	MaxHeaderBytes int
+
+	// MaxMessageBytes limits the size of one message (after decompression);
+	// a larger one closes the connection with 1009 Message Too Big, as soon
+	// as a frame header announces it. Defaults to 2 MiB.
+	MaxMessageBytes int64
+
+	// ReadTimeout closes a connection that has received nothing (no data,
+	// no ping or pong) for this long, with 1001 Going Away. Negative
+	// disables it. Defaults to 1800 s.
+	ReadTimeout time.Duration
+
+	// HandshakeTimeout bounds the reading of the handshake request (the
+	// slowloris defence) when the server runs through Serve or
+	// ListenAndServe. Defaults to 10 s.
+	HandshakeTimeout time.Duration
+
+	// WriteTimeout closes a connection whose client has taken no bytes for
+	// this long while a write was pending. Negative disables it.
+	// Defaults to 10 s.
+	WriteTimeout time.Duration
+
+	// ShutdownTimeout bounds the graceful shutdown that ListenAndServe and
+	// Serve run when their context ends. Defaults to 10 s.
+	ShutdownTimeout time.Duration
+
+	// AllowedOrigins lists the host patterns (path.Match syntax, e.g.
+	// "*.example.com"; with "://" the pattern is matched against
+	// "scheme://host") of the cross-origin pages allowed to connect. A
+	// request whose Origin is the request's own host, or that has no Origin
+	// (not a browser), is always allowed; any other gets 403 Forbidden.
+	// "*" allows every origin. Defaults to same-origin only.
+	AllowedOrigins []string
+
+	// Subprotocols lists the subprotocols the server negotiates, in order
+	// of preference. Defaults to none.
+	Subprotocols []string
+
+	// PingInterval, when positive, pings every connection that has been
+	// quiet for this long and closes it (1001, CausePingTimeout) when no
+	// pong comes within PongTimeout. Defaults to 0: no keep-alive pings.
+	PingInterval time.Duration
+
+	// PongTimeout is how long a keep-alive ping waits for its pong.
+	// Defaults to PingInterval.
+	PongTimeout time.Duration
+
+	// Compression enables permessage-deflate (without context takeover)
+	// with clients that offer it. Defaults to false.
+	Compression bool
+
+	// WriteBufferSize is the size of each connection's write buffer.
+	// Defaults to 4096.
+	WriteBufferSize int
+
+	// Strict makes Register fail on a route conflict. By default, as in
+	// NoWebsocket, the later blueprint is skipped whole with a warning.
+	Strict bool
+
+	// ParamTypes adds parameter types for route templates.
+	ParamTypes []ParamType
+
+	// Fallback serves the requests that match no route (a page, a health
+	// check). Defaults to 404 Not Found.
+	Fallback http.Handler
+
+	// Logger receives the server's logs. Defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Options, exported for documentation and flags.
+const (
+	DefaultAddr             = "0.0.0.0:8765"
+	DefaultMaxHeaderBytes   = 4096
+	DefaultMaxMessageBytes  = 2 << 20
+	DefaultReadTimeout      = 1800 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultWriteBufferSize  = 4096
+)
+
+func (o Options) withDefaults() Options {
+	setDefault(&o.Addr, DefaultAddr)
+	setDefault(&o.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&o.MaxMessageBytes, DefaultMaxMessageBytes)
+	setDefault(&o.ReadTimeout, DefaultReadTimeout)
+	setDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)
+	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&o.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&o.WriteBufferSize, DefaultWriteBufferSize)
+	setDefault(&o.PongTimeout, o.PingInterval)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func setDefault[T comparable](field *T, def T) {
+	var zero T
+	if *field == zero {
+		*field = def
+	}
+}

@@ -1,0 +1,384 @@
+package framework
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Server serves the routes of registered blueprints over WebSocket. It is an
+// http.Handler, so it mounts in any mux, and it runs itself with Serve and
+// ListenAndServe. Register every blueprint before serving.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	router *Router
+	accept websocket.AcceptOptions
+	base   context.Context
+	stop   context.CancelFunc
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{}
+	closing  bool
+	active   sync.WaitGroup
+	draining atomic.Bool
+	httpSrvs []*http.Server
+}
+
+// NewServer returns a server with the given options (zero fields take their
+// defaults) and no routes.
+func NewServer(opts Options) *Server {
+	opts = opts.withDefaults()
+	base, stop := context.WithCancel(context.Background())
+	s := &Server{
+		opts:   opts,
+		log:    opts.Logger,
+		router: NewRouter(opts.ParamTypes...),
+		base:   base,
+		stop:   stop,
+		conns:  make(map[*Conn]struct{}),
+	}
+	s.accept = websocket.AcceptOptions{
+		Subprotocols:       opts.Subprotocols,
+		InsecureSkipVerify: true, // the origin is checked before OnHandshake
+	}
+	if opts.Compression {
+		s.accept.CompressionMode = websocket.CompressionNoContextTakeover
+	}
+	return s
+}
+
+// Register adds the routes of each blueprint. A blueprint with an invalid
+// template or handler is an error. A blueprint with a route that conflicts
+// with one already registered is skipped whole with a warning naming both
+// routes, or, with Options.Strict, is an error. Errors wrap
+// ErrRouteConflict and ErrNoHandler where they apply.
+func (s *Server) Register(bps ...*Blueprint) error {
+	var errs []error
+	for _, bp := range bps {
+		err := s.router.Register(bp)
+		var conflict *ConflictError
+		switch {
+		case err == nil:
+		case errors.As(err, &conflict) && !s.opts.Strict:
+			s.log.Warn("nows: blueprint skipped: route conflict",
+				"blueprint", bp.prefix, "declared", bp.source, "err", err.Error())
+		default:
+			errs = append(errs, fmt.Errorf("blueprint %q (%s): %w", bp.prefix, bp.source, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Routes lists the registered routes from the most to the least specific.
+func (s *Server) Routes() []RouteInfo { return s.router.Routes() }
+
+// Options returns the server's options with defaults filled in.
+func (s *Server) Options() Options { return s.opts }
+
+// ServeHTTP upgrades requests for a registered route, after the checks of
+// RFC 6455 and the server's limits, and serves the connection until it
+// ends. Other requests go to Options.Fallback.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rt, params, ok := s.router.mux.match(r.URL.EscapedPath())
+	if !ok {
+		if s.opts.Fallback != nil {
+			s.opts.Fallback.ServeHTTP(w, r)
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	if !s.checkHandshake(w, r) {
+		return
+	}
+	handler := rt.spec.newHandler()
+	h := hooksOf(handler)
+	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
+		return
+	}
+	hj := &hijacker{ResponseWriter: w, bufSize: s.opts.WriteBufferSize, newConn: func(nc net.Conn, pending []byte) *wireConn {
+		return newWireConn(nc, pending, s.opts.MaxMessageBytes, s.opts.ReadTimeout, s.opts.WriteTimeout)
+	}}
+	ws, err := websocket.Accept(hj, r, &s.accept)
+	if err != nil {
+		s.log.Debug("nows: handshake failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	ws.SetReadLimit(s.opts.MaxMessageBytes)
+	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, req: r, params: params, hooks: h, at: time.Now()}
+	c.ctx, c.cancel = context.WithCancel(s.base)
+	if !s.track(c) {
+		c.closeWith(CloseStatus{Code: StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
+		c.finish(*c.closing.Load())
+		return
+	}
+	defer s.untrack(c)
+	s.log.Debug("nows: connection opened", "route", rt.full, "path", r.URL.Path, "remote", r.RemoteAddr)
+	c.serve()
+}
+
+// checkHandshake answers requests that cannot be upgraded, with the status
+// of DESIGN's bad-input table, and reports whether the request may go on.
+func (s *Server) checkHandshake(w http.ResponseWriter, r *http.Request) bool {
+	fail := func(status int, msg string) bool {
+		http.Error(w, msg, status)
+		return false
+	}
+	if headerBytes(r) > s.opts.MaxHeaderBytes {
+		w.Header().Set("Connection", "close")
+		return fail(http.StatusRequestHeaderFieldsTooLarge, "request headers too large")
+	}
+	if s.draining.Load() {
+		w.Header().Set("Retry-After", "5")
+		return fail(http.StatusServiceUnavailable, "server shutting down")
+	}
+	if !hasToken(r.Header, "Connection", "upgrade") || !hasToken(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+		return fail(http.StatusUpgradeRequired, "this is a WebSocket endpoint: connect with a WebSocket client")
+	}
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		return fail(http.StatusMethodNotAllowed, "WebSocket handshakes use GET")
+	}
+	if !r.ProtoAtLeast(1, 1) {
+		return fail(http.StatusBadRequest, "WebSocket handshakes need HTTP/1.1")
+	}
+	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		return fail(http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version: only 13 is supported")
+	}
+	if keys := r.Header.Values("Sec-WebSocket-Key"); len(keys) != 1 || !validKey(keys[0]) {
+		return fail(http.StatusBadRequest, "missing or invalid Sec-WebSocket-Key")
+	}
+	if !s.originAllowed(r) {
+		return fail(http.StatusForbidden, "cross-origin WebSocket request not allowed")
+	}
+	return true
+}
+
+// runHandshakeHook runs OnHandshake and answers a rejection.
+func (s *Server) runHandshakeHook(w http.ResponseWriter, r *http.Request, rt *route, hook HandshakeHandler) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("nows: panic in OnHandshake", "route", rt.full, "panic", v)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+			ok = false
+		}
+	}()
+	err := hook.OnHandshake(r)
+	if err == nil {
+		return true
+	}
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status >= 400 && he.Status < 600 {
+		http.Error(w, he.text(), he.Status)
+	} else {
+		s.log.Info("nows: handshake rejected", "route", rt.full, "remote", r.RemoteAddr, "err", err)
+		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+	}
+	return false
+}
+
+// headerBytes returns the size of the request line and headers as sent
+// (with "Name: value" spacing). net/http lets up to 4 KiB more than its
+// MaxHeaderBytes through; this enforces the exact limit.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n + 2
+}
+
+func hasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func validKey(k string) bool {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k))
+	return err == nil && len(b) == 16
+}
+
+// originAllowed implements the same-origin default and AllowedOrigins.
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, pattern := range s.opts.AllowedOrigins {
+		target := u.Host
+		if strings.Contains(pattern, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if pattern == "*" {
+			return true
+		}
+		if ok, err := path.Match(strings.ToLower(pattern), strings.ToLower(target)); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) track(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.active.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.active.Done()
+}
+
+// Serve accepts connections on ln until ctx ends, then shuts down
+// gracefully (within Options.ShutdownTimeout) and returns nil. It returns
+// ErrServerClosed after Shutdown, and other errors from the listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: s.opts.HandshakeTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
+		ErrorLog:          log.New(slogWriter{s.log}, "", 0),
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.httpSrvs = append(s.httpSrvs, hs)
+	s.mu.Unlock()
+	s.log.Info("nows: listening", "addr", "ws://"+ln.Addr().String(), "routes", len(s.router.routes))
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return ErrServerClosed
+		}
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	err := s.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+// ListenAndServe listens on Options.Addr and serves until ctx ends (see
+// Serve).
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("framework: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Shutdown stops accepting connections, closes every open connection with
+// 1001 Going Away (running its close handshake and OnClose), and waits for
+// all of them to end. When ctx ends first, the remaining connections are
+// cut without a handshake, their OnClose still runs, and ctx's error is
+// returned. Shutdown does not return before every connection goroutine has
+// finished.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.ShutdownWith(ctx, StatusGoingAway, "server shutting down")
+}
+
+// ShutdownWith is Shutdown with a chosen close code and reason, for example
+// StatusServiceRestart (1012) when the process is about to be replaced.
+func (s *Server) ShutdownWith(ctx context.Context, code StatusCode, reason string) error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	s.closing = true
+	servers := s.httpSrvs
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+
+	var closers sync.WaitGroup
+	for _, hs := range servers {
+		closers.Go(func() { _ = hs.Shutdown(ctx) })
+	}
+	for _, c := range conns {
+		closers.Go(func() {
+			c.closeWith(CloseStatus{Code: code, Reason: reason, Cause: CauseShutdown})
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		closers.Wait()
+		s.active.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, c := range conns {
+			c.abort(CloseStatus{Code: StatusAbnormalClosure, Reason: reason, Cause: CauseShutdown})
+		}
+		for _, hs := range servers {
+			_ = hs.Close()
+		}
+		<-done
+	}
+	s.stop()
+	return err
+}
+
+// slogWriter sends net/http's error log to slog at debug level (it reports
+// client mistakes such as TLS probes and oversized headers).
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug("nows: http: " + strings.TrimSpace(string(p)))
+	return len(p), nil
+}

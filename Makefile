@@ -4,7 +4,7 @@ BIN     := bin
 ADDR    ?= 0.0.0.0:8765
 FUZZTIME ?= 30s
 
-.PHONY: help build test lint demo bench fuzz clean
+.PHONY: help build test lint demo echo bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,7 +20,12 @@ lint: ## gofmt and go vet, main module and examples
 test: lint ## every test, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-demo: ## run the echo example on $(ADDR): ws://localhost:8765/echo, test page at http://localhost:8765/
+demo: build ## create a demo app with nows new in a temp dir and run it on $(ADDR): ws://localhost:8765/echo, page at http://localhost:8765/
+	@dir=$$(mktemp -d)/demo && \
+	  $(CURDIR)/$(BIN)/nows new $$dir && \
+	  cd $$dir && exec $(CURDIR)/$(BIN)/nows run -- --addr $(ADDR)
+
+echo: ## run examples/echo directly on $(ADDR)
 	$(GO) run ./examples/echo --addr $(ADDR)
 
 fuzz: ## run each fuzz target for $(FUZZTIME)

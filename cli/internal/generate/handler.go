@@ -1,0 +1,288 @@
+package generate
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nowebsocket/nows/cli/internal/discover"
+	"github.com/nowebsocket/nows/cli/internal/project"
+	"github.com/nowebsocket/nows/cli/internal/scaffold"
+	"github.com/nowebsocket/nows/cli/internal/ui"
+	"github.com/nowebsocket/nows/framework"
+)
+
+// HandlerOptions are the options of nows handler add.
+type HandlerOptions struct {
+	Blueprint string // the blueprint's name (chat) or variable (Chat)
+	Name      string // the handler type, such as Room
+	Route     string // relative to the blueprint's prefix; defaults to /room for Room
+	Types     []string
+	scaffold.Options
+}
+
+// AddHandler adds a handler type and its route to an existing blueprint,
+// and a test for it. The blueprint file is edited at the places its syntax
+// tree points to (the end of the NewBlueprint call, the import list, the
+// end of the file); the rest of the file is kept byte for byte, then the
+// result is gofmt'ed and parsed again to check the new route is there.
+func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOptions) error {
+	if err := checkIdent("handler", opt.Name); err != nil {
+		return err
+	}
+	file, err := findBlueprintFile(p, opt.Blueprint)
+	if err != nil {
+		return err
+	}
+	src, err := os.ReadFile(filepath.Join(p.Blueprints, file))
+	if err != nil {
+		return err
+	}
+	pf, err := discover.Parse(discover.File{Name: file, Src: src})
+	if err != nil {
+		return err
+	}
+	bp, err := pickBlueprint(pf, opt.Blueprint)
+	if err != nil {
+		return err
+	}
+	if pf.Import == "." {
+		return fmt.Errorf("blueprints/%s imports the framework with a dot: nows handler add needs a package name; import it as framework", file)
+	}
+	if !bp.Prefix.Static {
+		return fmt.Errorf("blueprints/%s:%d: the prefix of %s is not a constant (%s): add the route by hand", file, bp.Line, bp.Var, bp.Prefix.Expr)
+	}
+	if bp.Call.Ellipsis.IsValid() {
+		return fmt.Errorf("blueprints/%s:%d: %s passes its routes with ...: add the route by hand", file, bp.Line, bp.Var)
+	}
+	names, err := declared(p.Blueprints, false)
+	if err != nil {
+		return err
+	}
+	if at, ok := names[opt.Name]; ok {
+		return fmt.Errorf("%s is already declared in blueprints/%s: choose another handler name", opt.Name, at)
+	}
+	route := opt.Route
+	if route == "" {
+		route = "/" + snake(opt.Name)
+	}
+	if err := checkTemplatePart("route", route); err != nil {
+		return err
+	}
+	if err := checkNewRoute(p, bp.Prefix.Value, route, "", opt.Types); err != nil {
+		return err
+	}
+	d := BlueprintData{
+		Package: pf.Package, Name: opt.Blueprint, Var: bp.Var, Prefix: bp.Prefix.Value, Route: route,
+		Full: framework.JoinTemplate(bp.Prefix.Value, route), Handler: opt.Name,
+		TestName: "Test" + bp.Var + strings.TrimPrefix(opt.Name, bp.Var),
+	}
+	if d.Path, err = samplePath(d.Full, opt.Types); err != nil {
+		return err
+	}
+
+	// The blueprint file.
+	snippet, err := scaffold.RenderFile(templates, "blueprint/handler.go.tmpl", d, true)
+	if err != nil {
+		return err
+	}
+	if pf.Import != "framework" {
+		if snippet, err = renameFramework(snippet, pf.Import); err != nil {
+			return err
+		}
+	}
+	arg := fmt.Sprintf("%s.Route[%s](%s)", pf.Import, opt.Name, strconv.Quote(route))
+	edits := []edit{addArg(pf.Fset, src, bp.Call, arg), {off: len(src), text: "\n" + string(snippet)}}
+	edits = append(edits, addImports(pf.Fset, pf.File, "context", "log/slog")...)
+	newSrc, err := applyEdits(src, edits)
+	if err != nil {
+		return fmt.Errorf("editing blueprints/%s: %w", file, err)
+	}
+	if err := checkAdded(file, newSrc, bp.Var, opt.Name); err != nil {
+		return err
+	}
+	files := []scaffold.File{{Path: file, Data: newSrc}}
+
+	// Its test.
+	testFile := strings.TrimSuffix(file, ".go") + "_test.go"
+	test, err := os.ReadFile(filepath.Join(p.Blueprints, testFile))
+	switch {
+	case os.IsNotExist(err):
+		test, err = scaffold.RenderFile(templates, "blueprint/bp_test.go.tmpl", d, false)
+		if err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		if test, err = appendTest(templates, testFile, test, d); err != nil {
+			return err
+		}
+	}
+	files = append(files, scaffold.File{Path: testFile, Data: test})
+
+	opt.Options.Show = "blueprints/"
+	opt.Options.Update = true
+	if err := scaffold.Apply(u, p.Blueprints, files, opt.Options); err != nil {
+		return err
+	}
+	if err := syncRegistry(u, p, opt.DryRun, files, nil); err != nil {
+		return err
+	}
+	if !opt.DryRun {
+		u.Success("%s serves %s with %s", bp.Var, d.Full, opt.Name)
+	}
+	return nil
+}
+
+// pickBlueprint returns the blueprint of the file that name designates.
+func pickBlueprint(pf *discover.Parsed, name string) (*discover.Blueprint, error) {
+	switch len(pf.Blueprints) {
+	case 0:
+		return nil, fmt.Errorf("blueprints/%s declares no blueprint (var X = framework.NewBlueprint(...))", pf.Name)
+	case 1:
+		return &pf.Blueprints[0], nil
+	}
+	var vars []string
+	for i, bp := range pf.Blueprints {
+		if bp.Var == name || bp.Var == camel(name, "") {
+			return &pf.Blueprints[i], nil
+		}
+		vars = append(vars, bp.Var)
+	}
+	return nil, fmt.Errorf("blueprints/%s declares several blueprints (%s): name one of them instead of %q", pf.Name, strings.Join(vars, ", "), name)
+}
+
+// appendTest adds the handler's test function to an existing test file.
+func appendTest(templates fs.FS, name string, src []byte, d BlueprintData) ([]byte, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.ParseComments|parser.SkipObjectResolution)
+	if err != nil {
+		return nil, err
+	}
+	for _, decl := range f.Decls {
+		if fd, ok := decl.(*ast.FuncDecl); ok && fd.Recv == nil && fd.Name.Name == d.TestName {
+			return nil, fmt.Errorf("blueprints/%s already has %s: rename it or remove it first", name, d.TestName)
+		}
+	}
+	snippet, err := scaffold.RenderFile(templates, "blueprint/handler_test.go.tmpl", d, true)
+	if err != nil {
+		return nil, err
+	}
+	edits := []edit{{off: len(src), text: "\n" + string(snippet)}}
+	edits = append(edits, addImports(fset, f, "testing", "github.com/nowebsocket/nows/framework/wstest")...)
+	out, err := applyEdits(src, edits)
+	if err != nil {
+		return nil, fmt.Errorf("editing blueprints/%s: %w", name, err)
+	}
+	return out, nil
+}
+
+// checkAdded parses the edited file and checks the blueprint has the route.
+func checkAdded(file string, src []byte, bpVar, handler string) error {
+	pf, err := discover.Parse(discover.File{Name: file, Src: src})
+	if err != nil {
+		return fmt.Errorf("the edited blueprints/%s does not parse (please report this): %w", file, err)
+	}
+	for _, bp := range pf.Blueprints {
+		if bp.Var != bpVar {
+			continue
+		}
+		for _, r := range bp.Routes {
+			if r.Handler == handler {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("the edited blueprints/%s lacks the route of %s (please report this)", file, handler)
+}
+
+// An edit inserts text at a byte offset.
+type edit struct {
+	off  int
+	text string
+}
+
+// applyEdits inserts the edits (at distinct or equal offsets, in order)
+// and formats the result.
+func applyEdits(src []byte, edits []edit) ([]byte, error) {
+	slices.SortStableFunc(edits, func(a, b edit) int { return a.off - b.off })
+	var b bytes.Buffer
+	last := 0
+	for _, e := range edits {
+		b.Write(src[last:e.off])
+		b.WriteString(e.text)
+		last = e.off
+	}
+	b.Write(src[last:])
+	return format.Source(b.Bytes())
+}
+
+// addArg returns the edit appending arg to the arguments of call: after the
+// trailing comma of a call written one argument per line, else after the
+// last argument.
+func addArg(fset *token.FileSet, src []byte, call *ast.CallExpr, arg string) edit {
+	off := func(p token.Pos) int { return fset.Position(p).Offset }
+	if len(call.Args) == 0 {
+		return edit{off: off(call.Rparen), text: arg}
+	}
+	end := off(call.Args[len(call.Args)-1].End())
+	between := src[end:off(call.Rparen)]
+	if i := bytes.IndexByte(between, ','); i >= 0 {
+		return edit{off: end + i + 1, text: "\n" + arg + ","}
+	}
+	return edit{off: end, text: ",\n" + arg + ",\n"}
+}
+
+// addImports returns the edits importing the paths f does not import yet.
+func addImports(fset *token.FileSet, f *ast.File, paths ...string) []edit {
+	var missing []string
+	for _, p := range paths {
+		if !slices.ContainsFunc(f.Imports, func(s *ast.ImportSpec) bool { return s.Path.Value == strconv.Quote(p) }) {
+			missing = append(missing, strconv.Quote(p))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	off := func(p token.Pos) int { return fset.Position(p).Offset }
+	for _, decl := range f.Decls {
+		if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.IMPORT && gd.Lparen.IsValid() {
+			return []edit{{off: off(gd.Lparen) + 1, text: "\n" + strings.Join(missing, "\n")}}
+		}
+	}
+	// No import block: add one after the package clause.
+	return []edit{{off: off(f.Name.End()), text: "\n\nimport (\n" + strings.Join(missing, "\n") + "\n)"}}
+}
+
+// renameFramework rewrites framework.X to name.X in a Go snippet.
+func renameFramework(snippet []byte, name string) ([]byte, error) {
+	const head = "package x\n"
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "snippet.go", head+string(snippet), parser.ParseComments)
+	if err != nil {
+		return nil, err
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok {
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "framework" {
+				id.Name = name
+			}
+		}
+		return true
+	})
+	var b bytes.Buffer
+	if err := format.Node(&b, fset, f); err != nil {
+		return nil, err
+	}
+	return bytes.TrimPrefix(b.Bytes(), []byte("package x\n")), nil
+}

@@ -1,0 +1,274 @@
+// Package generate implements the commands that write code: nows new,
+// nows blueprint add/remove and nows handler add. Templates come from an
+// fs.FS laid out like the templates module (project/, blueprint/).
+package generate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/nowebsocket/nows/cli/internal/discover"
+	"github.com/nowebsocket/nows/cli/internal/project"
+	"github.com/nowebsocket/nows/cli/internal/registry"
+	"github.com/nowebsocket/nows/cli/internal/scaffold"
+	"github.com/nowebsocket/nows/cli/internal/ui"
+)
+
+// ProjectData is what the project templates see.
+type ProjectData struct {
+	Name             string // the directory name, such as myapp
+	Module           string // the module path
+	GoVersion        string // the go directive
+	NowsVersion      string // the version of nows required
+	WebsocketVersion string // the version of github.com/coder/websocket required
+	Replace          string // the nows checkout to use, or ""
+}
+
+// DefaultWebsocketVersion is required when neither the nows checkout nor the
+// binary says which github.com/coder/websocket to use.
+const DefaultWebsocketVersion = "v1.8.15"
+
+// ProjectFiles renders the files of a new project, the registry included.
+func ProjectFiles(templates fs.FS, data ProjectData) ([]scaffold.File, error) {
+	files, err := scaffold.Render(templates, "project", data)
+	if err != nil {
+		return nil, err
+	}
+	var bps []discover.File
+	for _, f := range files {
+		if path.Dir(f.Path) == "blueprints" && discover.IsBlueprintFile(path.Base(f.Path)) {
+			bps = append(bps, discover.File{Name: path.Base(f.Path), Src: f.Data})
+		}
+	}
+	reg, err := registry.Generate("blueprints", bps)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, scaffold.File{Path: "blueprints/" + registry.FileName, Data: reg})
+	slices.SortFunc(files, func(a, b scaffold.File) int { return strings.Compare(a.Path, b.Path) })
+	return files, nil
+}
+
+// NewOptions are the options of nows new.
+type NewOptions struct {
+	Dir    string // the directory to create, such as myapp
+	Module string // defaults to the directory's name
+	Dev    string // a nows checkout (--dev)
+	Force  bool   // write into a non-empty directory
+	NoTidy bool   // do not run go mod tidy
+}
+
+var modulePath = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*(/[A-Za-z0-9._~-]+)*$`)
+
+// New creates a project. Every file is rendered in memory, then written to
+// a temporary directory next to the target, where go mod tidy runs; only
+// then is it renamed into place, so an error leaves nothing behind.
+func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
+	target, err := filepath.Abs(opt.Dir)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(target)
+	if opt.Module == "" {
+		opt.Module = name
+	}
+	if !modulePath.MatchString(opt.Module) || strings.Contains(opt.Module, "..") {
+		return fmt.Errorf("module path %q is not valid: use letters, digits and ._~- separated by /, such as example.com/%s (--module)", opt.Module, snake(name))
+	}
+	if !modulePath.MatchString(name) {
+		return fmt.Errorf("project name %q: use letters, digits and ._~-, such as %s", name, strings.ReplaceAll(snake(name), "_", "-"))
+	}
+	empty, exists, err := dirState(target)
+	if err != nil {
+		return err
+	}
+	if !empty && !opt.Force {
+		return fmt.Errorf("%s already exists and is not empty: choose another name, or pass --force to write the project into it (files with other content are overwritten)", opt.Dir)
+	}
+	src, err := project.FindSource(opt.Dev)
+	if err != nil {
+		return err
+	}
+	data := ProjectData{
+		Name: name, Module: opt.Module, NowsVersion: src.Version, Replace: src.Checkout,
+		GoVersion: goVersion(), WebsocketVersion: DefaultWebsocketVersion,
+	}
+	var seedSum []byte
+	if src.Checkout != "" {
+		mod, err := os.ReadFile(filepath.Join(src.Checkout, "go.mod"))
+		if err != nil {
+			return err
+		}
+		if v := project.GoVersion(mod); v != "" {
+			data.GoVersion = v
+		}
+		if v := project.Require(mod, "github.com/coder/websocket"); v != "" {
+			data.WebsocketVersion = v
+		}
+		// The checkout's go.sum has the hashes of everything nows needs,
+		// so go mod tidy does not have to ask the checksum database.
+		seedSum, _ = os.ReadFile(filepath.Join(src.Checkout, "go.sum"))
+	} else if v := depVersion("github.com/coder/websocket"); v != "" {
+		data.WebsocketVersion = v
+	}
+	files, err := ProjectFiles(templates, data)
+	if err != nil {
+		return err
+	}
+
+	u.Heading("Creating %s (module %s, nows from %s)", opt.Dir, opt.Module, sourceText(src))
+	stage, err := os.MkdirTemp(filepath.Dir(target), "."+name+".nows-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage) // after a successful rename, nothing is left to remove
+	if err := scaffold.Apply(ui.New(discard{}, discard{}, true), stage, files, scaffold.Options{}); err != nil {
+		return err
+	}
+	show := opt.Dir + string(filepath.Separator)
+	for _, f := range files {
+		u.Status(statusOf(target, f), filepath.ToSlash(show+f.Path))
+	}
+	if !opt.NoTidy {
+		if seedSum != nil {
+			if err := os.WriteFile(filepath.Join(stage, "go.sum"), seedSum, 0o644); err != nil {
+				return err
+			}
+		}
+		u.Status(ui.Run, "go mod tidy")
+		cmd := exec.CommandContext(ctx, "go", "mod", "tidy")
+		cmd.Dir = stage
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go mod tidy failed, so nothing was written (fix the problem, or pass --no-tidy and run it yourself later): %w\n%s",
+				err, strings.TrimSpace(out.String()))
+		}
+		if _, err := os.Stat(filepath.Join(stage, "go.sum")); err == nil {
+			u.Status(statusOf(target, scaffold.File{Path: "go.sum"}), filepath.ToSlash(show+"go.sum"))
+		}
+	}
+	if err := moveInto(stage, target, exists); err != nil {
+		return err
+	}
+
+	u.Success("Created %s", opt.Dir)
+	if src.Checkout != "" {
+		u.Hint("go.mod replaces %s with %s (%s).", project.NowsModule, src.Checkout, src.How)
+	}
+	u.Line("")
+	u.Line("Next:")
+	u.Command("cd " + opt.Dir)
+	if opt.NoTidy {
+		u.Command("go mod tidy")
+	}
+	u.Command("nows run                                # then open http://127.0.0.1:8765/")
+	u.Command("nows blueprint add chat --prefix /chat  # a new blueprint, with its test")
+	u.Command("go test ./...")
+	return nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func sourceText(src project.Source) string {
+	if src.Checkout != "" {
+		return src.Checkout
+	}
+	return src.How
+}
+
+// statusOf says what writing f under dir does.
+func statusOf(dir string, f scaffold.File) ui.Status {
+	old, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+	switch {
+	case err != nil:
+		return ui.Create
+	case f.Data != nil && bytes.Equal(old, f.Data):
+		return ui.Identical
+	default:
+		return ui.Force
+	}
+}
+
+// dirState reports whether dir is missing or empty, and whether it exists.
+func dirState(dir string) (empty, exists bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, false, nil
+	}
+	if err != nil {
+		if fi, serr := os.Stat(dir); serr == nil && !fi.IsDir() {
+			return false, true, fmt.Errorf("%s exists and is not a directory", dir)
+		}
+		return false, false, err
+	}
+	return len(entries) == 0, true, nil
+}
+
+// moveInto moves the staged project to target: one rename when target is
+// missing or empty, else file by file.
+func moveInto(stage, target string, exists bool) error {
+	if exists {
+		if err := os.Remove(target); err == nil {
+			exists = false // it was empty
+		}
+	}
+	if !exists {
+		if err := os.Chmod(stage, 0o755); err != nil {
+			return err
+		}
+		return os.Rename(stage, target)
+	}
+	return filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(stage, p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(target, rel)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.Rename(p, dst)
+	})
+}
+
+// goVersion is the go directive for a project made without a checkout: the
+// version of the Go that built nows.
+func goVersion() string {
+	v := strings.TrimPrefix(runtime.Version(), "go")
+	if i := strings.IndexAny(v, " -+"); i >= 0 {
+		v = v[:i]
+	}
+	return v
+}
+
+// depVersion returns the version of module path linked into the binary.
+func depVersion(path string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, d := range bi.Deps {
+		if d.Path == path {
+			return d.Version
+		}
+	}
+	return ""
+}

@@ -1,0 +1,133 @@
+package registry
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nowebsocket/nows/cli/internal/discover"
+)
+
+func TestGenerate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		files []discover.File
+		want  string // the body of All
+		err   string
+	}{
+		{
+			name: "none",
+			want: "\treturn nil\n",
+		},
+		{
+			name: "sorted by file then declaration",
+			files: []discover.File{
+				{Name: "ChatBp.go", Src: []byte("package blueprints\nimport fw \"github.com/nowebsocket/nows/framework\"\nvar (\n\tB = fw.NewBlueprint(\"/b\")\n\tA = fw.NewBlueprint(\"/a\").Handle()\n)\n")},
+				{Name: "echo_bp.go", Src: []byte("package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar Echo = framework.NewBlueprint(\"/echo\")\nvar notOne = 3\n")},
+			},
+			want: "\treturn []*framework.Blueprint{\n\t\tB,    // ChatBp.go\n\t\tA,    // ChatBp.go\n\t\tEcho, // echo_bp.go\n\t}\n",
+		},
+		{
+			name: "dot import",
+			files: []discover.File{
+				{Name: "x_bp.go", Src: []byte("package blueprints\nimport . \"github.com/nowebsocket/nows/framework\"\nvar X = NewBlueprint(\"/x\")\n")},
+			},
+			want: "\treturn []*framework.Blueprint{\n\t\tX, // x_bp.go\n\t}\n",
+		},
+		{
+			name: "not the framework",
+			files: []discover.File{
+				{Name: "x_bp.go", Src: []byte("package blueprints\nimport framework \"example.com/other\"\nvar X = framework.NewBlueprint(\"/x\")\n")},
+			},
+			want: "\treturn nil\n",
+		},
+		{
+			name: "duplicate",
+			files: []discover.File{
+				{Name: "a_bp.go", Src: []byte("package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar X = framework.NewBlueprint(\"/a\")\n")},
+				{Name: "b_bp.go", Src: []byte("package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar X = framework.NewBlueprint(\"/b\")\n")},
+			},
+			err: "b_bp.go:3: blueprint X is also declared in a_bp.go:3",
+		},
+		{
+			name:  "syntax error",
+			files: []discover.File{{Name: "a_bp.go", Src: []byte("package blueprints\nvar X = \n")}},
+			err:   "a_bp.go:2:10: expected operand",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Generate("blueprints", tt.files)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("got error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Header + "\n\npackage blueprints\n\nimport \"github.com/nowebsocket/nows/framework\"\n\n" +
+				"// All returns every blueprint declared in this package's *_bp.go and *Bp.go files, sorted by file name.\n" +
+				"func All() []*framework.Blueprint {\n" + tt.want + "}\n"
+			if string(got) != want {
+				t.Errorf("got\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestSyncAndCheck(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, src string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("doc.go", "package blueprints\n")
+	if err := Check(dir); !errors.Is(err, ErrStale) {
+		t.Fatalf("Check without the file: got %v, want ErrStale", err)
+	}
+	for i, want := range []Result{Created, Unchanged} {
+		got, err := Sync(dir)
+		if err != nil || got != want {
+			t.Fatalf("Sync #%d: got %v, %v, want %v", i, got, err, want)
+		}
+	}
+	if err := Check(dir); err != nil {
+		t.Fatalf("Check after Sync: %v", err)
+	}
+	write("chat_bp.go", "package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar Chat = framework.NewBlueprint(\"/chat\")\n")
+	write("chat_bp_test.go", "package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar T = framework.NewBlueprint(\"/t\")\n")
+	if err := Check(dir); !errors.Is(err, ErrStale) {
+		t.Fatalf("Check with a new blueprint: got %v, want ErrStale", err)
+	}
+	if got, err := Sync(dir); err != nil || got != Updated {
+		t.Fatalf("Sync: got %v, %v, want Updated", got, err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "Chat, // chat_bp.go") || strings.Contains(string(b), "T,") {
+		t.Errorf("registry lists the wrong blueprints:\n%s", b)
+	}
+}
+
+func TestIsBlueprintFile(t *testing.T) {
+	t.Parallel()
+	for name, want := range map[string]bool{
+		"chat_bp.go": true, "ChatBp.go": true, "chat_bp_test.go": false, "ChatBp_test.go": false,
+		"Bp.go": false, "chat.go": false, "registry_gen.go": false, "chat_bp.go.orig": false,
+	} {
+		if got := discover.IsBlueprintFile(name); got != want {
+			t.Errorf("IsBlueprintFile(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -1,0 +1,197 @@
+// Package routes builds the route table of a project from its blueprint
+// files, without building or running it: the templates are read by package
+// discover and checked with the framework's own pattern parser, in the
+// order the server registers them, so conflicts show before the app runs.
+package routes
+
+import (
+	"cmp"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nowebsocket/nows/cli/internal/discover"
+	"github.com/nowebsocket/nows/framework"
+)
+
+// Status is the state of one route.
+type Status string
+
+const (
+	OK       Status = "ok"       // served
+	Conflict Status = "conflict" // matches exactly the paths of an earlier route: its blueprint is skipped
+	Skipped  Status = "skipped"  // its blueprint is skipped because of another route
+	Invalid  Status = "invalid"  // the template does not parse: the server refuses to start
+	Unknown  Status = "unknown"  // not a literal: cannot be analysed statically
+)
+
+// Param is one parameter of a template.
+type Param struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Route is one route of the table.
+type Route struct {
+	Template  string  `json:"template"`            // prefix and template as written
+	Canonical string  `json:"canonical,omitempty"` // the framework's canonical form
+	Params    []Param `json:"params"`
+	Handler   string  `json:"handler"`
+	Blueprint string  `json:"blueprint"` // the blueprint variable
+	Prefix    string  `json:"prefix"`
+	File      string  `json:"file"` // relative to the project root, slash-separated
+	Line      int     `json:"line"`
+	Status    Status  `json:"status"`
+	Problem   string  `json:"problem,omitempty"`
+
+	pattern *framework.Pattern
+	order   int
+}
+
+// Source is "file:line".
+func (r *Route) Source() string { return fmt.Sprintf("%s:%d", r.File, r.Line) }
+
+// Table is the route table of a project.
+type Table struct {
+	// Routes are sorted from the most to the least specific; routes with
+	// problems come last, in declaration order.
+	Routes []*Route
+	// Blueprints counts the blueprints found.
+	Blueprints int
+}
+
+// Problems counts the routes whose status is Conflict, Skipped or Invalid.
+func (t *Table) Problems() int {
+	n := 0
+	for _, r := range t.Routes {
+		if r.Status == Conflict || r.Status == Invalid || r.Status == Skipped {
+			n++
+		}
+	}
+	return n
+}
+
+// Analyze reads the blueprint files of dir (named in File as rel/file.go)
+// and builds the table. types are the custom parameter types the app
+// registers; their values are not checked.
+func Analyze(dir, rel string, types []string) (*Table, error) {
+	files, err := discover.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return FromFiles(files, rel, types)
+}
+
+// FromFiles builds the table of the blueprint files, which must be sorted
+// by name as the registry sorts them.
+func FromFiles(files []discover.File, rel string, types []string) (*Table, error) {
+	custom := make([]framework.ParamType, len(types))
+	for i, t := range types {
+		custom[i] = framework.ParamType{Name: t, Parse: func(s string) (any, error) { return s, nil }}
+	}
+	t := &Table{}
+	var served []*Route
+	order := 0
+	for _, f := range files {
+		p, err := discover.Parse(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, bp := range p.Blueprints {
+			t.Blueprints++
+			var mine []*Route
+			skipped := ""
+			for _, dr := range bp.Routes {
+				order++
+				r := &Route{
+					Handler: dr.Handler, Blueprint: bp.Var, Prefix: bp.Prefix.Value,
+					File: filepath.ToSlash(filepath.Join(rel, f.Name)), Line: dr.Line,
+					Params: []Param{}, order: order,
+				}
+				t.Routes = append(t.Routes, r)
+				switch {
+				case !bp.Prefix.Static:
+					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: prefix %s is not a constant", bp.Prefix.Expr)
+					r.Line = bp.Prefix.Line
+					continue
+				case !dr.Static:
+					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: %s is not a framework.Route call", dr.Expr)
+					continue
+				case !dr.Template.Static:
+					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: template %s is not a constant", dr.Template.Expr)
+					continue
+				}
+				r.Template = framework.JoinTemplate(bp.Prefix.Value, dr.Template.Value)
+				pat, err := framework.ParsePattern(r.Template, custom...)
+				if err != nil {
+					r.Status, r.Problem = Invalid, err.Error()
+					skipped = fmt.Sprintf("its route %s is invalid", r.Template)
+					continue
+				}
+				r.pattern, r.Canonical, r.Status = pat, pat.String(), OK
+				for _, pi := range pat.Params() {
+					r.Params = append(r.Params, Param{Name: pi.Name, Type: pi.Type})
+				}
+				for _, other := range slices.Concat(served, mine) {
+					if pat.Conflicts(other.pattern) {
+						r.Status = Conflict
+						r.Problem = fmt.Sprintf("conflicts with %s (%s, handler %s): blueprint %s is skipped",
+							other.Template, other.Source(), other.Handler, bp.Var)
+						skipped = fmt.Sprintf("its route %s (%s) conflicts with %s (%s)",
+							r.Template, r.Source(), other.Template, other.Source())
+						break
+					}
+				}
+				if r.Status == OK {
+					mine = append(mine, r)
+				}
+			}
+			if skipped != "" {
+				for _, r := range mine {
+					r.Status, r.Problem = Skipped, fmt.Sprintf("blueprint %s is skipped: %s", bp.Var, skipped)
+				}
+				continue
+			}
+			served = append(served, mine...)
+		}
+	}
+	slices.SortStableFunc(t.Routes, func(a, b *Route) int {
+		if (a.Status == OK) != (b.Status == OK) {
+			if a.Status == OK {
+				return -1
+			}
+			return 1
+		}
+		if a.Status == OK {
+			if c := framework.ComparePatterns(a.pattern, b.pattern); c != 0 {
+				return c
+			}
+		}
+		return cmp.Compare(a.order, b.order)
+	})
+	return t, nil
+}
+
+// Pattern returns the route's parsed template, or nil.
+func (r *Route) Pattern() *framework.Pattern { return r.pattern }
+
+// Match returns the route a request for path would reach (the most
+// specific served route that matches) and its parameters. path may be
+// given decoded ("/echo/hello world") or escaped (with "%").
+func (t *Table) Match(path string) (*Route, framework.Params, bool) {
+	escaped := path
+	if !strings.Contains(path, "%") {
+		escaped = (&url.URL{Path: path}).EscapedPath()
+	}
+	for _, r := range t.Routes {
+		if r.Status != OK {
+			continue
+		}
+		if ps, ok := r.pattern.Match(escaped); ok {
+			return r, ps, true
+		}
+	}
+	return nil, framework.Params{}, false
+}

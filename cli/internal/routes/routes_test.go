@@ -1,0 +1,94 @@
+package routes
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/nowebsocket/nows/cli/internal/discover"
+)
+
+func bp(name, body string) discover.File {
+	return discover.File{Name: name, Src: []byte("package blueprints\n\nimport \"github.com/nowebsocket/nows/framework\"\n\n" + body)}
+}
+
+// table prints a table as "status template handler file:line", one per line.
+func table(t *Table) string {
+	var b strings.Builder
+	for _, r := range t.Routes {
+		fmt.Fprintf(&b, "%s %s %s %s\n", r.Status, r.Template, r.Handler, r.Source())
+	}
+	return b.String()
+}
+
+func TestFromFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		files []discover.File
+		want  string
+	}{
+		{
+			name: "sorted by specificity",
+			files: []discover.File{
+				bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\",\n\tframework.Route[A](\"/{rest...}\"),\n\tframework.Route[B](\"/{name}\"),\n\tframework.Route[C](\"/{id:int}\"),\n\tframework.Route[D](\"/lobby\"),\n).Handle(framework.Route[E](\"\"))\n"),
+			},
+			want: "ok /chat E chat_bp.go:10\nok /chat/lobby D chat_bp.go:9\nok /chat/{id:int} C chat_bp.go:8\nok /chat/{name} B chat_bp.go:7\nok /chat/{rest...} A chat_bp.go:6\n",
+		},
+		{
+			name: "a conflict skips the later blueprint whole",
+			files: []discover.File{
+				bp("a_bp.go", "var A = framework.NewBlueprint(\"/x\", framework.Route[H](\"/{id:int}\"))\n"),
+				bp("b_bp.go", "var B = framework.NewBlueprint(\"\", framework.Route[H](\"/y\"), framework.Route[H](\"/x/{n:int}\"))\n"),
+			},
+			want: "ok /x/{id:int} H a_bp.go:5\nskipped /y H b_bp.go:5\nconflict /x/{n:int} H b_bp.go:5\n",
+		},
+		{
+			name: "invalid and unknown",
+			files: []discover.File{
+				bp("a_bp.go", "var A = framework.NewBlueprint(\"/a\", framework.Route[H](\"/{x:nope}\"))\nvar B = framework.NewBlueprint(p, framework.Route[H](\"\"))\nvar C = framework.NewBlueprint(\"/c\", routes()...)\n"),
+			},
+			want: "invalid /a/{x:nope} H a_bp.go:5\nunknown  H a_bp.go:6\nunknown   a_bp.go:7\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := FromFiles(tt.files, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := table(got); s != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", s, tt.want)
+			}
+		})
+	}
+}
+
+func TestMatch(t *testing.T) {
+	t.Parallel()
+	tab, err := FromFiles([]discover.File{
+		bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\",\n\tframework.Route[Any](\"/{name}\"),\n\tframework.Route[Num](\"/{id:int}\"),\n)\n"),
+	}, "blueprints", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, handler, param string }{
+		{"/chat/42", "Num", "42"},
+		{"/chat/hello world", "Any", "hello world"},
+		{"/chat/hello%20world", "Any", "hello world"},
+		{"/nowhere", "", ""},
+	}
+	for _, tt := range tests {
+		r, ps, ok := tab.Match(tt.path)
+		if tt.handler == "" {
+			if ok {
+				t.Errorf("Match(%q) = %s, want no match", tt.path, r.Handler)
+			}
+			continue
+		}
+		if !ok || r.Handler != tt.handler || ps.Str(r.Params[0].Name) != tt.param {
+			t.Errorf("Match(%q): got %v %v %q, want %s %q", tt.path, ok, r, ps.Str("name"), tt.handler, tt.param)
+		}
+	}
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"nows": func() { os.Exit(run(os.Args, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the scripts of testdata/script with the real nows
+// binary: they create projects, build them, run them and talk to them.
+func TestScripts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs generated projects")
+	}
+	goEnv := goEnvOnce(t)
+	checkout, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("NOWS_CHECKOUT", checkout)
+			for k, v := range goEnv {
+				env.Setenv(k, v)
+			}
+			bin := filepath.Join(env.WorkDir, "bin")
+			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
+			env.Setenv("NO_COLOR", "1")
+			return os.MkdirAll(bin, 0o755)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"freeport": cmdFreeport,
+			"wsclient": cmdWsclient,
+		},
+	})
+}
+
+var (
+	goEnvMu  sync.Mutex
+	goEnvMap map[string]string
+)
+
+// goEnvOnce returns the Go environment the scripts share with this test,
+// so that they reuse its build and module caches.
+func goEnvOnce(t *testing.T) map[string]string {
+	t.Helper()
+	goEnvMu.Lock()
+	defer goEnvMu.Unlock()
+	if goEnvMap != nil {
+		return goEnvMap
+	}
+	out, err := exec.Command("go", "env", "-json", "GOCACHE", "GOMODCACHE", "GOPATH", "GOPROXY", "GOFLAGS", "GONOSUMDB", "GOPRIVATE").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	if err := json.Unmarshal(out, &goEnvMap); err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	// -mod=mod: the generated go.mod may be completed from the module cache.
+	goEnvMap["GOFLAGS"] = strings.TrimSpace(goEnvMap["GOFLAGS"] + " -mod=mod")
+	goEnvMap["GOTOOLCHAIN"] = "local"
+	goEnvMap["GOWORK"] = "off"
+	goEnvMap["CGO_ENABLED"] = "0"
+	return goEnvMap
+}
+
+// cmdFreeport sets the environment variable named by its argument to a free
+// TCP port on 127.0.0.1.
+//
+//	freeport PORT
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	ts.Check(ln.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// cmdWsclient connects to a WebSocket URL (retrying while nothing listens,
+// for at most -timeout) and runs steps in order:
+//
+//	send:TEXT        send a text message
+//	sendbin:HEX      send a binary message
+//	expect:TEXT      the next message is this text
+//	expectbin:HEX    the next message is this binary
+//	expectclose:CODE the server closes the connection with CODE
+//	close            close normally (1000)
+//	cp:SRC:DST       copy the file SRC to DST (paths relative to the script's directory)
+//	redial           connect again, retrying while nothing listens
+//
+//	wsclient [-timeout 30s] URL step...
+//
+// With !, the command must fail (for example, the dial is refused with a
+// 404).
+func cmdWsclient(ts *testscript.TestScript, neg bool, args []string) {
+	timeout := 30 * time.Second
+	if len(args) >= 2 && args[0] == "-timeout" {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		timeout, args = d, args[2:]
+	}
+	if len(args) < 1 {
+		ts.Fatalf("usage: wsclient [-timeout D] URL step...")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := wsclient(ctx, ts, args[0], args[1:])
+	switch {
+	case err != nil && !neg:
+		ts.Fatalf("wsclient: %v", err)
+	case err == nil && neg:
+		ts.Fatalf("wsclient: unexpected success")
+	case err != nil:
+		ts.Logf("wsclient: %v (as expected)", err)
+	}
+}
+
+func wsclient(ctx context.Context, ts *testscript.TestScript, url string, steps []string) error {
+	c, err := dial(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if c != nil {
+			c.CloseNow()
+		}
+	}()
+	for _, step := range steps {
+		op, arg, _ := strings.Cut(step, ":")
+		switch op {
+		case "send", "sendbin":
+			typ, data := websocket.MessageText, []byte(arg)
+			if op == "sendbin" {
+				if typ, data, err = websocket.MessageBinary, nil, nil; true {
+					data, err = hex.DecodeString(arg)
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", step, err)
+				}
+			}
+			if err := c.Write(ctx, typ, data); err != nil {
+				return fmt.Errorf("%s: %w", step, err)
+			}
+		case "expect", "expectbin":
+			typ, data, err := c.Read(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", step, err)
+			}
+			want, wantData := websocket.MessageText, []byte(arg)
+			if op == "expectbin" {
+				want = websocket.MessageBinary
+				if wantData, err = hex.DecodeString(arg); err != nil {
+					return fmt.Errorf("%s: %w", step, err)
+				}
+			}
+			if typ != want || string(data) != string(wantData) {
+				return fmt.Errorf("%s: got %v %q, want %v %q", step, typ, data, want, wantData)
+			}
+			ts.Logf("wsclient: %s ok", step)
+		case "expectclose":
+			code, err := strconv.Atoi(arg)
+			if err != nil {
+				return fmt.Errorf("%s: %w", step, err)
+			}
+			_, data, err := c.Read(ctx)
+			if err == nil {
+				return fmt.Errorf("%s: got message %q, want close %d", step, data, code)
+			}
+			if got := websocket.CloseStatus(err); got != websocket.StatusCode(code) {
+				return fmt.Errorf("%s: got %v, want close %d", step, err, code)
+			}
+			ts.Logf("wsclient: %s ok", step)
+		case "close":
+			if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+				return fmt.Errorf("%s: %w", step, err)
+			}
+			c = nil
+		case "cp":
+			src, dst, ok := strings.Cut(arg, ":")
+			if !ok {
+				return fmt.Errorf("%s: want cp:SRC:DST", step)
+			}
+			if err := copyFile(ts.MkAbs(src), ts.MkAbs(dst)); err != nil {
+				return err
+			}
+		case "redial":
+			if c != nil {
+				c.CloseNow()
+			}
+			if c, err = dial(ctx, url); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown step %q", step)
+		}
+	}
+	return nil
+}
+
+// dial connects to url, retrying while the connection is refused.
+func dial(ctx context.Context, url string) (*websocket.Conn, error) {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, _, err := websocket.Dial(ctx, url, nil)
+		if err == nil {
+			c.SetReadLimit(1 << 20)
+			return c, nil
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) {
+			return nil, fmt.Errorf("dial %s: %w", url, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("dial %s: %w", url, err)
+		case <-tick.C:
+		}
+	}
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

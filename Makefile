@@ -4,7 +4,7 @@ BIN     := bin
 ADDR    ?= 0.0.0.0:8765
 FUZZTIME ?= 30s
 
-.PHONY: help build test lint demo echo bench fuzz clean
+.PHONY: help build test lint demo echo bench soak fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -16,6 +16,7 @@ lint: ## gofmt and go vet, main module and examples
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd examples/benchmark && $(GO) vet ./...
 
 test: lint ## every test, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
@@ -27,6 +28,12 @@ demo: build ## create a demo app with nows new in a temp dir and run it on $(ADD
 
 echo: ## run examples/echo directly on $(ADDR)
 	$(GO) run ./examples/echo --addr $(ADDR)
+
+bench: ## the side-by-side benchmark against the peers; rewrites docs/benchmarks.md (about 7 min)
+	./examples/benchmark/run.sh
+
+soak: ## the long soak (5 min) and the 10,000-connection storm, with -race
+	NOWS_SOAK=1 $(GO) test -race -run 'TestSoak|TestStorm' -timeout 30m -v ./framework/
 
 fuzz: ## run each fuzz target for $(FUZZTIME)
 	@for target in $$($(GO) test -list '^Fuzz' ./framework/ | grep '^Fuzz'); do \

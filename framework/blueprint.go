@@ -52,6 +52,7 @@ type RouteSpec struct {
 	handler    string
 	source     string
 	newHandler func() any
+	queue      *QueueOptions // overrides Options.SendQueue
 }
 
 // Route binds template (relative to the blueprint's prefix) to the handler
@@ -81,6 +82,15 @@ func (r RouteSpec) Handler() string { return r.handler }
 
 // Source returns where the route was declared, as "dir/file.go:line".
 func (r RouteSpec) Source() string { return r.source }
+
+// WithQueue returns the route with its own send-queue options for its
+// connections; zero fields take the server's Options.SendQueue:
+//
+//	framework.Route[Ticker]("/ticks").WithQueue(framework.QueueOptions{Policy: framework.QueueDrop})
+func (r RouteSpec) WithQueue(q QueueOptions) RouteSpec {
+	r.queue = &q
+	return r
+}
 
 func (r RouteSpec) check() error {
 	if r.newHandler == nil {

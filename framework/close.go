@@ -83,6 +83,7 @@ const (
 	CausePingTimeout                      // no pong within Options.PongTimeout
 	CauseAbnormal                         // the connection broke without a close handshake
 	CausePolicy                           // a server policy closed it (rate limit, slow consumer...)
+	CauseRateLimit                        // the client exceeded Options.MessageRate or Options.ByteRate
 )
 
 var causeNames = [...]string{
@@ -100,6 +101,7 @@ var causeNames = [...]string{
 	CausePingTimeout:     "ping timeout",
 	CauseAbnormal:        "abnormal closure",
 	CausePolicy:          "policy",
+	CauseRateLimit:       "rate limit",
 }
 
 // String describes the cause in a few words, e.g. "idle timeout".

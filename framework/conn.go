@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -42,6 +43,8 @@ type Conn struct {
 
 	mu     sync.Mutex
 	values map[string]any
+
+	hs atomic.Pointer[connState] // rooms, user and send queue; made on first use (rooms.go)
 }
 
 // SendText sends a text message. text must be valid UTF-8.
@@ -77,6 +80,9 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 	if c.closing.Load() != nil {
 		return ErrClosed
 	}
+	if queued, err := c.sendInOrder(ctx, typ, p); queued {
+		return err // behind broadcasts still queued (queue.go)
+	}
 	wctx := context.Background() // coder is much faster with a ctx that has no Done
 	if ctx != c.ctx && ctx.Done() != nil {
 		wctx = ctx
@@ -86,6 +92,10 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 			// The hook that sees this error must not turn it into a
 			// handler error: the connection ended for the write timeout.
 			c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseWriteTimeout, Err: err})
+		} else if isNetErr(err) && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
+			// The client is gone (reset, broken pipe): the connection
+			// ended abnormally, whatever the hook does with this error.
+			c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseAbnormal, Err: err})
 		}
 		if c.closing.Load() != nil || errors.Is(err, net.ErrClosed) {
 			return fmt.Errorf("%w: %w", ErrClosed, err)
@@ -118,12 +128,14 @@ func (c *Conn) closeWith(st CloseStatus) {
 		return
 	}
 	_ = c.ws.Close(toCoder(st.Code), st.Reason)
+	c.cancel() // the connection has ended: wake a hook that waits on its ctx
 }
 
 // abort ends the connection at once, without a handshake.
 func (c *Conn) abort(st CloseStatus) {
 	c.closing.CompareAndSwap(nil, &st)
 	c.wire.abort()
+	c.cancel()
 }
 
 // CloseCode returns the code the connection closed with (see CloseStatus),
@@ -221,6 +233,9 @@ func (c *Conn) run() CloseStatus {
 		if err != nil {
 			return c.readFailed(err)
 		}
+		if st, ok := c.limitMessage(); !ok { // ratelimit.go
+			return st
+		}
 		if st, ok := c.handleMessage(typ, r); !ok {
 			return st
 		}
@@ -257,6 +272,11 @@ func (c *Conn) readMessage(buf []byte, typ websocket.MessageType, r io.Reader) (
 			if bad || (err == io.EOF && checked != len(buf)) {
 				return buf, c.fail(StatusInvalidFramePayloadData, "invalid UTF-8", CauseInvalidUTF8, nil), false
 			}
+		}
+		if err == io.EOF && c.wire.truncated() {
+			// coder ends a message with io.EOF when the connection ends
+			// between two fragments: it was cut short, not complete.
+			return buf, c.readFailed(io.ErrUnexpectedEOF), false
 		}
 		if err == io.EOF {
 			return buf, CloseStatus{}, true
@@ -324,6 +344,9 @@ func (c *Conn) readFailed(err error) CloseStatus {
 		return c.fail(StatusProtocolError, "invalid close reason", CauseInvalidUTF8, nil)
 	case CauseIdle:
 		return c.fail(StatusGoingAway, "idle timeout", CauseIdle, nil)
+	case CauseRateLimit:
+		c.wire.endReads() // the stream was cut mid-frame (ratelimit.go)
+		return c.fail(StatusPolicyViolation, rateLimitReason, CauseRateLimit, nil)
 	case CauseWriteTimeout:
 		c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseWriteTimeout, Err: err})
 		return *c.closing.Load()
@@ -367,10 +390,14 @@ func (c *Conn) finish(st CloseStatus) {
 	}
 	_ = c.ws.CloseNow()
 	c.pinger.Wait()
+	c.stopQueue()      // no broadcast is written once the connection has ended
+	defer c.leaveHub() // after OnClose, which may still tell the rooms
 	c.final = st
 	c.ended.Store(true)
 	c.cancel()
-	c.srv.log.Debug("nows: connection closed", "route", c.route.full, "remote", c.req.RemoteAddr, "status", st.String())
+	if c.srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.srv.log.Debug("nows: connection closed", "route", c.route.full, "remote", c.req.RemoteAddr, "status", st.String())
+	}
 	if c.hooks.close != nil {
 		defer func() {
 			if v := recover(); v != nil {
@@ -421,6 +448,14 @@ func (c *Conn) pingTick() {
 func utf8Prefix(b []byte) (valid int, bad bool) {
 	if utf8.Valid(b) {
 		return len(b), false
+	}
+	// Common case: a chunk that ends inside a character.
+	start := len(b) - 1
+	for start > 0 && start > len(b)-utf8.UTFMax && !utf8.RuneStart(b[start]) {
+		start--
+	}
+	if couldComplete(b[start:]) && utf8.Valid(b[:start]) {
+		return start, false
 	}
 	for valid < len(b) {
 		r, size := utf8.DecodeRune(b[valid:])

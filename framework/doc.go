@@ -44,6 +44,9 @@
 // announces more), ReadTimeout (1800 s idle, then 1001), HandshakeTimeout
 // (10 s), WriteTimeout (10 s), same-origin browsers only (else 403).
 // Invalid UTF-8 text closes with 1007, protocol violations with 1002.
+// Optional limits: MessageRate and ByteRate per connection (else 1008 and
+// [CauseRateLimit]), MaxConns and MaxConnsPerIP (else 503 with
+// Retry-After). See docs/security.md and docs/reliability.md.
 //
 // # Shutdown
 //
@@ -51,6 +54,19 @@
 // Going Away through the close handshake, runs every OnClose and returns
 // when no connection goroutine is left. [Server.ListenAndServe] does this
 // by itself when its context ends.
+//
+// # Rooms and broadcast
+//
+// Every server has a [Hub] ([Server.Hub], [Conn.Hub]): a connection joins
+// rooms with [Conn.Join] (and leaves them by itself when it ends), and
+// [Hub.Broadcast], [Hub.BroadcastAll] and [Conn.BroadcastOthers] send a
+// [Message] ([Text], [Binary], [JSON]) to their members. Broadcasts go
+// through each connection's bounded send queue ([QueueOptions]: close
+// with 1013, drop or block when full), so a slow client never stalls the
+// others. With a [Broker] in [HubOptions] (NATS and Redis adapters under
+// framework/broker), rooms, presence ([Hub.Members], [Hub.Subscribe]) and
+// disconnects ([Hub.DisconnectUser]) span every node, and a [Publisher]
+// broadcasts from processes without WebSocket. See docs/rooms.md.
 //
 // # Testing
 //

@@ -57,13 +57,20 @@ type wireConn struct {
 	inspect   bool
 	lastRead  atomic.Int64 // time since start of the last byte read, in ns
 	readArmed time.Time
+	rate      *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go)
 
 	// Write side: serialised by coder's frame lock.
 	writeArmed time.Time
 
+	// peerClosed is set once a valid close frame from the client has been
+	// read: the client sends nothing after it, so Close need not linger.
+	peerClosed atomic.Bool
+
 	cause     atomic.Int32 // a Cause the wire layer detected
 	readEnded atomic.Bool  // see endReads
+	cut       atomic.Bool  // a read from the socket failed (see truncated)
 	aborted   atomic.Bool
+	lingering atomic.Bool // Close is draining: the idle deadline must not be re-armed
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -109,6 +116,13 @@ func (c *wireConn) idleFor(now time.Time) time.Duration {
 // the client reads the close frame already written.
 func (c *wireConn) endReads() { c.readEnded.Store(true) }
 
+// truncated reports whether the stream from the client ended or failed.
+// coder reports a message whose connection ended at a frame boundary (or
+// before any byte of a payload) as complete, with io.EOF; the bytes of a
+// complete message never need a read past them, so a message that ends
+// after the stream did is cut short.
+func (c *wireConn) truncated() bool { return c.cut.Load() }
+
 // Read implements net.Conn for coder's bufio.Reader.
 func (c *wireConn) Read(p []byte) (int, error) {
 	for {
@@ -125,6 +139,16 @@ func (c *wireConn) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		n, err := c.readRaw(p)
+		if err != nil {
+			c.cut.Store(true)
+		}
+		if n > 0 && c.rate != nil {
+			if k := c.rate.allowBytes(time.Now(), n); k < n {
+				// Hand coder what the budget allows, then the error.
+				n, c.rate, c.failNext = k, nil, errRateLimit
+				c.setCause(CauseRateLimit)
+			}
+		}
 		if n > 0 && c.inspect {
 			n = c.inspectBytes(p[:n])
 		}
@@ -148,7 +172,7 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 			c.lastRead.Store(int64(time.Since(c.start)))
 			return n, err
 		}
-		if err == nil || c.readTimeout <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() {
+		if err == nil || c.readTimeout <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() || c.lingering.Load() {
 			return n, err
 		}
 		now := time.Now()
@@ -197,6 +221,8 @@ func (c *wireConn) checkHeld() {
 	if len(payload) > 2 && !utf8.Valid(payload[2:]) {
 		c.setCause(CauseInvalidUTF8)
 		c.failNext = errCloseReason
+	} else {
+		c.peerClosed.Store(true)
 	}
 	c.ready, c.held = c.held, nil
 	c.inspect = false // nothing may follow a close frame
@@ -264,19 +290,23 @@ func (c *wireConn) Write(p []byte) (int, error) {
 	}
 }
 
-// abort closes the socket at once, without lingering.
+// abort closes the socket at once, without lingering; it also cuts short a
+// linger already under way.
 func (c *wireConn) abort() {
 	c.aborted.Store(true)
+	_ = c.Conn.Close()
 	_ = c.Close()
 }
 
 // Close sends FIN, then discards what the client still sends (bounded in
 // time and bytes) before closing, so that a close frame written just before
-// is read by the client rather than lost to a reset.
+// is read by the client rather than lost to a reset. After the client's own
+// close frame nothing more comes, and Close closes at once.
 func (c *wireConn) Close() error {
 	c.closeOnce.Do(func() {
-		if tcp, ok := c.Conn.(interface{ CloseWrite() error }); ok && !c.aborted.Load() {
+		if tcp, ok := c.Conn.(interface{ CloseWrite() error }); ok && !c.aborted.Load() && !c.peerClosed.Load() {
 			if tcp.CloseWrite() == nil {
+				c.lingering.Store(true)
 				_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
 				_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
 			}

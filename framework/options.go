@@ -23,6 +23,45 @@ type Options struct {
 	// as a frame header announces it. Defaults to 2 MiB.
 	MaxMessageBytes int64
 
+	// MessageRate limits how many messages per second one connection may
+	// send, as a token bucket holding MessageBurst messages: a connection
+	// that sends faster is closed with 1008 Policy Violation
+	// (CauseRateLimit). Rates are measured as the server reads, so a hook
+	// that blocks lets messages pile up that then count at once: keep
+	// MessageBurst above what arrives during the longest hook.
+	// Defaults to 0: no limit.
+	MessageRate float64
+
+	// MessageBurst is how many messages a connection may send at once
+	// under MessageRate. Defaults to MessageRate rounded up (at least 1).
+	MessageBurst int
+
+	// ByteRate limits how many bytes per second one connection may send,
+	// counted on the wire (frame headers, control frames and compressed
+	// payloads included), as a token bucket holding ByteBurst bytes; a
+	// connection that sends faster is closed with 1008 Policy Violation
+	// (CauseRateLimit). Defaults to 0: no limit.
+	ByteRate int64
+
+	// ByteBurst is how many bytes a connection may send at once under
+	// ByteRate. A message larger than ByteBurst always exceeds it.
+	// Defaults to ByteRate (one second of traffic).
+	ByteBurst int64
+
+	// MaxConns limits the WebSocket connections the server holds at once
+	// (counted from the handshake check to the end of the connection); a
+	// handshake over it gets 503 Service Unavailable with Retry-After,
+	// before OnHandshake runs. Defaults to 0: no limit but the process's
+	// file limit (RLIMIT_NOFILE).
+	MaxConns int
+
+	// MaxConnsPerIP limits the WebSocket connections of one client address
+	// (an IPv4 address, or the /64 of an IPv6 address, taken from
+	// Request.RemoteAddr: behind a proxy, set RemoteAddr from a trusted
+	// header first); over it, 503 with Retry-After. Defaults to 0: no
+	// limit (clients behind one NAT share an address).
+	MaxConnsPerIP int
+
 	// ReadTimeout closes a connection that has received nothing (no data,
 	// no ping or pong) for this long, with 1001 Going Away. Negative
 	// disables it. Defaults to 1800 s.
@@ -84,6 +123,15 @@ type Options struct {
 
 	// Logger receives the server's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+
+	// Hub configures rooms and broadcast across nodes (see Hub). Defaults
+	// to a hub of this server alone.
+	Hub HubOptions
+
+	// SendQueue bounds each connection's queue of broadcasts not yet
+	// written, and says what a full one does (see QueueOptions). Routes
+	// may override it with RouteSpec.WithQueue.
+	SendQueue QueueOptions
 }
 
 // Defaults of Options, exported for documentation and flags.
@@ -108,9 +156,12 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&o.WriteBufferSize, DefaultWriteBufferSize)
 	setDefault(&o.PongTimeout, o.PingInterval)
+	o.MessageBurst, o.ByteBurst = rateBursts(o) // ratelimit.go
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	o.Hub = o.Hub.withDefaults()
+	o.SendQueue = o.SendQueue.withDefaults(defaultQueue)
 	return o
 }
 

@@ -18,10 +18,13 @@ type Router struct {
 
 // route is one registered route.
 type route struct {
-	spec    RouteSpec
-	full    string // prefix and template joined, as written
-	pattern *Pattern
-	bp      *Blueprint
+	spec RouteSpec
+	full string // prefix and template joined, as written
+	// matchInfo is info(), made once for Match; its Params slice is shared
+	// by every Match result.
+	matchInfo RouteInfo
+	pattern   *Pattern
+	bp        *Blueprint
 }
 
 // RouteInfo describes a registered route.
@@ -93,7 +96,9 @@ func (r *Router) newRoute(bp *Blueprint, spec RouteSpec) (*route, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (declared at %s)", err, spec.source)
 	}
-	return &route{spec: spec, full: full, pattern: p, bp: bp}, nil
+	rt := &route{spec: spec, full: full, pattern: p, bp: bp}
+	rt.matchInfo = rt.info()
+	return rt, nil
 }
 
 func conflictIn(rt *route, routes []*route) error {
@@ -106,13 +111,14 @@ func conflictIn(rt *route, routes []*route) error {
 }
 
 // Match returns the most specific route for an escaped URL path
-// (url.URL.EscapedPath) and its decoded, typed parameters.
+// (url.URL.EscapedPath) and its decoded, typed parameters. The RouteInfo's
+// Params slice is shared between calls: do not modify it.
 func (r *Router) Match(escapedPath string) (RouteInfo, Params, bool) {
 	rt, ps, ok := r.mux.match(escapedPath)
 	if !ok {
 		return RouteInfo{}, Params{}, false
 	}
-	return rt.info(), ps, true
+	return rt.matchInfo, ps, true
 }
 
 // Routes lists the registered routes from the most to the least specific.

@@ -36,6 +36,11 @@ type Server struct {
 	active   sync.WaitGroup
 	draining atomic.Bool
 	httpSrvs []*http.Server
+
+	hubOnce sync.Once
+	hub     *Hub // rooms and broadcast, made on first use (hub.go)
+
+	limits *connLimiter // MaxConns and MaxConnsPerIP (connlimit.go)
 }
 
 // NewServer returns a server with the given options (zero fields take their
@@ -50,6 +55,7 @@ func NewServer(opts Options) *Server {
 		base:   base,
 		stop:   stop,
 		conns:  make(map[*Conn]struct{}),
+		limits: newConnLimiter(opts.MaxConns, opts.MaxConnsPerIP),
 	}
 	s.accept = websocket.AcceptOptions{
 		Subprotocols:       opts.Subprotocols,
@@ -105,17 +111,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.checkHandshake(w, r) {
 		return
 	}
+	release, ok := s.limitConn(w, r) // connlimit.go
+	if !ok {
+		return
+	}
+	defer release()
 	handler := rt.spec.newHandler()
 	h := hooksOf(handler)
 	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
 		return
 	}
 	hj := &hijacker{ResponseWriter: w, bufSize: s.opts.WriteBufferSize, newConn: func(nc net.Conn, pending []byte) *wireConn {
-		return newWireConn(nc, pending, s.opts.MaxMessageBytes, s.opts.ReadTimeout, s.opts.WriteTimeout)
+		wc := newWireConn(nc, pending, s.opts.MaxMessageBytes, s.opts.ReadTimeout, s.opts.WriteTimeout)
+		wc.rate = s.newRateLimiter() // ratelimit.go
+		return wc
 	}}
 	ws, err := websocket.Accept(hj, r, &s.accept)
 	if err != nil {
-		s.log.Debug("nows: handshake failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		if s.log.Enabled(r.Context(), slog.LevelDebug) {
+			s.log.Debug("nows: handshake failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+		}
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
@@ -127,7 +142,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.untrack(c)
-	s.log.Debug("nows: connection opened", "route", rt.full, "path", r.URL.Path, "remote", r.RemoteAddr)
+	if s.log.Enabled(c.ctx, slog.LevelDebug) {
+		s.log.Debug("nows: connection opened", "route", rt.full, "path", r.URL.Path, "remote", r.RemoteAddr)
+	}
 	c.serve()
 }
 
@@ -158,11 +175,13 @@ func (s *Server) checkHandshake(w http.ResponseWriter, r *http.Request) bool {
 	if !r.ProtoAtLeast(1, 1) {
 		return fail(http.StatusBadRequest, "WebSocket handshakes need HTTP/1.1")
 	}
-	if v := r.Header.Get("Sec-WebSocket-Version"); v != "13" {
+	// The keys are written in canonical form (http.CanonicalHeaderKey) so
+	// that the lookups below do not canonicalise, and allocate, per request.
+	if v := r.Header["Sec-Websocket-Version"]; len(v) == 0 || v[0] != "13" {
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		return fail(http.StatusUpgradeRequired, "unsupported Sec-WebSocket-Version: only 13 is supported")
 	}
-	if keys := r.Header.Values("Sec-WebSocket-Key"); len(keys) != 1 || !validKey(keys[0]) {
+	if keys := r.Header["Sec-Websocket-Key"]; len(keys) != 1 || !validKey(keys[0]) {
 		return fail(http.StatusBadRequest, "missing or invalid Sec-WebSocket-Key")
 	}
 	if !s.originAllowed(r) {
@@ -323,11 +342,19 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // 1001 Going Away (running its close handshake and OnClose), and waits for
 // all of them to end. When ctx ends first, the remaining connections are
 // cut without a handshake, their OnClose still runs, and ctx's error is
-// returned. Shutdown does not return before every connection goroutine has
-// finished.
+// returned. Every connection's context is cancelled as its connection ends.
+// Shutdown does not return before every connection goroutine has finished,
+// except one stuck in a hook that ignores its context: one second after ctx
+// ends, Shutdown logs how many are stuck and returns; their OnClose runs
+// when the hook returns.
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.ShutdownWith(ctx, StatusGoingAway, "server shutting down")
 }
+
+// stuckHookGrace is how long Shutdown waits, once its context has ended and
+// every connection has been cut, for hooks to return before it gives up on
+// those that ignore their context.
+const stuckHookGrace = time.Second
 
 // ShutdownWith is Shutdown with a chosen close code and reason, for example
 // StatusServiceRestart (1012) when the process is about to be replaced.
@@ -368,8 +395,15 @@ func (s *Server) ShutdownWith(ctx context.Context, code StatusCode, reason strin
 		for _, hs := range servers {
 			_ = hs.Close()
 		}
-		<-done
+		s.stop() // cancels every connection's context
+		select {
+		case <-done:
+		case <-time.After(stuckHookGrace):
+			s.log.Error("nows: shutdown: connections stuck in a hook that ignores its context; their OnClose runs when the hook returns",
+				"conns", s.connCount())
+		}
 	}
+	s.closeHub()
 	s.stop()
 	return err
 }

@@ -1,0 +1,106 @@
+// Package blueprints holds the chat example's blueprint: NoWebsocket's
+// /chat/room/{room_id} with the rooms the guide leaves out.
+package blueprints
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nowebsocket/nows/framework"
+)
+
+// Chat serves /chat/room/{room_id:str}: every text message a member sends
+// goes to every member of that room, on every node.
+var Chat = framework.NewBlueprint("/chat",
+	framework.Route[Room]("/room/{room_id:str}"),
+)
+
+// Event is what members receive, as JSON: a message, or a join or leave
+// notice with the room's members.
+type Event struct {
+	Type    string   `json:"type"` // "message", "join" or "leave"
+	Room    string   `json:"room"`
+	Name    string   `json:"name"`
+	Text    string   `json:"text,omitempty"`
+	Members []string `json:"members,omitempty"`
+}
+
+// Room is one member of a room: a fresh Room is made for every connection.
+type Room struct {
+	room string
+	name string
+}
+
+// maxName bounds nicknames, in characters.
+const maxName = 32
+
+// OnOpen joins the room named in the path, with the nickname from ?name=,
+// and tells everyone in the room (the newcomer included).
+func (h *Room) OnOpen(ctx context.Context, c *framework.Conn) error {
+	h.room = c.Params().Str("room_id")
+	h.name = nickname(c.Query().Get("name"), c.ID())
+	c.SetUser(h.name)
+	if err := c.Join(h.room); err != nil {
+		return err
+	}
+	return h.broadcast(ctx, c, Event{Type: "join", Room: h.room, Name: h.name, Members: h.members(c)})
+}
+
+// OnMessage sends the text, as sent, to every member of the room.
+func (h *Room) OnMessage(ctx context.Context, c *framework.Conn, text string) error {
+	return h.broadcast(ctx, c, Event{Type: "message", Room: h.room, Name: h.name, Text: text})
+}
+
+// OnClose tells the others that this member left. The connection is still
+// in the room during OnClose; it leaves right after.
+func (h *Room) OnClose(c *framework.Conn, status framework.CloseStatus) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	members := h.members(c)
+	for i, m := range members {
+		if m == h.name {
+			members = append(members[:i], members[i+1:]...)
+			break
+		}
+	}
+	ev := Event{Type: "leave", Room: h.room, Name: h.name, Members: members}
+	m, err := framework.JSON(ev)
+	if err == nil {
+		err = c.BroadcastOthers(ctx, h.room, m)
+	}
+	if err != nil {
+		slog.Warn("chat: leave notice not sent", "room", h.room, "err", err)
+	}
+}
+
+func (h *Room) broadcast(ctx context.Context, c *framework.Conn, ev Event) error {
+	m, err := framework.JSON(ev)
+	if err != nil {
+		return err
+	}
+	return c.Hub().Broadcast(ctx, h.room, m)
+}
+
+// members returns the nicknames in the room, on every node.
+func (h *Room) members(c *framework.Conn) []string {
+	var names []string
+	for _, m := range c.Hub().Members(h.room) {
+		names = append(names, m.User)
+	}
+	return names
+}
+
+// nickname cleans the requested name, or makes one from the connection ID.
+func nickname(name, id string) string {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > maxName {
+		name = string([]rune(name)[:maxName])
+	}
+	if name == "" {
+		name = "guest-" + id[strings.LastIndexByte(id, '.')+1:]
+	}
+	return name
+}

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nowebsocket/nows/examples/chat/blueprints"
+	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/wstest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func readEvent(t *testing.T, c *wstest.Client) blueprints.Event {
+	t.Helper()
+	var ev blueprints.Event
+	c.ReadJSON(&ev)
+	return ev
+}
+
+func expectEvent(t *testing.T, c *wstest.Client, want blueprints.Event) {
+	t.Helper()
+	got := readEvent(t, c)
+	if got.Type != want.Type || got.Room != want.Room || got.Name != want.Name || got.Text != want.Text ||
+		want.Members != nil && !slices.Equal(got.Members, want.Members) {
+		t.Fatalf("got event %+v, want %+v", got, want)
+	}
+}
+
+// TestChat: two nodes share a broker; a message reaches every member of its
+// room on both nodes, as sent, and no other room.
+func TestChat(t *testing.T) {
+	mb := framework.NewMemoryBroker()
+	opts := framework.Options{Hub: framework.HubOptions{Broker: mb}}
+	n1 := wstest.NewServerOptions(t, opts, blueprints.All()...)
+	n2 := wstest.NewServerOptions(t, opts, blueprints.All()...)
+
+	ann := n1.Dial(t, "/chat/room/tea?name=ann")
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "ann", Members: []string{"ann"}})
+	other := n2.Dial(t, "/chat/room/coffee?name=olga")
+	expectEvent(t, other, blueprints.Event{Type: "join", Room: "coffee", Name: "olga"})
+
+	// Wait until node 2 sees ann, so that bob's join lists both.
+	for !slices.Contains(memberNames(n2.Hub().Members("tea")), "ann") {
+		ann.SendText("ping")
+		expectEvent(t, ann, blueprints.Event{Type: "message", Room: "tea", Name: "ann", Text: "ping"})
+	}
+	bob := n2.Dial(t, "/chat/room/tea?name=bob")
+	expectEvent(t, bob, blueprints.Event{Type: "join", Room: "tea", Name: "bob", Members: []string{"ann", "bob"}})
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "bob"})
+
+	text := `hello "world" <b>ünïcode</b> 👋`
+	bob.SendText(text)
+	for _, c := range []*wstest.Client{ann, bob} {
+		expectEvent(t, c, blueprints.Event{Type: "message", Room: "tea", Name: "bob", Text: text})
+	}
+	other.SendText("just me")
+	expectEvent(t, other, blueprints.Event{Type: "message", Room: "coffee", Name: "olga", Text: "just me"})
+
+	bob.Close()
+	expectEvent(t, ann, blueprints.Event{Type: "leave", Room: "tea", Name: "bob", Members: []string{"ann"}})
+}
+
+func memberNames(ms []framework.Member) []string {
+	var names []string
+	for _, m := range ms {
+		names = append(names, m.User)
+	}
+	return names
+}
+
+func TestNickname(t *testing.T) {
+	srv := wstest.NewServer(t, blueprints.All()...)
+	c := srv.Dial(t, "/chat/room/r")
+	ev := readEvent(t, c)
+	if !strings.HasPrefix(ev.Name, "guest-") {
+		t.Errorf("got name %q without ?name=, want guest-...", ev.Name)
+	}
+	long := srv.Dial(t, "/chat/room/r?name="+strings.Repeat("é", 40))
+	var got blueprints.Event
+	long.ReadJSON(&got)
+	if n := len([]rune(got.Name)); n != 32 {
+		b, _ := json.Marshal(got)
+		t.Errorf("got a name of %d characters (%s), want 32", n, b)
+	}
+}
+
+func TestNewBroker(t *testing.T) {
+	tests := []struct {
+		url     string
+		wantNil bool
+		wantErr bool
+	}{
+		{"", true, false},
+		{"http://x", true, true},
+		{"redis://127.0.0.1:1", false, false}, // connects lazily
+	}
+	for _, tc := range tests {
+		b, closer, err := newBroker(tc.url)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("newBroker(%q): got error %v, want error %v", tc.url, err, tc.wantErr)
+		}
+		if (b == nil) != tc.wantNil {
+			t.Errorf("newBroker(%q): got broker %v, want nil %v", tc.url, b, tc.wantNil)
+		}
+		if closer != nil {
+			_ = closer.Close()
+		}
+	}
+}

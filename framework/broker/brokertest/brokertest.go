@@ -1,0 +1,374 @@
+// Package brokertest checks a framework.Broker adapter with real servers:
+// several nodes on 127.0.0.1 sharing the broker, WebSocket clients in
+// rooms, and the guarantees of the hub across nodes (exactly-once
+// delivery, except-sender, presence, disconnects, publishing from outside,
+// surviving a broker outage). Adapter packages call [Run] from a test:
+//
+//	func TestBroker(t *testing.T) {
+//		brokertest.Run(t, brokertest.Harness{
+//			NewBroker: func(t testing.TB) framework.Broker { ... },
+//			Stop:      stopServer,
+//			Start:     startServer,
+//		})
+//	}
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/wstest"
+)
+
+// PresenceInterval is the hub presence interval of the test nodes.
+const PresenceInterval = 100 * time.Millisecond
+
+// Harness connects the checks to a broker.
+type Harness struct {
+	// NewBroker returns a new connection to the broker service, for one
+	// node or publisher; the harness closes it (t.Cleanup) when needed.
+	NewBroker func(t testing.TB) framework.Broker
+	// Stop and Start stop the broker service and start it again at the
+	// same address, for the outage check; nil skips it.
+	Stop, Start func(t testing.TB)
+}
+
+// Run runs every check, one after the other (the nodes of one check are
+// shut down before the next starts).
+func Run(t *testing.T, h Harness) {
+	t.Run("ExactlyOnce", func(t *testing.T) { testExactlyOnce(t, h) })
+	t.Run("Presence", func(t *testing.T) { testPresence(t, h) })
+	t.Run("Disconnect", func(t *testing.T) { testDisconnect(t, h) })
+	t.Run("Publisher", func(t *testing.T) { testPublisher(t, h) })
+	if h.Stop != nil && h.Start != nil {
+		t.Run("Outage", func(t *testing.T) { testOutage(t, h) })
+	}
+}
+
+// Node is a server on 127.0.0.1 serving [Rooms] with a broker.
+type Node struct {
+	*wstest.Server
+}
+
+// NewNode starts a node that uses b.
+func NewNode(t testing.TB, b framework.Broker) *Node {
+	t.Helper()
+	opts := framework.Options{Hub: framework.HubOptions{Broker: b, PresenceInterval: PresenceInterval}}
+	return &Node{wstest.NewServerOptions(t, opts, Rooms)}
+}
+
+// Join connects a client to room as user.
+func (n *Node) Join(t testing.TB, room, user string) *Peer {
+	t.Helper()
+	return Dial(t, n.URL("/rooms/"+url.PathEscape(room)+"?user="+url.QueryEscape(user)))
+}
+
+// Eventually polls cond every 10 ms until it holds, failing the test after
+// d.
+func Eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("brokertest: %s: not within %v", what, d)
+		}
+		<-tick.C
+	}
+}
+
+// WaitMembers waits until every node sees exactly the users in room.
+func WaitMembers(t testing.TB, room string, users []string, nodes ...*Node) {
+	t.Helper()
+	want := slices.Sorted(slices.Values(users))
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		agree := true
+		for i, n := range nodes {
+			got := memberUsers(n.Hub().Members(room))
+			if !slices.Equal(got, want) {
+				if time.Now().After(deadline) {
+					t.Fatalf("brokertest: members of %q on node %d: got %v, want %v", room, i, got, want)
+				}
+				agree = false
+				break
+			}
+		}
+		if agree {
+			return
+		}
+		<-tick.C
+	}
+}
+
+func memberUsers(ms []framework.Member) []string {
+	users := make([]string, len(ms))
+	for i, m := range ms {
+		users[i] = m.User
+	}
+	slices.Sort(users)
+	return users
+}
+
+func roomName(t testing.TB, suffix string) string {
+	return strings.ReplaceAll(t.Name(), "/", ".") + "." + suffix
+}
+
+func newNodes(t testing.TB, h Harness, n int) []*Node {
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		nodes[i] = NewNode(t, h.NewBroker(t))
+	}
+	return nodes
+}
+
+// testExactlyOnce: three nodes, two members of a room on each and one
+// member of another room. Every member gets a broadcast exactly once, the
+// other room none; except-sender and broadcast-to-all work across nodes.
+func testExactlyOnce(t *testing.T, h Harness) {
+	nodes := newNodes(t, h, 3)
+	room, other := roomName(t, "r"), roomName(t, "other")
+	var peers, outsiders []*Peer
+	var users []string
+	for i, n := range nodes {
+		for j := range 2 {
+			u := fmt.Sprintf("n%d-u%d", i, j)
+			users = append(users, u)
+			peers = append(peers, n.Join(t, room, u))
+		}
+		outsiders = append(outsiders, n.Join(t, other, fmt.Sprintf("n%d-x", i)))
+	}
+	WaitMembers(t, room, users, nodes...)
+	WaitMembers(t, other, []string{"n0-x", "n1-x", "n2-x"}, nodes...)
+
+	// From each node in turn: everyone in the room gets each message once,
+	// then the end marker (nothing duplicated in between).
+	for i, from := range []*Peer{peers[0], peers[2], peers[4]} {
+		from.Send(fmt.Sprintf("say:hello-%d", i))
+		from.Send(fmt.Sprintf("say:end-%d", i))
+		for _, p := range peers {
+			p.Expect(fmt.Sprintf("hello-%d", i), fmt.Sprintf("end-%d", i))
+		}
+	}
+	// The other room got nothing: its first message is its own marker.
+	outsiders[1].Send("say:mark")
+	for _, p := range outsiders {
+		p.Expect("mark")
+	}
+
+	// Except-sender across nodes: peers[2] (node 1) is left out.
+	peers[2].Send("others:not-you")
+	peers[2].Send("say:end-others")
+	for i, p := range peers {
+		if i != 2 {
+			p.Expect("not-you")
+		}
+		p.Expect("end-others")
+	}
+
+	// To all, from node 2: every connection of every node.
+	peers[4].Send("all:everyone")
+	for _, p := range append(slices.Clone(peers), outsiders...) {
+		p.Expect("everyone")
+	}
+}
+
+// testPresence: members agree across nodes, events are reported on the
+// others, a node that starts late learns the members, a node that goes
+// silent disappears and comes back.
+func testPresence(t *testing.T, h Harness) {
+	room := roomName(t, "r")
+	a := NewNode(t, h.NewBroker(t))
+	cut := &cutBroker{Broker: h.NewBroker(t)}
+	b := NewNode(t, cut)
+
+	var mu sync.Mutex
+	var events []string
+	cancel := a.Hub().Subscribe(func(ev framework.PresenceEvent) {
+		if ev.Room != room {
+			return
+		}
+		mu.Lock()
+		events = append(events, ev.Kind.String()+" "+ev.Member.User)
+		mu.Unlock()
+	})
+	defer cancel()
+	sawEvent := func(want string) func() bool {
+		return func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Contains(events, want)
+		}
+	}
+
+	a.Join(t, room, "alice")
+	bob := b.Join(t, room, "bob")
+	b.Join(t, room, "bea")
+	WaitMembers(t, room, []string{"alice", "bea", "bob"}, a, b)
+	Eventually(t, 5*time.Second, "join event of bob on node a", sawEvent("join bob"))
+
+	late := NewNode(t, h.NewBroker(t))
+	WaitMembers(t, room, []string{"alice", "bea", "bob"}, a, b, late)
+
+	bob.Close()
+	WaitMembers(t, room, []string{"alice", "bea"}, a, b, late)
+	Eventually(t, 5*time.Second, "leave event of bob on node a", sawEvent("leave bob"))
+
+	// Node b goes silent (as if it died): the others forget its members
+	// after three presence intervals, and learn them again when it is back.
+	cut.cut.Store(true)
+	WaitMembers(t, room, []string{"alice"}, a, late)
+	Eventually(t, 5*time.Second, "leave event of bea on node a", sawEvent("leave bea"))
+	cut.cut.Store(false)
+	WaitMembers(t, room, []string{"alice", "bea"}, a, b, late)
+}
+
+// cutBroker makes a node look dead to the others while cut is set: its
+// publishes fail and it receives nothing.
+type cutBroker struct {
+	framework.Broker
+	cut atomic.Bool
+}
+
+func (c *cutBroker) Publish(ctx context.Context, topic string, p []byte) error {
+	if c.cut.Load() {
+		return fmt.Errorf("brokertest: cut")
+	}
+	return c.Broker.Publish(ctx, topic, p)
+}
+
+func (c *cutBroker) Subscribe(ctx context.Context, topic string, fn func([]byte)) (framework.Subscription, error) {
+	return c.Broker.Subscribe(ctx, topic, func(p []byte) {
+		if !c.cut.Load() {
+			fn(p)
+		}
+	})
+}
+
+// testDisconnect: a user's connections and a room's members are closed on
+// every node.
+func testDisconnect(t *testing.T, h Harness) {
+	nodes := newNodes(t, h, 2)
+	room, other := roomName(t, "r"), roomName(t, "other")
+	carol0 := nodes[0].Join(t, room, "carol")
+	carol1 := nodes[1].Join(t, other, "carol")
+	dave := nodes[1].Join(t, room, "dave")
+	erin := nodes[0].Join(t, other, "erin")
+	WaitMembers(t, room, []string{"carol", "dave"}, nodes...)
+	WaitMembers(t, other, []string{"carol", "erin"}, nodes...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := nodes[1].Hub().DisconnectUser(ctx, "carol", 4001, "banned"); err != nil {
+		t.Fatalf("DisconnectUser: %v", err)
+	}
+	carol0.ExpectClose(4001)
+	carol1.ExpectClose(4001)
+	if err := nodes[0].Hub().DisconnectRoom(ctx, other, 4002, "room closed"); err != nil {
+		t.Fatalf("DisconnectRoom: %v", err)
+	}
+	erin.ExpectClose(4002)
+	dave.Send("say:still-here")
+	dave.Expect("still-here")
+	WaitMembers(t, room, []string{"dave"}, nodes...)
+	WaitMembers(t, other, nil, nodes...)
+}
+
+// testPublisher: a process without WebSocket broadcasts to a room.
+func testPublisher(t *testing.T, h Harness) {
+	nodes := newNodes(t, h, 2)
+	room := roomName(t, "r")
+	p0 := nodes[0].Join(t, room, "a")
+	p1 := nodes[1].Join(t, room, "b")
+	WaitMembers(t, room, []string{"a", "b"}, nodes...)
+	pub := framework.NewPublisher(h.NewBroker(t))
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := pub.Broadcast(ctx, room, framework.Text("from a worker")); err != nil {
+		t.Fatalf("Publisher.Broadcast: %v", err)
+	}
+	if err := pub.BroadcastAll(ctx, framework.Text("to all")); err != nil {
+		t.Fatalf("Publisher.BroadcastAll: %v", err)
+	}
+	p0.Expect("from a worker", "to all")
+	p1.Expect("from a worker", "to all")
+	if err := pub.DisconnectRoom(ctx, room, 4003, "bye"); err != nil {
+		t.Fatalf("Publisher.DisconnectRoom: %v", err)
+	}
+	p0.ExpectClose(4003)
+	p1.ExpectClose(4003)
+}
+
+// testOutage: with the broker down, local delivery goes on and the outage
+// is reported; once it is back, cross-node delivery resumes.
+func testOutage(t *testing.T, h Harness) {
+	nodes := newNodes(t, h, 2)
+	room := roomName(t, "r")
+	a := nodes[0].Join(t, room, "a")
+	a2 := nodes[0].Join(t, room, "a2")
+	b := nodes[1].Join(t, room, "b")
+	WaitMembers(t, room, []string{"a", "a2", "b"}, nodes...)
+	a.Send("say:before")
+	for _, p := range []*Peer{a, a2, b} {
+		p.Expect("before")
+	}
+
+	h.Stop(t)
+	for i := range 20 {
+		a.Send(fmt.Sprintf("say:local-%d", i))
+	}
+	for i := range 20 {
+		a.Expect(fmt.Sprintf("local-%d", i))
+		a2.Expect(fmt.Sprintf("local-%d", i))
+	}
+	Eventually(t, 10*time.Second, "node a reports the broker outage", func() bool { return nodes[0].Hub().Err() != nil })
+
+	h.Start(t)
+	// Resume: probe until node b's member hears from node a.
+	resumed := false
+	for i := 0; !resumed; i++ {
+		if i == 300 {
+			t.Fatalf("brokertest: cross-node delivery did not resume within %d probes", i)
+		}
+		a.Send(fmt.Sprintf("say:probe-%d", i))
+		for {
+			m, ok := b.Poll(50 * time.Millisecond)
+			if !ok {
+				break
+			}
+			if strings.HasPrefix(m, "probe-") {
+				resumed = true
+			}
+		}
+	}
+	Eventually(t, 10*time.Second, "node a reports the broker back", func() bool { return nodes[0].Hub().Err() == nil })
+	a.Send("say:after")
+	drain := func(p *Peer) {
+		for {
+			m := p.Next()
+			if m == "after" {
+				return
+			}
+			if !strings.HasPrefix(m, "probe-") && !strings.HasPrefix(m, "local-") {
+				t.Fatalf("brokertest: got %q, want probes then \"after\"", m)
+			}
+		}
+	}
+	drain(b)
+	drain(a)
+	b.Send("say:from-b")
+	a.Expect("from-b")
+	b.Expect("from-b")
+	WaitMembers(t, room, []string{"a", "a2", "b"}, nodes...)
+}

@@ -1,0 +1,124 @@
+package natsbroker_test
+
+import (
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/broker/brokertest"
+	natsbroker "github.com/nowebsocket/nows/framework/broker/nats"
+	"github.com/nowebsocket/nows/framework/wstest"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// natsServer is a NATS server in this process, on 127.0.0.1, that a test
+// can stop and start again on the same port.
+type natsServer struct {
+	mu   sync.Mutex
+	port int
+	ns   *server.Server
+}
+
+func startNATS(t testing.TB) *natsServer {
+	t.Helper()
+	s := &natsServer{port: -1}
+	s.start(t)
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+func (s *natsServer) start(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatalf("nats server: %v", err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats server not ready within 10s")
+	}
+	s.ns = ns
+	s.port = ns.Addr().(*net.TCPAddr).Port
+}
+
+func (s *natsServer) stop(testing.TB) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+		s.ns = nil
+	}
+}
+
+func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
+
+func (s *natsServer) broker(t testing.TB) framework.Broker {
+	t.Helper()
+	b, err := natsbroker.Connect(s.url(), natsbroker.Options{ReconnectWait: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// TestBroker runs the cross-node checks: three servers sharing a real NATS
+// server, which the outage check stops and starts again.
+func TestBroker(t *testing.T) {
+	ns := startNATS(t)
+	brokertest.Run(t, brokertest.Harness{
+		NewBroker: ns.broker,
+		Stop:      ns.stop,
+		Start:     ns.start,
+	})
+}
+
+// TestPrefix: brokers with different prefixes do not hear each other.
+func TestPrefix(t *testing.T) {
+	ns := startNATS(t)
+	mk := func(prefix string) framework.Broker {
+		b, err := natsbroker.Connect(ns.url(), natsbroker.Options{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}
+	a := brokertest.NewNode(t, mk("app1."))
+	b := brokertest.NewNode(t, mk("app2."))
+	a.Join(t, "r", "a")
+	b.Join(t, "r", "b")
+	brokertest.WaitMembers(t, "r", []string{"a"}, a)
+	brokertest.WaitMembers(t, "r", []string{"b"}, b)
+	// Once a has published a few heartbeats, b has heard none of them.
+	brokertest.Eventually(t, 5*time.Second, "node a publishes", func() bool { return a.Hub().Stats().Published >= 3 })
+	if n := b.Hub().Stats().Received; n != 0 {
+		t.Errorf("node b received %d envelopes from another prefix, want 0", n)
+	}
+}
+
+// BenchmarkFanOutTwoNodes: one message to a room of 1,000 connections
+// spread over two servers that share a NATS server; node 1 broadcasts, so
+// half the deliveries cross NATS.
+func BenchmarkFanOutTwoNodes(b *testing.B) {
+	ns := startNATS(b)
+	quiet := slog.New(slog.DiscardHandler)
+	var nodes []*brokertest.Node
+	for range 2 {
+		opts := framework.Options{Logger: quiet, Hub: framework.HubOptions{Broker: ns.broker(b), PresenceInterval: brokertest.PresenceInterval}}
+		nodes = append(nodes, &brokertest.Node{Server: wstest.NewServerOptions(b, opts, brokertest.Rooms)})
+	}
+	brokertest.FanOut(b, nodes, 1000)
+}

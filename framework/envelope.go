@@ -1,0 +1,129 @@
+package framework
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// hubTopic is the broker topic every hub and Publisher uses. Broker
+// adapters put their own prefix in front of it.
+const hubTopic = "nows.hub"
+
+// The kinds of hub envelope.
+const (
+	kindRoom           = 1  // a broadcast to a room (id: the connection left out)
+	kindAll            = 2  // a broadcast to every connection
+	kindDisconnectRoom = 3  // close every connection in room (code, user: reason)
+	kindDisconnectUser = 4  // close every connection whose user is room
+	kindJoin           = 5  // presence: id (user) joined room; seq numbers it
+	kindLeave          = 6  // presence: id left room
+	kindHeartbeat      = 7  // presence: node alive, its last change is seq
+	kindSyncRequest    = 8  // presence: node id (every node if "") must send its state
+	kindState          = 9  // presence: the full state of node at seq, in data
+	kindBye            = 10 // presence: node is shutting down
+)
+
+const envelopeVersion = 1
+
+// envelope is what hubs and publishers send each other through a broker.
+type envelope struct {
+	kind byte
+	node string // the sender's node ID: a node skips its own envelopes
+	room string
+	id   string
+	user string
+	seq  uint64
+	code uint16
+	typ  MessageType
+	data []byte
+}
+
+var errBadEnvelope = errors.New("framework: malformed hub envelope")
+
+// encodeEnvelope encodes e compactly: version, kind, four length-prefixed
+// strings, seq, code and type as uvarints, then data to the end.
+func encodeEnvelope(e *envelope) []byte {
+	n := 2 + 4*binary.MaxVarintLen16 + len(e.node) + len(e.room) + len(e.id) + len(e.user) +
+		3*binary.MaxVarintLen64 + len(e.data)
+	b := make([]byte, 0, n)
+	b = append(b, envelopeVersion, e.kind)
+	b = appendString(b, e.node)
+	b = appendString(b, e.room)
+	b = appendString(b, e.id)
+	b = appendString(b, e.user)
+	b = binary.AppendUvarint(b, e.seq)
+	b = binary.AppendUvarint(b, uint64(e.code))
+	b = binary.AppendUvarint(b, uint64(e.typ))
+	return append(b, e.data...)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decodeEnvelope decodes what encodeEnvelope made. e.data aliases b.
+func decodeEnvelope(b []byte) (*envelope, error) {
+	if len(b) < 2 || b[0] != envelopeVersion {
+		return nil, errBadEnvelope
+	}
+	e := &envelope{kind: b[1]}
+	d := decoder{b: b[2:]}
+	e.node = d.string()
+	e.room = d.string()
+	e.id = d.string()
+	e.user = d.string()
+	e.seq = d.uvarint()
+	code := d.uvarint()
+	typ := d.uvarint()
+	if d.err != nil || code > 0xffff || typ > 2 {
+		return nil, errBadEnvelope
+	}
+	e.code, e.typ, e.data = uint16(code), MessageType(typ), d.b
+	return e, nil
+}
+
+// decodeState decodes the (room, id, user) triples of a state envelope.
+func decodeState(b []byte) ([]stateEntry, error) {
+	d := decoder{b: b}
+	var entries []stateEntry
+	for len(d.b) > 0 && d.err == nil {
+		entries = append(entries, stateEntry{room: d.string(), id: d.string(), user: d.string()})
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return entries, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errBadEnvelope
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errBadEnvelope
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}

@@ -1,0 +1,374 @@
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// This file holds the send queue of a connection: what broadcasts go
+// through so that a slow client never stalls the others. A connection that
+// is never broadcast to has no queue; a queue has a writer goroutine only
+// while it holds messages (started by the first one, gone when it drains),
+// so an idle connection costs no goroutine and no timer.
+
+// QueuePolicy says what a full send queue does with one more broadcast.
+type QueuePolicy int
+
+// The send-queue policies. The zero QueuePolicy means the default: the
+// server's policy on a route, QueueClose on the server.
+const (
+	// QueueClose closes the connection with 1013 Try Again Later
+	// (CausePolicy); the messages still queued are dropped.
+	QueueClose QueuePolicy = iota + 1
+	// QueueDrop drops the new message and counts it in QueueStats.Dropped.
+	QueueDrop
+	// QueueBlock makes the broadcast wait up to BlockTimeout for room,
+	// after every connection with room has its copy, then closes the
+	// connection as QueueClose does. Broadcasts are lossless while clients
+	// keep up, at the price of a slower broadcaster when one does not.
+	QueueBlock
+)
+
+// String returns "close", "drop" or "block".
+func (p QueuePolicy) String() string {
+	switch p {
+	case QueueClose:
+		return "close"
+	case QueueDrop:
+		return "drop"
+	case QueueBlock:
+		return "block"
+	}
+	return fmt.Sprintf("QueuePolicy(%d)", int(p))
+}
+
+// QueueOptions bounds the send queue of each connection: the messages
+// broadcast to it that the client has not taken yet. Set the server's in
+// Options.SendQueue and a route's with [RouteSpec.WithQueue]; zero fields
+// take the server's value, then the defaults below.
+type QueueOptions struct {
+	// MaxMessages is how many messages may wait. Defaults to 256.
+	MaxMessages int
+	// MaxBytes is how many bytes of messages may wait. A message larger
+	// than MaxBytes is still queued when the queue is empty. Defaults to
+	// 4 MiB.
+	MaxBytes int
+	// Policy says what happens to a broadcast that does not fit.
+	// Defaults to QueueClose.
+	Policy QueuePolicy
+	// BlockTimeout is how long QueueBlock waits for room. Defaults to 1 s.
+	BlockTimeout time.Duration
+}
+
+// Defaults of QueueOptions.
+const (
+	DefaultQueueMessages     = 256
+	DefaultQueueBytes        = 4 << 20
+	DefaultQueueBlockTimeout = time.Second
+)
+
+func (o QueueOptions) withDefaults(def QueueOptions) QueueOptions {
+	setDefault(&o.MaxMessages, def.MaxMessages)
+	setDefault(&o.MaxBytes, def.MaxBytes)
+	setDefault(&o.Policy, def.Policy)
+	setDefault(&o.BlockTimeout, def.BlockTimeout)
+	return o
+}
+
+// defaultQueue holds the built-in defaults of QueueOptions.
+var defaultQueue = QueueOptions{
+	MaxMessages:  DefaultQueueMessages,
+	MaxBytes:     DefaultQueueBytes,
+	Policy:       QueueClose,
+	BlockTimeout: DefaultQueueBlockTimeout,
+}
+
+// QueueStats counts what went through a connection's send queue.
+type QueueStats struct {
+	Queued       uint64 // messages accepted into the queue
+	Sent         uint64 // messages the queue wrote to the client
+	Dropped      uint64 // messages dropped: by QueueDrop, by an overflow close, or because the connection ended first
+	Pending      int    // messages waiting now
+	PendingBytes int    // bytes waiting now
+}
+
+// sendQueue is a connection's bounded FIFO of messages to write.
+type sendQueue struct {
+	opts  QueueOptions
+	total *hubCounters
+
+	mu      sync.Mutex
+	items   []queued
+	head    int
+	bytes   int
+	running bool          // a writer goroutine is draining the queue
+	closed  bool          // the queue accepts nothing more
+	space   chan struct{} // closed when room is made, for QueueBlock
+	writer  sync.WaitGroup
+
+	queued, sent, dropped atomic.Uint64
+}
+
+// queued is one entry of a send queue: a message, or a close to run in
+// order after the messages before it.
+type queued struct {
+	typ   websocket.MessageType
+	data  []byte
+	done  chan error // a direct send waiting for its write
+	close *CloseStatus
+}
+
+type offerResult int
+
+const (
+	offered offerResult = iota
+	offerDropped
+	offerClosed
+	offerFull // QueueBlock: the caller waits with offerWait
+)
+
+// full reports whether a message of n bytes must wait. One message always
+// fits in an empty queue.
+func (q *sendQueue) full(n int) bool {
+	pending := len(q.items) - q.head
+	return pending > 0 && (pending >= q.opts.MaxMessages || q.bytes+n > q.opts.MaxBytes)
+}
+
+// offer queues m for c without blocking and applies the queue's policy
+// when it is full (except QueueBlock, which the caller waits for).
+func (q *sendQueue) offer(c *Conn, m Message) offerResult {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || c.closing.Load() != nil {
+		return offerClosed
+	}
+	if q.full(len(m.Data)) {
+		switch q.opts.Policy {
+		case QueueDrop:
+			q.drop(1)
+			return offerDropped
+		case QueueBlock:
+			return offerFull
+		}
+		q.drop(1)
+		q.overflow(c)
+		return offerClosed
+	}
+	q.push(c, queued{typ: m.coderType(), data: m.Data})
+	return offered
+}
+
+// offerWait queues m once there is room, or closes c at deadline.
+func (q *sendQueue) offerWait(ctx context.Context, c *Conn, m Message, deadline time.Time) offerResult {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		q.mu.Lock()
+		if q.closed || c.closing.Load() != nil {
+			q.mu.Unlock()
+			return offerClosed
+		}
+		if !q.full(len(m.Data)) {
+			q.push(c, queued{typ: m.coderType(), data: m.Data})
+			q.mu.Unlock()
+			return offered
+		}
+		if q.space == nil {
+			q.space = make(chan struct{})
+		}
+		space := q.space
+		q.mu.Unlock()
+		select {
+		case <-space:
+		case <-timer.C:
+			q.mu.Lock()
+			q.drop(1)
+			q.overflow(c)
+			q.mu.Unlock()
+			return offerClosed
+		case <-ctx.Done():
+			q.mu.Lock()
+			q.drop(1)
+			q.mu.Unlock()
+			return offerDropped
+		}
+	}
+}
+
+// push appends it and makes sure a writer drains the queue. q.mu is held.
+func (q *sendQueue) push(c *Conn, it queued) {
+	q.items = append(q.items, it)
+	q.bytes += len(it.data)
+	if it.close == nil {
+		q.queued.Add(1)
+		q.total.queued.Add(1)
+	}
+	if !q.running {
+		q.running = true
+		q.writer.Add(1)
+		go c.writeLoop(q)
+	}
+}
+
+// drop counts n dropped messages. q.mu is held.
+func (q *sendQueue) drop(n int) {
+	q.dropped.Add(uint64(n))
+	q.total.dropped.Add(uint64(n))
+}
+
+// overflow closes c with 1013 after the message being written, dropping
+// the ones still queued. q.mu is held.
+func (q *sendQueue) overflow(c *Conn) {
+	st := &CloseStatus{Code: StatusTryAgainLater, Reason: "send queue full", Cause: CausePolicy}
+	q.discard(ErrClosed)
+	if !c.closing.CompareAndSwap(nil, st) {
+		q.closed = true
+		return
+	}
+	q.total.slowClosed.Add(1)
+	c.srv.log.Info("nows: slow client closed: send queue full", "route", c.route.full, "remote", c.req.RemoteAddr,
+		"policy", q.opts.Policy.String())
+	q.push(c, queued{close: st})
+	q.closed = true
+}
+
+// closeInOrder closes c with st once the messages queued before have been
+// written. It reports whether this call started the close.
+func (q *sendQueue) closeInOrder(c *Conn, st CloseStatus) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || !c.closing.CompareAndSwap(nil, &st) {
+		return false
+	}
+	q.push(c, queued{close: &st})
+	q.closed = true
+	return true
+}
+
+// discard drops every queued entry: direct sends get err. q.mu is held.
+func (q *sendQueue) discard(err error) {
+	n := 0
+	for _, it := range q.items[q.head:] {
+		switch {
+		case it.done != nil:
+			it.done <- err
+		case it.close == nil:
+			n++
+		}
+	}
+	q.drop(n)
+	clear(q.items)
+	q.items, q.head, q.bytes = q.items[:0], 0, 0
+}
+
+// stop closes the queue for good and waits for its writer. The connection
+// is already closed, so the writer's last write fails at once.
+func (q *sendQueue) stop() {
+	q.mu.Lock()
+	q.closed = true
+	q.discard(ErrClosed)
+	q.mu.Unlock()
+	q.writer.Wait()
+}
+
+// stats returns a snapshot of the counters.
+func (q *sendQueue) stats() QueueStats {
+	q.mu.Lock()
+	pending, bytes := len(q.items)-q.head, q.bytes
+	q.mu.Unlock()
+	return QueueStats{
+		Queued:       q.queued.Load(),
+		Sent:         q.sent.Load(),
+		Dropped:      q.dropped.Load(),
+		Pending:      pending,
+		PendingBytes: bytes,
+	}
+}
+
+// writeLoop writes the queue out and returns when it is empty. It runs only
+// while the queue holds messages; push starts it again.
+func (c *Conn) writeLoop(q *sendQueue) {
+	defer q.writer.Done()
+	for {
+		q.mu.Lock()
+		if q.head == len(q.items) {
+			q.running = false
+			if cap(q.items) > 64 {
+				q.items = nil // a burst does not pin its memory
+			} else {
+				q.items = q.items[:0]
+			}
+			q.head = 0
+			q.mu.Unlock()
+			return
+		}
+		it := q.items[q.head]
+		q.items[q.head] = queued{}
+		q.head++
+		q.bytes -= len(it.data)
+		if q.space != nil {
+			close(q.space)
+			q.space = nil
+		}
+		q.mu.Unlock()
+
+		if it.close != nil {
+			_ = c.ws.Close(toCoder(it.close.Code), it.close.Reason)
+			continue
+		}
+		err := c.ws.Write(context.Background(), it.typ, it.data)
+		if it.done != nil {
+			it.done <- err
+		}
+		if err != nil {
+			q.mu.Lock()
+			q.closed = true
+			q.discard(ErrClosed)
+			q.mu.Unlock()
+			continue // the loop ends on the empty queue
+		}
+		q.sent.Add(1)
+		q.total.sent.Add(1)
+	}
+}
+
+// sendInOrder queues a direct send behind the broadcasts still waiting for
+// c, so that the messages to one connection keep their order, and waits for
+// it to be written. It reports false when no broadcast is waiting: the
+// caller then writes directly, which keeps the direct path as fast as it is
+// without a hub.
+func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []byte) (bool, error) {
+	cs := c.hs.Load()
+	if cs == nil {
+		return false, nil
+	}
+	q := &cs.queue
+	q.mu.Lock()
+	if !q.running {
+		q.mu.Unlock()
+		return false, nil
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return true, ErrClosed
+	}
+	done := make(chan error, 1)
+	q.push(c, queued{typ: typ, data: append([]byte(nil), p...), done: done})
+	q.mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil && (c.closing.Load() != nil || errors.Is(err, net.ErrClosed)) && !errors.Is(err, ErrClosed) {
+			return true, fmt.Errorf("%w: %w", ErrClosed, err)
+		}
+		return true, err
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}

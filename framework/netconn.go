@@ -61,6 +61,8 @@ type wireConn struct {
 
 	// Write side: serialised by coder's frame lock.
 	writeArmed time.Time
+	outFrames  frameCursor // where the server's outgoing frames end
+	heldOut    *[]byte     // the start of a frame whose end is on its way (coalesce.go)
 
 	// peerClosed is set once a valid close frame from the client has been
 	// read: the client sends nothing after it, so Close need not linger.
@@ -261,20 +263,40 @@ func closePayload(b []byte) ([]byte, bool) {
 // Write implements net.Conn for coder's bufio.Writer. A write fails when
 // the client has taken no bytes for writeTimeout.
 func (c *wireConn) Write(p []byte) (int, error) {
-	if c.writeTimeout <= 0 {
-		return c.Conn.Write(p)
+	complete := c.outFrames.feed(p)
+	if c.heldOut == nil && complete {
+		return c.writeOut(nil, p)
 	}
-	progress := time.Now()
-	if c.writeArmed.Before(progress) {
-		c.writeArmed = progress.Add(c.writeTimeout)
-		_ = c.Conn.SetWriteDeadline(c.writeArmed)
+	return c.coalesce(p, complete)
+}
+
+// writeOut writes held (bytes accepted by earlier calls, may be nil) and p,
+// failing when the client has taken no bytes for writeTimeout. It returns
+// len(p) or an error, as Write.
+func (c *wireConn) writeOut(held, p []byte) (int, error) {
+	var progress time.Time
+	if c.writeTimeout > 0 {
+		progress = time.Now()
+		if c.writeArmed.Before(progress) {
+			c.writeArmed = progress.Add(c.writeTimeout)
+			_ = c.Conn.SetWriteDeadline(c.writeArmed)
+		}
 	}
-	written := 0
+	total := len(p)
 	for {
-		n, err := c.Conn.Write(p[written:])
-		written += n
-		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() {
-			return written, err
+		var n int
+		var err error
+		if held == nil {
+			n, err = c.Conn.Write(p)
+			p = p[n:]
+		} else {
+			n, err = c.writeHeld(&held, &p)
+		}
+		if err == nil {
+			return total, nil
+		}
+		if c.writeTimeout <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() {
+			return 0, err
 		}
 		now := time.Now()
 		if n > 0 {
@@ -283,11 +305,29 @@ func (c *wireConn) Write(p []byte) (int, error) {
 		if now.Sub(progress) >= c.writeTimeout {
 			c.setCause(CauseWriteTimeout)
 			c.abort()
-			return written, err
+			return 0, err
 		}
 		c.writeArmed = progress.Add(c.writeTimeout)
 		_ = c.Conn.SetWriteDeadline(c.writeArmed)
 	}
+}
+
+// writeHeld writes *held and *p in one writev (on a TCP socket) and leaves
+// in them what was not written.
+func (c *wireConn) writeHeld(held, p *[]byte) (int, error) {
+	bufs := net.Buffers{*held, *p}
+	n, err := bufs.WriteTo(c.Conn)
+	*held, *p = nil, nil
+	switch len(bufs) {
+	case 2:
+		*held, *p = bufs[0], bufs[1]
+	case 1:
+		*p = bufs[0]
+	}
+	if err == nil && (len(*held) > 0 || len(*p) > 0) {
+		err = io.ErrShortWrite
+	}
+	return int(n), err
 }
 
 // abort closes the socket at once, without lingering; it also cuts short a
@@ -385,18 +425,7 @@ func headerLen(b1 byte) int {
 // headerDone records a complete header and reports whether the message it
 // belongs to now announces more than the limit.
 func (s *frameScanner) headerDone() bool {
-	var length int64
-	switch l := s.hdr[1] & 0x7f; l {
-	case 126:
-		length = int64(binary.BigEndian.Uint16(s.hdr[2:4]))
-	case 127:
-		length = int64(binary.BigEndian.Uint64(s.hdr[2:10]) &^ (1 << 63))
-		if s.hdr[2]&0x80 != 0 {
-			length = 1<<63 - 1
-		}
-	default:
-		length = int64(l)
-	}
+	length := payloadLen(s.hdr[:])
 	s.hn, s.remaining = 0, length
 	switch s.hdr[0] & 0x0f {
 	case 0x1, 0x2:
@@ -411,6 +440,22 @@ func (s *frameScanner) headerDone() bool {
 		return false
 	}
 	return s.limit > 0 && !s.compressed && s.msgLen > s.limit
+}
+
+// payloadLen returns the payload length a complete frame header announces
+// (a 64-bit length with its top bit set, invalid, counts as the largest).
+func payloadLen(hdr []byte) int64 {
+	switch l := hdr[1] & 0x7f; l {
+	case 126:
+		return int64(binary.BigEndian.Uint16(hdr[2:4]))
+	case 127:
+		if hdr[2]&0x80 != 0 {
+			return 1<<63 - 1
+		}
+		return int64(binary.BigEndian.Uint64(hdr[2:10]))
+	default:
+		return int64(l)
+	}
 }
 
 // hijacker wraps the ResponseWriter handed to websocket.Accept so that coder

@@ -1,0 +1,77 @@
+package framework
+
+import "sync"
+
+// coder/websocket writes a frame through a 4 KiB bufio.Writer: a 16 KiB
+// message leaves as 4 KiB (the header and the start of the payload, when the
+// buffer fills) and then the other 12 KiB, in two syscalls. A bigger buffer
+// would cost every idle connection its size. Instead the wire layer follows
+// the frames it is given: a write that ends inside a frame is held, and sent
+// with the rest of the frame, which coder writes at once, in one writev.
+// Writes that end on a frame boundary (every small message) go straight
+// out, and an idle connection holds nothing.
+
+// maxHeldOut bounds the bytes held for one frame: a larger frame goes out
+// in pieces of about this size.
+const maxHeldOut = 64 << 10
+
+// coalesce handles a write that ends inside a frame, or completes one
+// whose start is held.
+func (c *wireConn) coalesce(p []byte, complete bool) (int, error) {
+	held := 0
+	if c.heldOut != nil {
+		held = len(*c.heldOut)
+	}
+	if !complete && held+len(p) <= maxHeldOut {
+		if c.heldOut == nil {
+			c.heldOut = heldOutPool.Get().(*[]byte)
+		}
+		*c.heldOut = append(*c.heldOut, p...)
+		return len(p), nil
+	}
+	if c.heldOut == nil {
+		return c.writeOut(nil, p)
+	}
+	n, err := c.writeOut(*c.heldOut, p)
+	*c.heldOut = (*c.heldOut)[:0]
+	if cap(*c.heldOut) <= maxHeldOut {
+		heldOutPool.Put(c.heldOut)
+	}
+	c.heldOut = nil
+	return n, err
+}
+
+var heldOutPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// frameCursor follows the frames the server writes, to tell whether a
+// write ends on a frame boundary.
+type frameCursor struct {
+	hdr       [14]byte
+	hn, need  int
+	remaining int64 // payload bytes left in the current frame
+}
+
+// feed consumes p and reports whether it ended exactly at the end of a frame.
+func (f *frameCursor) feed(p []byte) bool {
+	for len(p) > 0 {
+		if f.remaining > 0 {
+			if int64(len(p)) <= f.remaining {
+				f.remaining -= int64(len(p))
+				break
+			}
+			p = p[f.remaining:]
+			f.remaining = 0
+			continue
+		}
+		f.hdr[f.hn] = p[0]
+		f.hn++
+		p = p[1:]
+		if f.hn == 2 {
+			f.need = headerLen(f.hdr[1])
+		}
+		if f.hn >= 2 && f.hn == f.need {
+			f.remaining, f.hn = payloadLen(f.hdr[:]), 0
+		}
+	}
+	return f.remaining == 0 && f.hn == 0
+}

@@ -74,6 +74,31 @@ func Route[H any](template string) RouteSpec {
 	}
 }
 
+// RouteFunc is Route with a constructor: newHandler makes the handler of
+// each connection, so handlers can share dependencies (a store, a
+// directory, a token list) without package-level variables:
+//
+//	uploads := framework.RouteFunc("/upload", func() *Upload { return &Upload{dir: dir} })
+//
+// newHandler runs once per connection, on that connection's goroutine, and
+// once at registration to find the hooks; it must not return nil.
+func RouteFunc[H any](template string, newHandler func() *H) RouteSpec {
+	rs := RouteSpec{
+		template: template,
+		handler:  reflect.TypeFor[H]().Name(),
+		source:   callerSource(1),
+	}
+	if newHandler != nil {
+		rs.newHandler = func() any {
+			if h := newHandler(); h != nil {
+				return h
+			}
+			return nil
+		}
+	}
+	return rs
+}
+
 // Template returns the route's template, relative to its blueprint's prefix.
 func (r RouteSpec) Template() string { return r.template }
 
@@ -96,7 +121,11 @@ func (r RouteSpec) check() error {
 	if r.newHandler == nil {
 		return fmt.Errorf("framework: route %q has no handler: make routes with framework.Route", r.template)
 	}
-	h := hooksOf(r.newHandler())
+	v := r.newHandler()
+	if v == nil {
+		return fmt.Errorf("framework: route %q (%s): the handler constructor returned nil", r.template, r.source)
+	}
+	h := hooksOf(v)
 	if h.message == nil && h.binary == nil {
 		return fmt.Errorf("%w: route %q (%s) handler *%s: add OnMessage(ctx, c, text) or OnBinary(ctx, c, data)",
 			ErrNoHandler, r.template, r.source, r.handler)

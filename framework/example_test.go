@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"time"
 
 	"github.com/coder/websocket"
@@ -147,4 +149,162 @@ func ExampleReject() {
 	var he *framework.HTTPError
 	fmt.Println(errors.As(err, &he), he.Status)
 	// Output: true 401
+}
+
+// ExampleRouter_Match shows the precedence of routes: static segments,
+// then int, float, uuid, custom types, then str, then path.
+func ExampleRouter_Match() {
+	bp := framework.NewBlueprint("/u",
+		framework.Route[Room]("/me"), framework.Route[Room]("/{id:int}"),
+		framework.Route[Room]("/{x:float}"), framework.Route[Room]("/{u:uuid}"),
+		framework.Route[Room]("/{name}"), framework.Route[Room]("/{rest...}"),
+	)
+	r := framework.NewRouter()
+	if err := r.Register(bp); err != nil {
+		panic(err)
+	}
+	for _, p := range []string{"/u/me", "/u/42", "/u/3.5", "/u/9223372036854775808", "/u/0A1B2C3D-0000-4000-8000-000000000000", "/u/bob", "/u/a/b"} {
+		info, _, _ := r.Match(p)
+		fmt.Println(p, "->", info.Template)
+	}
+	// Output:
+	// /u/me -> /u/me
+	// /u/42 -> /u/{id:int}
+	// /u/3.5 -> /u/{x:float}
+	// /u/9223372036854775808 -> /u/{x:float}
+	// /u/0A1B2C3D-0000-4000-8000-000000000000 -> /u/{u:uuid}
+	// /u/bob -> /u/{name}
+	// /u/a/b -> /u/{rest...}
+}
+
+// Counter is a handler with a dependency, made by RouteFunc.
+type Counter struct {
+	start int
+	n     int
+}
+
+// OnMessage counts messages from the configured start.
+func (h *Counter) OnMessage(ctx context.Context, c *framework.Conn, text string) error {
+	h.n++
+	return c.SendText(ctx, fmt.Sprint(h.start+h.n))
+}
+
+// ExampleRouteFunc gives every connection's handler its dependencies.
+func ExampleRouteFunc() {
+	start := 100 // a store, a directory, a token list...
+	bp := framework.NewBlueprint("/count",
+		framework.RouteFunc("", func() *Counter { return &Counter{start: start} }),
+	)
+	fmt.Println(bp.Routes()[0].Handler())
+	// Output: Counter
+}
+
+// ExampleCloseError closes a connection from a hook with a chosen code and
+// reason.
+func ExampleCloseError() {
+	err := framework.CloseError{Code: framework.StatusPolicyViolation, Reason: "no swearing"}
+	// return err from OnMessage: the client gets 1008 "no swearing".
+	var ce framework.CloseError
+	fmt.Println(errors.As(fmt.Errorf("wrapped: %w", err), &ce), ce.Code)
+	// Output: true 1008 policy violation
+}
+
+// ExampleServer_ShutdownWith closes every connection with 1012 Service
+// Restart before a process is replaced (nows run --watch does this).
+func ExampleServer_ShutdownWith() {
+	srv := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.ShutdownWith(ctx, framework.StatusServiceRestart, "restarting")
+	fmt.Println(err)
+	// Output: <nil>
+}
+
+// ExampleParamType adds a parameter type with Options.ParamTypes. A segment
+// that Parse refuses is no match, so the client gets 404 before any upgrade.
+func ExampleParamType() {
+	slug := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	srv := framework.NewServer(framework.Options{ParamTypes: []framework.ParamType{{
+		Name: "slug",
+		Parse: func(s string) (any, error) {
+			if !slug.MatchString(s) {
+				return nil, errors.New("not a slug")
+			}
+			return s, nil
+		},
+	}}})
+	if err := srv.Register(framework.NewBlueprint("/post", framework.Route[Room]("/{title:slug}"))); err != nil {
+		panic(err)
+	}
+	for _, path := range []string{"/post/hello-world", "/post/Hello_World"} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		fmt.Println(path, rec.Code) // 426: the route matches, but this GET is no WebSocket handshake
+	}
+	// Output:
+	// /post/hello-world 426
+	// /post/Hello_World 404
+}
+
+// Greeter greets every connection, then echoes.
+type Greeter struct{}
+
+// OnOpen greets the client.
+func (h *Greeter) OnOpen(ctx context.Context, c *framework.Conn) error {
+	return c.SendText(ctx, "hello")
+}
+
+// OnMessage echoes text.
+func (h *Greeter) OnMessage(ctx context.Context, c *framework.Conn, text string) error {
+	return c.SendText(ctx, text)
+}
+
+// ExampleServer_ServeHTTP mounts a Server in an http.Server of your own,
+// next to other handlers. That http.Server then sets the handshake limits,
+// and shutting down takes both: http.Server.Shutdown leaves WebSockets open.
+func ExampleServer_ServeHTTP() {
+	ws := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := ws.Register(framework.NewBlueprint("/ws", framework.Route[Greeter](""))); err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws)
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	hs := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: framework.DefaultHandshakeTimeout, // Options.HandshakeTimeout applies only to Serve
+		MaxHeaderBytes:    framework.DefaultMaxHeaderBytes,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	ctx := context.Background()
+	c, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		panic(err)
+	}
+	defer c.CloseNow()
+	_, msg, _ := c.Read(ctx)
+	fmt.Println(string(msg))
+
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx) // stops accepting, but the WebSocket stays open
+	<-served
+	_ = c.Write(ctx, websocket.MessageText, []byte("still open"))
+	_, msg, _ = c.Read(ctx)
+	fmt.Println(string(msg))
+	read := make(chan error, 1)
+	go func() { _, _, err := c.Read(ctx); read <- err }() // the client reads, to answer the close handshake
+
+	_ = ws.Shutdown(sctx) // closes the WebSocket with 1001 Going Away and runs OnClose
+	fmt.Println("client got:", websocket.CloseStatus(<-read))
+	// Output:
+	// hello
+	// still open
+	// client got: StatusGoingAway
 }

@@ -117,6 +117,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	handler := rt.spec.newHandler()
+	if handler == nil { // a RouteFunc constructor returned nil
+		s.log.Error("nows: handler constructor returned nil", "route", rt.full)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
 	h := hooksOf(handler)
 	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
 		return

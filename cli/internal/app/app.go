@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/nowebsocket/nows/cli/internal/bench"
 	"github.com/nowebsocket/nows/cli/internal/project"
 	"github.com/nowebsocket/nows/cli/internal/ui"
 )
@@ -61,6 +62,7 @@ Every command has --help with examples. Docs: docs/cli.md in the nows repository
 		registryCommand(env),
 		routesCommand(env),
 		runCommand(env),
+		bench.Command(),
 		versionCommand(env),
 		completionCommand(a),
 	}

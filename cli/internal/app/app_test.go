@@ -47,6 +47,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"nows", "routes", "extra"}, 2, "too many arguments"},
 		{[]string{"nows", "new", "--bogus", "x"}, 2, "flag provided but not defined"},
 		{[]string{"nows", "completion", "tcsh"}, 2, "unknown shell"},
+		{[]string{"nows", "new", "x", "--broker", "kafka"}, 2, `--broker "kafka": choose one of nats, redis`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {

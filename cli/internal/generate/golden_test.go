@@ -92,6 +92,14 @@ func TestGoldenProject(t *testing.T) {
 		{"project-published", ProjectData{
 			Name: "app", Module: "app", GoVersion: "1.26", NowsVersion: "v1.0.0", WebsocketVersion: "v1.8.15",
 		}},
+		{"project-nats", ProjectData{
+			Name: "myapp", Module: "example.com/myapp", GoVersion: "1.26", NowsVersion: project.ZeroVersion,
+			WebsocketVersion: "v1.8.15", Replace: "/src/nows", Broker: mustBroker(t, "nats"),
+		}},
+		{"project-redis", ProjectData{
+			Name: "myapp", Module: "example.com/myapp", GoVersion: "1.26", NowsVersion: project.ZeroVersion,
+			WebsocketVersion: "v1.8.15", Replace: "/src/nows", Broker: mustBroker(t, "redis"),
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +114,63 @@ func TestGoldenProject(t *testing.T) {
 			}
 			checkGolden(t, tt.name, m)
 		})
+	}
+}
+
+func mustBroker(t *testing.T, name string) *Broker {
+	t.Helper()
+	b, err := LookupBroker(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestLookupBroker(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, want, err string
+	}{
+		{"", "", ""},
+		{"nats", "natsbroker", ""},
+		{"redis", "redisbroker", ""},
+		{"NATS", "", `--broker "NATS": choose one of nats, redis`},
+		{"kafka", "", `--broker "kafka": choose one of nats, redis (or leave --broker out for the in-process hub alone)`},
+	}
+	for _, tt := range tests {
+		b, err := LookupBroker(tt.name)
+		got := ""
+		if b != nil {
+			got = b.Package
+		}
+		if got != tt.want {
+			t.Errorf("LookupBroker(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("LookupBroker(%q): got error %v, want %q", tt.name, err, tt.err)
+		}
+	}
+}
+
+func TestTidyProblems(t *testing.T) {
+	t.Parallel()
+	out := `go: downloading github.com/bsm/ginkgo/v2 v2.12.0
+go: app imports
+	github.com/nowebsocket/nows/framework/broker/redis imports
+	github.com/redis/go-redis/v9 tested by
+	github.com/redis/go-redis/v9.test imports
+	github.com/bsm/ginkgo/v2: module lookup disabled by GOPROXY=off
+go: app imports
+	github.com/nowebsocket/nows/framework/broker/redis imports
+	github.com/redis/go-redis/v9 tested by
+	github.com/redis/go-redis/v9.test imports
+	github.com/bsm/ginkgo/v2: module lookup disabled by GOPROXY=off
+go: github.com/zeebo/xxh3@v1.1.0: verifying module: checksum mismatch`
+	got := strings.Join(tidyProblems(out), "\n")
+	want := "github.com/bsm/ginkgo/v2: module lookup disabled by GOPROXY=off\n" +
+		"github.com/zeebo/xxh3@v1.1.0: verifying module: checksum mismatch"
+	if got != want {
+		t.Errorf("tidyProblems:\ngot  %q\nwant %q", got, want)
 	}
 }
 

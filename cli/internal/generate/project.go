@@ -28,12 +28,13 @@ import (
 
 // ProjectData is what the project templates see.
 type ProjectData struct {
-	Name             string // the directory name, such as myapp
-	Module           string // the module path
-	GoVersion        string // the go directive
-	NowsVersion      string // the version of nows required
-	WebsocketVersion string // the version of github.com/coder/websocket required
-	Replace          string // the nows checkout to use, or ""
+	Name             string  // the directory name, such as myapp
+	Module           string  // the module path
+	GoVersion        string  // the go directive
+	NowsVersion      string  // the version of nows required
+	WebsocketVersion string  // the version of github.com/coder/websocket required
+	Replace          string  // the nows checkout to use, or ""
+	Broker           *Broker // the broker main.go can use (--broker), or nil for the in-process hub alone
 }
 
 // DefaultWebsocketVersion is required when neither the nows checkout nor the
@@ -68,6 +69,7 @@ type NewOptions struct {
 	Dev    string // a nows checkout (--dev)
 	Force  bool   // write into a non-empty directory
 	NoTidy bool   // do not run go mod tidy
+	Broker string // wire this broker into main.go: "", nats or redis (see Brokers)
 }
 
 var modulePath = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._~-]*(/[A-Za-z0-9._~-]+)*$`)
@@ -81,6 +83,10 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 		return err
 	}
 	name := filepath.Base(target)
+	broker, err := LookupBroker(opt.Broker)
+	if err != nil {
+		return err
+	}
 	if opt.Module == "" {
 		opt.Module = name
 	}
@@ -103,7 +109,7 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 	}
 	data := ProjectData{
 		Name: name, Module: opt.Module, NowsVersion: src.Version, Replace: src.Checkout,
-		GoVersion: goVersion(), WebsocketVersion: DefaultWebsocketVersion,
+		GoVersion: goVersion(), WebsocketVersion: DefaultWebsocketVersion, Broker: broker,
 	}
 	var seedSum []byte
 	if src.Checkout != "" {
@@ -128,7 +134,11 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 		return err
 	}
 
-	u.Heading("Creating %s (module %s, nows from %s)", opt.Dir, opt.Module, sourceText(src))
+	with := ""
+	if broker != nil {
+		with = ", broker " + broker.Title
+	}
+	u.Heading("Creating %s (module %s%s, nows from %s)", opt.Dir, opt.Module, with, sourceText(src))
 	stage, err := os.MkdirTemp(filepath.Dir(target), "."+name+".nows-*")
 	if err != nil {
 		return err
@@ -141,6 +151,7 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 	for _, f := range files {
 		u.Status(statusOf(target, f), filepath.ToSlash(show+f.Path))
 	}
+	var skipped []string // what go mod tidy could not resolve, and the project does not need
 	if !opt.NoTidy {
 		if seedSum != nil {
 			if err := os.WriteFile(filepath.Join(stage, "go.sum"), seedSum, 0o644); err != nil {
@@ -148,13 +159,8 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 			}
 		}
 		u.Status(ui.Run, "go mod tidy")
-		cmd := exec.CommandContext(ctx, "go", "mod", "tidy")
-		cmd.Dir = stage
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go mod tidy failed, so nothing was written (fix the problem, or pass --no-tidy and run it yourself later): %w\n%s",
-				err, strings.TrimSpace(out.String()))
+		if skipped, err = tidy(ctx, stage); err != nil {
+			return err
 		}
 		if _, err := os.Stat(filepath.Join(stage, "go.sum")); err == nil {
 			u.Status(statusOf(target, scaffold.File{Path: "go.sum"}), filepath.ToSlash(show+"go.sum"))
@@ -165,6 +171,13 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 	}
 
 	u.Success("Created %s", opt.Dir)
+	if len(skipped) > 0 {
+		u.Hint("go mod tidy could not resolve what only your dependencies' own tests import (offline?):")
+		for _, l := range skipped {
+			u.Hint("    %s", l)
+		}
+		u.Hint("The project builds and tests without it; run go mod tidy when online to complete go.sum.")
+	}
 	if src.Checkout != "" {
 		u.Hint("go.mod replaces %s with %s (%s).", project.NowsModule, src.Checkout, src.How)
 	}
@@ -175,9 +188,60 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 		u.Command("go mod tidy")
 	}
 	u.Command("nows run                                # then open http://127.0.0.1:8765/")
+	if broker != nil {
+		u.Command(fmt.Sprintf("nows run -- --broker %s  # one node of several: see README.md", broker.URL))
+	}
 	u.Command("nows blueprint add chat --prefix /chat  # a new blueprint, with its test")
 	u.Command("go test ./...")
 	return nil
+}
+
+// tidy runs go mod tidy in dir. Tidy also resolves the imports of the
+// tests of every package the project imports (go-redis's tests import
+// ginkgo, gomega and xxh3), which the project never builds and which an
+// offline module cache may lack. When tidy fails, it runs again with -e,
+// then go list -deps -test ./... checks strictly that everything the
+// project builds and tests resolves: if so, tidy returns the problems it
+// skipped (for a hint) and no error; if not, the first tidy's error.
+func tidy(ctx context.Context, dir string) (skipped []string, err error) {
+	out, err := goCmd(ctx, dir, "mod", "tidy")
+	if err == nil {
+		return nil, nil
+	}
+	if _, eerr := goCmd(ctx, dir, "mod", "tidy", "-e"); eerr == nil {
+		if _, lerr := goCmd(ctx, dir, "list", "-deps", "-test", "./..."); lerr == nil {
+			return tidyProblems(out), nil
+		}
+	}
+	return nil, fmt.Errorf("go mod tidy failed, so nothing was written (fix the problem, or pass --no-tidy and run it yourself later): %w\n%s", err, out)
+}
+
+// tidyProblems returns the last line of each import chain go mod tidy
+// reported ("github.com/bsm/gomega: module lookup disabled by GOPROXY=off")
+// and its other errors, once each.
+func tidyProblems(out string) []string {
+	var lines []string
+	for l := range strings.Lines(out) {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "go: ")
+		if l == "" || strings.HasPrefix(l, "downloading ") || strings.HasPrefix(l, "finding ") ||
+			strings.HasSuffix(l, " imports") || strings.HasSuffix(l, " tested by") {
+			continue
+		}
+		if !slices.Contains(lines, l) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// goCmd runs the go command in dir and returns its combined output, trimmed.
+func goCmd(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
 }
 
 type discard struct{}

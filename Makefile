@@ -4,7 +4,7 @@ BIN     := bin
 ADDR    ?= 0.0.0.0:8765
 FUZZTIME ?= 30s
 
-.PHONY: help build test lint demo echo bench soak fuzz clean
+.PHONY: help build test lint demo echo bench soak fuzz screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	@for target in $$($(GO) test -list '^Fuzz' ./framework/ | grep '^Fuzz'); do \
 	  echo "== $$target"; $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./framework/ || exit 1; \
 	done
+
+screenshots: ## refresh docs/img/echo-page.png from a real browser (needs chromium)
+	NOWS_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestEchoPage ./examples/e2e/
 
 clean: ## remove build outputs
 	rm -rf $(BIN)

@@ -38,13 +38,6 @@ type entry[V any] struct {
 	v   V
 }
 
-func (e *entry[V]) newParams() []param {
-	if len(e.pat.params) == 0 {
-		return nil
-	}
-	return make([]param, len(e.pat.params))
-}
-
 // add adds the route p with value v. If a route that conflicts with p is
 // already there, add adds nothing and returns its value and true.
 //
@@ -118,17 +111,17 @@ func (m *mux[V]) match(escapedPath string) (v V, ps Params, ok bool) {
 	if m.root == nil || escapedPath == "" || escapedPath[0] != '/' {
 		return v, ps, false
 	}
-	e, params := m.root.lookup(escapedPath[1:])
+	e := m.root.lookup(escapedPath[1:], &ps)
 	if e == nil {
-		return v, ps, false
+		return v, Params{}, false
 	}
-	return e.v, Params{params}, true
+	return e.v, ps, true
 }
 
 // lookup matches s, the rest of the path after a "/", below n. It returns
-// the route found, or nil, and a slice for its parameters, in which the
-// parameters from n on are set.
-func (n *node[V]) lookup(s string) (*entry[V], []param) {
+// the route found, or nil; on success ps has room for the route's
+// parameters and those from n on are set.
+func (n *node[V]) lookup(s string, ps *Params) *entry[V] {
 	// One pass finds the end of the segment and whether it needs decoding;
 	// a plain loop beats strings.IndexByte on short segments.
 	i, pct := 0, false
@@ -145,42 +138,44 @@ func (n *node[V]) lookup(s string) (*entry[V], []param) {
 	if pct {
 		var err error
 		if dec, err = url.PathUnescape(seg); err != nil {
-			return nil, nil
+			return nil
 		}
 	}
 	if next := n.static[dec]; next != nil {
-		if e, ps := next.from(after, more); e != nil {
-			return e, ps
+		if e := next.from(after, more, ps); e != nil {
+			return e
 		}
 	}
 	for _, pe := range n.params {
-		v, text, ok := pe.seg.parse(dec)
+		q, ok := pe.seg.parse(dec)
 		if !ok {
 			continue
 		}
-		if e, ps := pe.next.from(after, more); e != nil {
-			ps[pe.index] = param{name: e.pat.params[pe.index].Name, text: text, value: v}
-			return e, ps
+		if e := pe.next.from(after, more, ps); e != nil {
+			q.name = e.pat.params[pe.index].Name
+			ps.set(pe.index, q)
+			return e
 		}
 	}
 	if n.rest != nil {
 		if text, ok := decodeRest(s); ok {
-			ps := n.rest.newParams()
-			i := len(ps) - 1
-			ps[i] = param{name: n.rest.pat.params[i].Name, text: text}
-			return n.rest, ps
+			last := len(n.rest.pat.params) - 1
+			ps.reset(last + 1)
+			ps.set(last, param{name: n.rest.pat.params[last].Name, text: text})
+			return n.rest
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // from continues a lookup at n with the rest of the path, if there is more.
-func (n *node[V]) from(after string, more bool) (*entry[V], []param) {
+func (n *node[V]) from(after string, more bool, ps *Params) *entry[V] {
 	if more {
-		return n.lookup(after)
+		return n.lookup(after, ps)
 	}
 	if n.end == nil {
-		return nil, nil
+		return nil
 	}
-	return n.end, n.end.newParams()
+	ps.reset(len(n.end.pat.params))
+	return n.end
 }

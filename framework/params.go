@@ -1,48 +1,103 @@
 package framework
 
-import "iter"
+import (
+	"iter"
+	"math"
+)
 
 // Params holds the typed path parameters of a matched route, in template
 // order. The zero value has no parameters. Params is a small read-only
-// value, safe to copy and to use from any goroutine.
+// value, safe to copy and to use from any goroutine. Up to four parameters
+// are stored inline, so a match allocates nothing for them.
 type Params struct {
-	ps []param
+	n      int
+	inline [inlineParams]param
+	more   []param // all of them, when there are more than inlineParams
 }
 
-// param is one parameter: its name, its decoded text and its typed value
-// (nil when the value is the text itself: str, path and uuid).
+const inlineParams = 4
+
+// paramKind says which field of a param holds its typed value.
+type paramKind uint8
+
+const (
+	paramText   paramKind = iota // the value is the text: str, path, uuid
+	paramInt                     // num holds an int64
+	paramFloat                   // num holds a float64's bits
+	paramCustom                  // custom holds what ParamType.Parse returned
+)
+
+// param is one parameter: its name, its decoded text and its typed value,
+// kept unboxed for ints and floats so that matching does not allocate.
 type param struct {
-	name  string
-	text  string
-	value any
+	name   string
+	text   string
+	kind   paramKind
+	num    uint64
+	custom any
 }
 
-func (p Params) find(name string) *param {
-	for i := range p.ps {
-		if p.ps[i].name == name {
-			return &p.ps[i]
+func (q param) value() any {
+	switch q.kind {
+	case paramInt:
+		return int64(q.num)
+	case paramFloat:
+		return math.Float64frombits(q.num)
+	case paramCustom:
+		if q.custom != nil {
+			return q.custom
 		}
 	}
-	return nil
+	return q.text
+}
+
+// reset makes room for n parameters.
+func (p *Params) reset(n int) {
+	p.n, p.more = n, nil
+	if n > inlineParams {
+		p.more = make([]param, n)
+	}
+}
+
+// set stores parameter i.
+func (p *Params) set(i int, q param) {
+	if p.more != nil {
+		p.more[i] = q
+		return
+	}
+	p.inline[i] = q
+}
+
+// at returns parameter i.
+func (p *Params) at(i int) *param {
+	if p.more != nil {
+		return &p.more[i]
+	}
+	return &p.inline[i]
+}
+
+func (p *Params) find(name string) (param, bool) {
+	for i := range p.n {
+		if q := p.at(i); q.name == name {
+			return *q, true
+		}
+	}
+	return param{}, false
 }
 
 // Str returns the decoded text of the named parameter, whatever its type
 // ("42" for an int, the lowercase form for a uuid), or "" if there is no
 // such parameter.
 func (p Params) Str(name string) string {
-	if q := p.find(name); q != nil {
-		return q.text
-	}
-	return ""
+	q, _ := p.find(name)
+	return q.text
 }
 
 // Int returns the value of the named int parameter, or 0 if there is no
 // such parameter or it is not an int.
 func (p Params) Int(name string) int64 {
-	if q := p.find(name); q != nil {
-		if n, ok := q.value.(int64); ok {
-			return n
-		}
+	if q, ok := p.find(name); ok && q.kind == paramInt {
+		return int64(q.num)
 	}
 	return 0
 }
@@ -50,10 +105,8 @@ func (p Params) Int(name string) int64 {
 // Float returns the value of the named float parameter, or 0 if there is no
 // such parameter or it is not a float.
 func (p Params) Float(name string) float64 {
-	if q := p.find(name); q != nil {
-		if f, ok := q.value.(float64); ok {
-			return f
-		}
+	if q, ok := p.find(name); ok && q.kind == paramFloat {
+		return math.Float64frombits(q.num)
 	}
 	return 0
 }
@@ -63,27 +116,24 @@ func (p Params) Float(name string) float64 {
 // returned for a custom type (the text if Parse returned nil). It reports
 // whether there is such a parameter.
 func (p Params) Get(name string) (any, bool) {
-	q := p.find(name)
-	if q == nil {
+	q, ok := p.find(name)
+	if !ok {
 		return nil, false
 	}
-	if q.value == nil {
-		return q.text, true
-	}
-	return q.value, true
+	return q.value(), true
 }
 
 // Len returns the number of parameters.
-func (p Params) Len() int { return len(p.ps) }
+func (p Params) Len() int { return p.n }
 
 // Names returns the names of the parameters, in template order.
 func (p Params) Names() []string {
-	if len(p.ps) == 0 {
+	if p.n == 0 {
 		return nil
 	}
-	names := make([]string, len(p.ps))
-	for i := range p.ps {
-		names[i] = p.ps[i].name
+	names := make([]string, p.n)
+	for i := range p.n {
+		names[i] = p.at(i).name
 	}
 	return names
 }
@@ -92,13 +142,9 @@ func (p Params) Names() []string {
 // it), in template order.
 func (p Params) All() iter.Seq2[string, any] {
 	return func(yield func(string, any) bool) {
-		for i := range p.ps {
-			q := &p.ps[i]
-			v := q.value
-			if v == nil {
-				v = q.text
-			}
-			if !yield(q.name, v) {
+		for i := range p.n {
+			q := p.at(i)
+			if !yield(q.name, q.value()) {
 				return
 			}
 		}

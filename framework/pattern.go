@@ -2,6 +2,7 @@ package framework
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -129,44 +130,44 @@ func (s *segment) compare(t *segment) int {
 	return 0
 }
 
-// parse matches the decoded segment dec against the parameter segment s.
-// It returns the value (nil when the value is text itself) and the text.
-// A parameter never matches an empty segment.
-func (s *segment) parse(dec string) (value any, text string, ok bool) {
+// parse matches the decoded segment dec against the parameter segment s
+// and returns the parameter (without its name). A parameter never matches
+// an empty segment.
+func (s *segment) parse(dec string) (param, bool) {
 	if dec == "" {
-		return nil, "", false
+		return param{}, false
 	}
 	switch s.kind {
 	case kindStr:
-		return nil, dec, true
+		return param{text: dec}, true
 	case kindInt:
 		n, ok := parseInt(dec)
 		if !ok {
-			return nil, "", false
+			return param{}, false
 		}
-		return n, dec, true
+		return param{text: dec, kind: paramInt, num: uint64(n)}, true
 	case kindFloat:
 		if !isDecimalFloat(dec) {
-			return nil, "", false
+			return param{}, false
 		}
 		f, err := strconv.ParseFloat(dec, 64)
 		if err != nil { // out of range
-			return nil, "", false
+			return param{}, false
 		}
-		return f, dec, true
+		return param{text: dec, kind: paramFloat, num: math.Float64bits(f)}, true
 	case kindUUID:
 		if !isUUID(dec) {
-			return nil, "", false
+			return param{}, false
 		}
-		return nil, lowerASCII(dec), true
+		return param{text: lowerASCII(dec)}, true
 	case kindCustom:
 		v, err := s.typ.Parse(dec)
 		if err != nil {
-			return nil, "", false
+			return param{}, false
 		}
-		return v, dec, true
+		return param{text: dec, kind: paramCustom, custom: v}, true
 	}
-	return nil, "", false
+	return param{}, false
 }
 
 // ParsePattern parses a route template. Custom parameter types may be given;
@@ -402,11 +403,12 @@ func (p *Pattern) Params() []ParamInfo {
 // is compared, so "%2F" stays inside its segment; a segment that does not
 // decode, or a value that does not parse as its type, does not match.
 func (p *Pattern) Match(escapedPath string) (Params, bool) {
+	var ps Params
 	if escapedPath == "" || escapedPath[0] != '/' {
 		return Params{}, false
 	}
-	var ps []param
-	rest, done := escapedPath[1:], false
+	ps.reset(len(p.params))
+	rest, done, index := escapedPath[1:], false, 0
 	for i := range p.segs {
 		s := &p.segs[i]
 		if done {
@@ -417,8 +419,8 @@ func (p *Pattern) Match(escapedPath string) (Params, bool) {
 			if !ok {
 				return Params{}, false
 			}
-			ps = setParam(ps, len(p.params), len(p.params)-1, p, text, nil)
-			return Params{ps}, true
+			ps.set(index, param{name: p.params[index].Name, text: text})
+			return ps, true
 		}
 		seg, after, more := strings.Cut(rest, "/")
 		rest, done = after, !more
@@ -432,36 +434,18 @@ func (p *Pattern) Match(escapedPath string) (Params, bool) {
 			}
 			continue
 		}
-		v, text, ok := s.parse(dec)
+		q, ok := s.parse(dec)
 		if !ok {
 			return Params{}, false
 		}
-		ps = setParam(ps, len(p.params), paramIndex(p, i), p, text, v)
+		q.name = p.params[index].Name
+		ps.set(index, q)
+		index++
 	}
 	if !done {
 		return Params{}, false
 	}
-	return Params{ps}, true
-}
-
-// paramIndex returns the index among p's parameters of segment i.
-func paramIndex(p *Pattern, i int) int {
-	n := 0
-	for j := range i {
-		if p.segs[j].kind != kindStatic {
-			n++
-		}
-	}
-	return n
-}
-
-// setParam stores parameter i of p, allocating ps on first use.
-func setParam(ps []param, n, i int, p *Pattern, text string, v any) []param {
-	if ps == nil {
-		ps = make([]param, n)
-	}
-	ps[i] = param{name: p.params[i].Name, text: text, value: v}
-	return ps
+	return ps, true
 }
 
 // decodeSegment percent-decodes one path segment, without allocating when

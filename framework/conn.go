@@ -28,7 +28,7 @@ type Conn struct {
 	ws     *websocket.Conn
 	wire   *wireConn
 	req    *http.Request
-	params Params
+	params *Params // nil when the route has none
 	hooks  hooks
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -168,7 +168,12 @@ func (c *Conn) ConnectedAt() time.Time { return c.at }
 func (c *Conn) Config() Options { return c.srv.opts }
 
 // Params returns the typed path parameters of the route.
-func (c *Conn) Params() Params { return c.params }
+func (c *Conn) Params() Params {
+	if c.params == nil {
+		return Params{}
+	}
+	return *c.params
+}
 
 // Route returns the full template of the route the connection matched.
 func (c *Conn) Route() string { return c.route.full }

@@ -462,9 +462,10 @@ func payloadLen(hdr []byte) int64 {
 // gets a wireConn under its reader and writer.
 type hijacker struct {
 	http.ResponseWriter
-	newConn func(net.Conn, []byte) *wireConn
-	conn    *wireConn
-	bufSize int
+	newConn   func(net.Conn, []byte) *wireConn
+	conn      *wireConn
+	readSize  int
+	writeSize int
 }
 
 // Hijack takes over the connection from net/http.
@@ -479,14 +480,12 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		pending = append([]byte(nil), b...)
 	}
 	h.conn = h.newConn(nc, pending)
-	brw.Reader.Reset(h.conn)
-	w := brw.Writer
-	if h.bufSize > w.Size() {
-		w = bufio.NewWriterSize(h.conn, h.bufSize)
-	} else {
-		w.Reset(h.conn)
-	}
-	return h.conn, bufio.NewReadWriter(brw.Reader, w), nil
+	// net/http's 4 KiB buffers are dropped for smaller ones: they are held
+	// by every idle connection, and the wire layer's coalescing makes a
+	// small write buffer cost no extra syscalls.
+	r := bufio.NewReaderSize(h.conn, h.readSize)
+	w := bufio.NewWriterSize(h.conn, h.writeSize)
+	return h.conn, bufio.NewReadWriter(r, w), nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

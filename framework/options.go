@@ -106,8 +106,16 @@ type Options struct {
 	// with clients that offer it. Defaults to false.
 	Compression bool
 
-	// WriteBufferSize is the size of each connection's write buffer.
-	// Defaults to 4096.
+	// ReadBufferSize is the size of each connection's read buffer: frame
+	// headers and small messages are read through it, larger payloads
+	// straight into the message. Every connection holds it, idle or not.
+	// Defaults to 1024.
+	ReadBufferSize int
+
+	// WriteBufferSize is the size of each connection's write buffer. A
+	// message larger than the buffer still leaves in one writev: the wire
+	// layer sends a frame's pieces together. Every connection holds it.
+	// Defaults to 512.
 	WriteBufferSize int
 
 	// Strict makes Register fail on a route conflict. By default, as in
@@ -143,7 +151,8 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultShutdownTimeout  = 10 * time.Second
-	DefaultWriteBufferSize  = 4096
+	DefaultReadBufferSize   = 1024
+	DefaultWriteBufferSize  = 512
 )
 
 func (o Options) withDefaults() Options {
@@ -154,6 +163,7 @@ func (o Options) withDefaults() Options {
 	setDefault(&o.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&o.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&o.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&o.ReadBufferSize, DefaultReadBufferSize)
 	setDefault(&o.WriteBufferSize, DefaultWriteBufferSize)
 	setDefault(&o.PongTimeout, o.PingInterval)
 	o.MessageBurst, o.ByteBurst = rateBursts(o) // ratelimit.go

@@ -7,7 +7,7 @@ import (
 
 // A Router maps request paths to the routes of registered blueprints. The
 // most specific route wins: static segments before typed parameters (int,
-// uuid, float, custom types), before str, before path. A Router is built
+// float, uuid, custom types), before str, before path. A Router is built
 // before serving and only read afterwards; Register must not run
 // concurrently with Match.
 type Router struct {

@@ -99,7 +99,7 @@ func (s *Server) Options() Options { return s.opts }
 // RFC 6455 and the server's limits, and serves the connection until it
 // ends. Other requests go to Options.Fallback.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt, params, ok := s.router.mux.match(r.URL.EscapedPath())
+	rt, params, ok := s.route(r)
 	if !ok {
 		if s.opts.Fallback != nil {
 			s.opts.Fallback.ServeHTTP(w, r)
@@ -115,7 +115,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	defer release()
+	running := false // once the connection's goroutine runs, it releases
+	defer func() {
+		if !running {
+			release()
+		}
+	}()
 	handler := rt.spec.newHandler()
 	if handler == nil { // a RouteFunc constructor returned nil
 		s.log.Error("nows: handler constructor returned nil", "route", rt.full)
@@ -126,7 +131,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
 		return
 	}
-	hj := &hijacker{ResponseWriter: w, bufSize: s.opts.WriteBufferSize, newConn: func(nc net.Conn, pending []byte) *wireConn {
+	hj := &hijacker{ResponseWriter: w, readSize: s.opts.ReadBufferSize, writeSize: s.opts.WriteBufferSize, newConn: func(nc net.Conn, pending []byte) *wireConn {
 		wc := newWireConn(nc, pending, s.opts.MaxMessageBytes, s.opts.ReadTimeout, s.opts.WriteTimeout)
 		wc.rate = s.newRateLimiter() // ratelimit.go
 		return wc
@@ -146,11 +151,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.finish(*c.closing.Load())
 		return
 	}
-	defer s.untrack(c)
 	if s.log.Enabled(c.ctx, slog.LevelDebug) {
 		s.log.Debug("nows: connection opened", "route", rt.full, "path", r.URL.Path, "remote", r.RemoteAddr)
 	}
-	c.serve()
+	// The connection runs on a goroutine of its own, owned by the server
+	// (Shutdown waits for it), and ServeHTTP returns: net/http's goroutine
+	// for the request ends, and with it its deep stack and its 8 KiB of
+	// buffers, which every idle connection would otherwise keep.
+	running = true
+	go func() {
+		defer release()
+		defer s.untrack(c)
+		c.serve()
+	}()
+}
+
+// route matches the request's path. The parameters go to the heap, and only
+// when there are some: a Params value is a few hundred bytes, and kept in
+// ServeHTTP's frame it would sit on the stack of every idle connection
+// (whose goroutine runs below ServeHTTP), pushing it past its first size.
+//
+//go:noinline
+func (s *Server) route(r *http.Request) (*route, *Params, bool) {
+	rt, ps, ok := s.router.mux.match(r.URL.EscapedPath())
+	if !ok || ps.n == 0 {
+		return rt, nil, ok
+	}
+	return rt, &ps, true
 }
 
 // checkHandshake answers requests that cannot be upgraded, with the status

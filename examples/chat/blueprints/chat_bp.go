@@ -5,6 +5,7 @@ package blueprints
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,12 +85,13 @@ func (h *Room) broadcast(ctx context.Context, c *framework.Conn, ev Event) error
 	return c.Hub().Broadcast(ctx, h.room, m)
 }
 
-// members returns the nicknames in the room, on every node.
+// members returns the nicknames in the room, on every node, sorted.
 func (h *Room) members(c *framework.Conn) []string {
 	var names []string
 	for _, m := range c.Hub().Members(h.room) {
 		names = append(names, m.User)
 	}
+	slices.Sort(names)
 	return names
 }
 

@@ -19,6 +19,8 @@ import (
 // from code that builds and is tested.
 var guidePages = []string{
 	"README.md",
+	"cli.md",
+	"rooms.md",
 	"getting-started.md",
 	"routing.md",
 	"handlers.md",

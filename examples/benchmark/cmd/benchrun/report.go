@@ -58,14 +58,18 @@ func (r *report) value(id, server string, metric func(sample) float64) float64 {
 	return median(r.Samples[id][server], metric)
 }
 
-// ratio returns server's median over coder's, or 0.
+// ratio returns the median, over the repetitions, of server's figure
+// divided by coder's from the same repetition (the two ran back to back, so
+// drifts of the machine's speed cancel out), or 0.
 func (r *report) ratio(id, server string, metric func(sample) float64) float64 {
-	base := r.value(id, "coder", metric)
-	v := r.value(id, server, metric)
-	if base == 0 || v == 0 {
-		return 0
+	base, runs := r.Samples[id]["coder"], r.Samples[id][server]
+	var ratios []sample
+	for i := range min(len(base), len(runs)) {
+		if b, v := metric(base[i]), metric(runs[i]); b > 0 && v > 0 {
+			ratios = append(ratios, sample{MsgsPerSec: v / b})
+		}
 	}
-	return v / base
+	return median(ratios, msgsPerSec)
 }
 
 func (r *report) errors(id, server string) int64 {
@@ -217,9 +221,9 @@ ratio within 0.1 of a target is not a clear pass or miss.
 %s
 ## Results
 
-Medians of %d repetitions. "÷ coder" is the server's figure divided by raw
-coder/websocket's in the same scenario: above 1 is better for msgs/s and
-handshakes/s, below 1 is better for CPU and memory.
+Medians of %d repetitions. "÷ coder" is the median of the server's figure
+divided by raw coder/websocket's from the same repetition: above 1 is better
+for msgs/s and handshakes/s, below 1 is better for CPU and memory.
 %s
 ## Method
 
@@ -233,7 +237,9 @@ handshakes/s, below 1 is better for CPU and memory.
   started afresh for every scenario and stopped (SIGTERM) after it.
 - Order: one interleaved run — for each repetition, for each scenario, the
   servers in the order %s — so that drift of the machine hits every server
-  alike. The report gives the median of the %d repetitions.
+  alike. The report gives the median of the %d repetitions; each "÷ coder"
+  ratio is the median of the per-repetition ratios (a server's figure over
+  coder's from the same repetition, run back to back).
 - Load: `+"`nows bench`"+` (cli/internal/bench) in its own process, over
   127.0.0.1. Echo scenarios run for %s each; each message carries a sequence
   number and every echo is compared with what was sent (a difference counts

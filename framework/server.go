@@ -167,17 +167,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // route matches the request's path. The parameters go to the heap, and only
-// when there are some: a Params value is a few hundred bytes, and kept in
-// ServeHTTP's frame it would sit on the stack of every idle connection
-// (whose goroutine runs below ServeHTTP), pushing it past its first size.
-//
-//go:noinline
+// when there are some: a Params value is a few hundred bytes that the Conn
+// of a route without parameters need not carry.
 func (s *Server) route(r *http.Request) (*route, *Params, bool) {
 	rt, ps, ok := s.router.mux.match(r.URL.EscapedPath())
 	if !ok || ps.n == 0 {
 		return rt, nil, ok
 	}
-	return rt, &ps, true
+	heap := new(Params)
+	*heap = ps
+	return rt, heap, true
 }
 
 // checkHandshake answers requests that cannot be upgraded, with the status

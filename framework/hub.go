@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -476,22 +477,9 @@ func (h *Hub) Members(room string) []Member {
 	h.mu.RUnlock()
 	ms = h.remote.members(room, ms)
 	slices.SortFunc(ms, func(a, b Member) int {
-		if a.Node != b.Node {
-			return compareStrings(a.Node, b.Node)
-		}
-		return compareStrings(a.ID, b.ID)
+		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.ID, b.ID))
 	})
 	return ms
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // LocalMembers returns the connections of this node in room, in no order.

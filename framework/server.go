@@ -27,8 +27,6 @@ type Server struct {
 	log    *slog.Logger
 	router *Router
 	accept websocket.AcceptOptions
-	base   context.Context
-	stop   context.CancelFunc
 
 	mu       sync.Mutex
 	conns    map[*Conn]struct{}
@@ -47,13 +45,10 @@ type Server struct {
 // defaults) and no routes.
 func NewServer(opts Options) *Server {
 	opts = opts.withDefaults()
-	base, stop := context.WithCancel(context.Background())
 	s := &Server{
 		opts:   opts,
 		log:    opts.Logger,
 		router: NewRouter(opts.ParamTypes...),
-		base:   base,
-		stop:   stop,
 		conns:  make(map[*Conn]struct{}),
 		limits: newConnLimiter(opts.MaxConns, opts.MaxConnsPerIP),
 	}
@@ -145,7 +140,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
 	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, req: r, params: params, hooks: h, at: time.Now()}
-	c.ctx, c.cancel = context.WithCancel(s.base)
+	// No parent to register with: Shutdown cancels each connection itself,
+	// and a shared parent would be a lock and a map entry per handshake.
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if !s.track(c) {
 		c.closeWith(CloseStatus{Code: StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
 		c.finish(*c.closing.Load())
@@ -426,7 +423,6 @@ func (s *Server) ShutdownWith(ctx context.Context, code StatusCode, reason strin
 		for _, hs := range servers {
 			_ = hs.Close()
 		}
-		s.stop() // cancels every connection's context
 		select {
 		case <-done:
 		case <-time.After(stuckHookGrace):
@@ -435,7 +431,6 @@ func (s *Server) ShutdownWith(ctx context.Context, code StatusCode, reason strin
 		}
 	}
 	s.closeHub()
-	s.stop()
 	return err
 }
 

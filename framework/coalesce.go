@@ -43,35 +43,43 @@ func (c *wireConn) coalesce(p []byte, complete bool) (int, error) {
 
 var heldOutPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
 
-// frameCursor follows the frames the server writes, to tell whether a
-// write ends on a frame boundary.
+// frameCursor follows a stream of frames: header bytes one by one,
+// payloads by arithmetic. The wire layer uses one for the frames the client
+// sends (in frameScanner) and one for those the server writes.
 type frameCursor struct {
 	hdr       [14]byte
 	hn, need  int
 	remaining int64 // payload bytes left in the current frame
 }
 
+// atFrameStart reports whether the next byte starts a frame.
+func (f *frameCursor) atFrameStart() bool { return f.remaining == 0 && f.hn == 0 }
+
+// advance consumes, from b[i:], either as much of the current payload as b
+// holds or one header byte, and returns the next index and whether that
+// byte completed a header (then hdr holds it and remaining its length).
+func (f *frameCursor) advance(b []byte, i int) (int, bool) {
+	if f.remaining > 0 {
+		skip := min(int64(len(b)-i), f.remaining)
+		f.remaining -= skip
+		return i + int(skip), false
+	}
+	f.hdr[f.hn] = b[i]
+	f.hn++
+	if f.hn == 2 {
+		f.need = headerLen(f.hdr[1])
+	}
+	if f.hn >= 2 && f.hn == f.need {
+		f.hn, f.remaining = 0, payloadLen(f.hdr[:])
+		return i + 1, true
+	}
+	return i + 1, false
+}
+
 // feed consumes p and reports whether it ended exactly at the end of a frame.
 func (f *frameCursor) feed(p []byte) bool {
-	for len(p) > 0 {
-		if f.remaining > 0 {
-			if int64(len(p)) <= f.remaining {
-				f.remaining -= int64(len(p))
-				break
-			}
-			p = p[f.remaining:]
-			f.remaining = 0
-			continue
-		}
-		f.hdr[f.hn] = p[0]
-		f.hn++
-		p = p[1:]
-		if f.hn == 2 {
-			f.need = headerLen(f.hdr[1])
-		}
-		if f.hn >= 2 && f.hn == f.need {
-			f.remaining, f.hn = payloadLen(f.hdr[:]), 0
-		}
+	for i := 0; i < len(p); {
+		i, _ = f.advance(p, i)
 	}
-	return f.remaining == 0 && f.hn == 0
+	return f.atFrameStart()
 }

@@ -368,10 +368,8 @@ const (
 // frameScanner follows client frame headers as the bytes pass, skipping
 // payloads by arithmetic.
 type frameScanner struct {
+	frameCursor
 	limit      int64
-	hdr        [14]byte
-	hn, need   int
-	remaining  int64 // payload bytes left in the current frame
 	msgLen     int64 // bytes announced so far for the current message
 	compressed bool  // the current message is compressed (its limit is coder's)
 }
@@ -381,28 +379,12 @@ type frameScanner struct {
 func (s *frameScanner) feed(b []byte) (int, scanVerdict) {
 	i := 0
 	for i < len(b) {
-		if s.remaining > 0 {
-			skip := int64(len(b) - i)
-			if skip > s.remaining {
-				skip = s.remaining
-			}
-			s.remaining -= skip
-			i += int(skip)
-			continue
-		}
-		if s.hn == 0 && b[i]&0x0f == 0x8 {
+		if s.atFrameStart() && b[i]&0x0f == 0x8 {
 			return i, scanHoldClose
 		}
-		s.hdr[s.hn] = b[i]
-		s.hn++
-		i++
-		if s.hn == 2 {
-			s.need = headerLen(s.hdr[1])
-		}
-		if s.hn >= 2 && s.hn == s.need {
-			if s.headerDone() {
-				return i, scanTooBig
-			}
+		var header bool
+		if i, header = s.advance(b, i); header && s.headerDone() {
+			return i, scanTooBig
 		}
 	}
 	return i, scanOK
@@ -425,8 +407,7 @@ func headerLen(b1 byte) int {
 // headerDone records a complete header and reports whether the message it
 // belongs to now announces more than the limit.
 func (s *frameScanner) headerDone() bool {
-	length := payloadLen(s.hdr[:])
-	s.hn, s.remaining = 0, length
+	length := s.remaining
 	switch s.hdr[0] & 0x0f {
 	case 0x1, 0x2:
 		s.msgLen, s.compressed = length, s.hdr[0]&0x40 != 0

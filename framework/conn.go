@@ -41,8 +41,9 @@ type Conn struct {
 	pinger  sync.WaitGroup
 	timer   *time.Timer
 
-	mu     sync.Mutex
-	values map[string]any
+	mu          sync.Mutex // guards values, pingStopped and re-arming timer
+	values      map[string]any
+	pingStopped bool
 
 	hs atomic.Pointer[connState] // rooms, user and send queue; made on first use (rooms.go)
 }
@@ -390,9 +391,12 @@ func isNetErr(err error) bool {
 // finish ends the connection: stops the keep-alive, cancels the context and
 // runs OnClose.
 func (c *Conn) finish(st CloseStatus) {
+	c.mu.Lock()
+	c.pingStopped = true // no tick starts a ping, or re-arms the timer, after this
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	c.mu.Unlock()
 	_ = c.ws.CloseNow()
 	c.pinger.Wait()
 	c.stopQueue()      // no broadcast is written once the connection has ended
@@ -419,20 +423,21 @@ func (c *Conn) startPing() {
 	if every <= 0 {
 		return
 	}
+	c.mu.Lock() // a tick may fire before the assignment, and reads c.timer
+	defer c.mu.Unlock()
 	c.timer = time.AfterFunc(every, c.pingTick)
 }
 
 // pingTick pings a connection that has been quiet for PingInterval and
 // closes it when the pong is late.
 func (c *Conn) pingTick() {
-	if c.closing.Load() != nil {
+	if !c.pingStart() {
 		return
 	}
-	c.pinger.Add(1)
 	defer c.pinger.Done()
 	every := c.srv.opts.PingInterval
 	if idle := c.wire.idleFor(time.Now()); idle < every {
-		c.timer.Reset(every - idle)
+		c.rearm(every - idle)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.srv.opts.PongTimeout)
@@ -444,7 +449,29 @@ func (c *Conn) pingTick() {
 		}
 		return
 	}
-	c.timer.Reset(every)
+	c.rearm(every)
+}
+
+// pingStart registers a tick with finish, which waits for it, unless the
+// connection is ending. The lock orders it against finish: a tick never
+// starts once finish has stopped waiting.
+func (c *Conn) pingStart() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pingStopped || c.closing.Load() != nil {
+		return false
+	}
+	c.pinger.Add(1)
+	return true
+}
+
+// rearm schedules the next tick unless the connection is ending.
+func (c *Conn) rearm(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.pingStopped {
+		c.timer.Reset(d)
+	}
 }
 
 // utf8Prefix returns how many leading bytes of b are complete, valid UTF-8

@@ -7,16 +7,14 @@ import (
 	"runtime"
 )
 
-// A Blueprint groups routes under a common path prefix, like the blueprints
-// of NoWebsocket and Flask. Declare one per file in a package-level variable;
-// `nows registry` lists them for [Server.Register]:
+// A Blueprint groups routes under a path prefix, like the blueprints of
+// NoWebsocket and Flask. Declare one per file (chat_bp.go), in a package
+// variable or, when its handlers need the app's dependencies, a function
+// that takes them (see [RouteFunc]); `nows registry` lists both:
 //
-//	var Chat = framework.NewBlueprint("/chat",
-//		framework.Route[Room]("/room/{room_id:str}"),
-//	)
+//	var Chat = framework.NewBlueprint("/chat", framework.Route[Room]("/room/{id}"))
 //
-// A Blueprint is read when it is registered; changing it afterwards has no
-// effect on servers it was registered with.
+// Register reads it; later changes do not reach servers it was registered with.
 type Blueprint struct {
 	prefix string
 	routes []RouteSpec
@@ -24,26 +22,9 @@ type Blueprint struct {
 }
 
 // NewBlueprint returns a blueprint whose routes all start with prefix ("" or
-// "/" for none). Its source (the file and line of the call) is named in
-// conflict warnings.
+// "/" for none).
 func NewBlueprint(prefix string, routes ...RouteSpec) *Blueprint {
 	return &Blueprint{prefix: prefix, routes: routes, source: callerSource(1)}
-}
-
-// Prefix returns the blueprint's path prefix.
-func (b *Blueprint) Prefix() string { return b.prefix }
-
-// Source returns where the blueprint was declared, as "dir/file.go:line".
-func (b *Blueprint) Source() string { return b.source }
-
-// Routes returns the blueprint's routes in declaration order.
-func (b *Blueprint) Routes() []RouteSpec { return append([]RouteSpec(nil), b.routes...) }
-
-// Handle adds routes to the blueprint and returns it, for blueprints built
-// step by step.
-func (b *Blueprint) Handle(routes ...RouteSpec) *Blueprint {
-	b.routes = append(b.routes, routes...)
-	return b
 }
 
 // RouteSpec binds a path template to a handler type. Make one with [Route].
@@ -55,16 +36,12 @@ type RouteSpec struct {
 	queue      *QueueOptions // overrides Options.SendQueue
 }
 
-// Route binds template (relative to the blueprint's prefix) to the handler
-// type H. For every connection on the route the framework makes a fresh
-// new(H); *H implements the hooks it needs ([OpenHandler], [MessageHandler],
-// [BinaryHandler], [CloseHandler], [HandshakeHandler]).
-//
-// Templates are made of static segments and typed parameters: {name:type}
-// (canonical), {type:name}, {name} (a str) and {name...} (the rest of the
-// path). The types are str, int, float, uuid, path and those in
-// [Options.ParamTypes]. The template is checked when the blueprint is
-// registered.
+// Route binds template, relative to the blueprint's prefix, to the handler
+// type H: every connection gets a fresh new(H), whose pointer implements
+// the hooks it needs. A template has static segments and typed parameters:
+// {name:type} (or {type:name}), {name} for a str, {name...} for the rest of
+// the path; the types are str, int, float, uuid, path and
+// [Options.ParamTypes].
 func Route[H any](template string) RouteSpec {
 	return RouteSpec{
 		template:   template,
@@ -74,14 +51,12 @@ func Route[H any](template string) RouteSpec {
 	}
 }
 
-// RouteFunc is Route with a constructor: newHandler makes the handler of
-// each connection, so handlers can share dependencies (a store, a
-// directory, a token list) without package-level variables:
-//
-//	uploads := framework.RouteFunc("/upload", func() *Upload { return &Upload{dir: dir} })
-//
-// newHandler runs once per connection, on that connection's goroutine, and
-// once at registration to find the hooks; it must not return nil.
+// RouteFunc is Route with a constructor, the way handlers reach the app's
+// dependencies without package variables: a blueprint function gets them
+// and closes over them, as in
+// RouteFunc("/", func() *Upload { return &Upload{dir: deps.Dir} }).
+// newHandler runs once per connection and once at registration; it must
+// not return nil.
 func RouteFunc[H any](template string, newHandler func() *H) RouteSpec {
 	rs := RouteSpec{
 		template: template,
@@ -99,19 +74,8 @@ func RouteFunc[H any](template string, newHandler func() *H) RouteSpec {
 	return rs
 }
 
-// Template returns the route's template, relative to its blueprint's prefix.
-func (r RouteSpec) Template() string { return r.template }
-
-// Handler returns the name of the route's handler type.
-func (r RouteSpec) Handler() string { return r.handler }
-
-// Source returns where the route was declared, as "dir/file.go:line".
-func (r RouteSpec) Source() string { return r.source }
-
-// WithQueue returns the route with its own send-queue options for its
-// connections; zero fields take the server's Options.SendQueue:
-//
-//	framework.Route[Ticker]("/ticks").WithQueue(framework.QueueOptions{Policy: framework.QueueDrop})
+// WithQueue returns the route with its own send-queue options (a ticker
+// that drops rather than closes, say); zero fields take Options.SendQueue.
 func (r RouteSpec) WithQueue(q QueueOptions) RouteSpec {
 	r.queue = &q
 	return r
@@ -119,16 +83,24 @@ func (r RouteSpec) WithQueue(q QueueOptions) RouteSpec {
 
 func (r RouteSpec) check() error {
 	if r.newHandler == nil {
-		return fmt.Errorf("framework: route %q has no handler: make routes with framework.Route", r.template)
+		return fmt.Errorf("%w: route %q has no handler: make routes with framework.Route or framework.RouteFunc", ErrBadHandler, r.template)
 	}
 	v := r.newHandler()
 	if v == nil {
-		return fmt.Errorf("framework: route %q (%s): the handler constructor returned nil", r.template, r.source)
+		return fmt.Errorf("%w: route %q (%s): the handler constructor returned nil", ErrBadHandler, r.template, r.source)
+	}
+	t := reflect.TypeOf(v)
+	if t.Elem().Kind() == reflect.Pointer {
+		return fmt.Errorf("%w: route %q (%s): handler type %v is a pointer: write Route[%v], the framework makes a new one per connection",
+			ErrBadHandler, r.template, r.source, t.Elem(), t.Elem().Elem())
+	}
+	if err := checkHooks(t); err != nil {
+		return fmt.Errorf("%w: route %q (%s): %v", ErrBadHandler, r.template, r.source, err)
 	}
 	h := hooksOf(v)
 	if h.message == nil && h.binary == nil {
-		return fmt.Errorf("%w: route %q (%s) handler *%s: add OnMessage(ctx, c, text) or OnBinary(ctx, c, data)",
-			ErrNoHandler, r.template, r.source, r.handler)
+		return fmt.Errorf("%w: route %q (%s): *%s has neither OnMessage nor OnBinary: add OnMessage(ctx context.Context, c *framework.Conn, text string) error or OnBinary(ctx context.Context, c *framework.Conn, data []byte) error",
+			ErrBadHandler, r.template, r.source, r.handler)
 	}
 	return nil
 }

@@ -6,26 +6,18 @@ import (
 )
 
 // Broker is the publish/subscribe service that links the hubs of several
-// servers (nodes), and Publishers, so that a broadcast on one node reaches
-// the members of the room on every node. It needs nothing but publish and
-// subscribe: presence is built on top by the hub. Adapters live in their
-// own packages, so that an application links only the one it uses:
-// github.com/nowebsocket/nows/framework/broker/nats and
-// github.com/nowebsocket/nows/framework/broker/redis. [MemoryBroker] links
-// servers of one process.
-//
-// A Broker must be safe for concurrent use. It must survive an outage of
-// its service: Publish fails (or buffers) while the service is down, and
+// nodes: packages framework/broker/natsbroker and redisbroker, or
+// [NewMemoryBroker] in one process. It must be safe for concurrent use and
+// survive an outage: Publish fails while the service is down, and
 // subscriptions resume by themselves when it is back.
 type Broker interface {
-	// Publish sends payload to every subscription of topic, on every
-	// node, the publisher's own included. payload may not be kept after
-	// Publish returns. Payloads from one publisher arrive in order.
+	// Publish sends payload to every subscription of topic, the
+	// publisher's own included, in order; it may not keep payload.
 	Publish(ctx context.Context, topic string, payload []byte) error
 
-	// Subscribe calls fn with every payload published to topic until the
-	// subscription is closed. fn is called from one goroutine at a time;
-	// its payload is valid only until fn returns.
+	// Subscribe calls fn, one call at a time, with every payload
+	// published to topic until the subscription is closed; the payload
+	// is valid only until fn returns.
 	Subscribe(ctx context.Context, topic string, fn func(payload []byte)) (Subscription, error)
 }
 
@@ -35,29 +27,26 @@ type Subscription interface {
 	Close() error
 }
 
-// MemoryBroker is an in-process Broker: it links the hubs of several
-// Servers in one process (and Publishers), delivering each payload
-// synchronously to every subscription. Without any broker a Server's hub
-// works alone, so MemoryBroker is needed only to share rooms between
-// servers of one process. The zero value is ready to use.
-type MemoryBroker struct {
+// memoryBroker is the in-process Broker of NewMemoryBroker.
+type memoryBroker struct {
 	mu   sync.RWMutex
 	subs map[string][]*memorySub
 }
 
-// NewMemoryBroker returns an empty in-process broker.
-func NewMemoryBroker() *MemoryBroker { return &MemoryBroker{} }
+// NewMemoryBroker returns an in-process Broker, which links the hubs of
+// several servers in one process (tests, a demo of several nodes). It
+// delivers each payload synchronously to every subscription.
+func NewMemoryBroker() Broker { return &memoryBroker{} }
 
 type memorySub struct {
-	b      *MemoryBroker
+	b      *memoryBroker
 	topic  string
 	mu     sync.Mutex // held while fn runs, so that Close waits for it
 	fn     func([]byte)
 	closed bool
 }
 
-// Publish implements Broker.
-func (b *MemoryBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+func (b *memoryBroker) Publish(ctx context.Context, topic string, payload []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -78,8 +67,7 @@ func (s *memorySub) deliver(p []byte) {
 	}
 }
 
-// Subscribe implements Broker.
-func (b *MemoryBroker) Subscribe(ctx context.Context, topic string, fn func([]byte)) (Subscription, error) {
+func (b *memoryBroker) Subscribe(ctx context.Context, topic string, fn func([]byte)) (Subscription, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

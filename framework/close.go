@@ -1,107 +1,106 @@
 package framework
 
 import (
+	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 )
 
-// StatusCode is a WebSocket close status code (RFC 6455, section 7.4).
-type StatusCode int
+// Close codes, message types and close errors are coder/websocket's: nows
+// is written over it, and Conn.Unwrap hands out its connection, so one set
+// of names serves both (websocket.StatusPolicyViolation,
+// websocket.MessageText, websocket.CloseError).
 
-// Close status codes defined by RFC 6455 and the IANA registry. Codes 3000 to
-// 4999 are free for libraries and applications.
-const (
-	StatusNormalClosure           StatusCode = 1000
-	StatusGoingAway               StatusCode = 1001
-	StatusProtocolError           StatusCode = 1002
-	StatusUnsupportedData         StatusCode = 1003
-	StatusNoStatusRcvd            StatusCode = 1005 // never sent: the peer's close frame had no code
-	StatusAbnormalClosure         StatusCode = 1006 // never sent: the connection ended without a close frame
-	StatusInvalidFramePayloadData StatusCode = 1007
-	StatusPolicyViolation         StatusCode = 1008
-	StatusMessageTooBig           StatusCode = 1009
-	StatusMandatoryExtension      StatusCode = 1010
-	StatusInternalError           StatusCode = 1011
-	StatusServiceRestart          StatusCode = 1012
-	StatusTryAgainLater           StatusCode = 1013
-)
-
-// String returns the code and its RFC 6455 name, e.g. "1001 going away".
-func (c StatusCode) String() string {
-	if name, ok := statusNames[c]; ok {
-		return fmt.Sprintf("%d %s", int(c), name)
-	}
-	return fmt.Sprintf("%d", int(c))
-}
-
-var statusNames = map[StatusCode]string{
-	StatusNormalClosure:           "normal closure",
-	StatusGoingAway:               "going away",
-	StatusProtocolError:           "protocol error",
-	StatusUnsupportedData:         "unsupported data",
-	StatusNoStatusRcvd:            "no status received",
-	StatusAbnormalClosure:         "abnormal closure",
-	StatusInvalidFramePayloadData: "invalid frame payload data",
-	StatusPolicyViolation:         "policy violation",
-	StatusMessageTooBig:           "message too big",
-	StatusMandatoryExtension:      "mandatory extension",
-	StatusInternalError:           "internal error",
-	StatusServiceRestart:          "service restart",
-	StatusTryAgainLater:           "try again later",
-}
+// maxReason is the longest close reason a close frame can carry (RFC 6455,
+// section 5.5: 125 bytes of payload, 2 of them for the code).
+const maxReason = 123
 
 // sendable reports whether c may be written in a close frame.
-func (c StatusCode) sendable() bool {
+func sendable(c websocket.StatusCode) bool {
 	switch {
-	case c == 1004 || c == StatusNoStatusRcvd || c == StatusAbnormalClosure || c == 1015:
+	case c == 1004 || c == websocket.StatusNoStatusRcvd || c == websocket.StatusAbnormalClosure || c == 1015:
 		return false
-	case c >= StatusNormalClosure && c <= 1014:
+	case c >= websocket.StatusNormalClosure && c <= 1014:
 		return true
 	default:
 		return c >= 3000 && c <= 4999
 	}
 }
 
+// checkClose checks a close code and reason given by the application and
+// returns the reason to send: cut at a UTF-8 boundary to 123 bytes.
+func checkClose(code websocket.StatusCode, reason string) (string, error) {
+	if !sendable(code) {
+		return "", fmt.Errorf("%w: %d (send 1000-1003, 1007-1014 or 3000-4999)", ErrBadCloseCode, int(code))
+	}
+	if !utf8.ValidString(reason) {
+		return "", fmt.Errorf("framework: close reason is not valid UTF-8")
+	}
+	return cutReason(reason), nil
+}
+
+// cutReason shortens reason to at most 123 bytes without splitting a
+// UTF-8 sequence.
+func cutReason(reason string) string {
+	if len(reason) <= maxReason {
+		return reason
+	}
+	n := maxReason
+	for n > 0 && !utf8.RuneStart(reason[n]) {
+		n--
+	}
+	return reason[:n]
+}
+
+// closeErrorOf finds a websocket.CloseError in err, as a value or a pointer.
+func closeErrorOf(err error) (websocket.CloseError, bool) {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce, true
+	}
+	var pce *websocket.CloseError
+	if errors.As(err, &pce) && pce != nil {
+		return *pce, true
+	}
+	return ce, false
+}
+
 // Cause says why a connection ended. It is reported to [CloseHandler.OnClose]
-// in [CloseStatus.Cause] next to the close code.
+// in [CloseStatus.Cause] next to the close code, which tells more (1002,
+// 1003 or 1007 for CauseProtocol, say).
 type Cause int
 
 // The causes of a closed connection.
 const (
-	CausePeer            Cause = iota + 1 // the client sent a close frame
-	CauseClosed                           // the application called Conn.Close
-	CauseIdle                             // nothing received for Options.ReadTimeout
-	CauseTooBig                           // a message exceeded Options.MaxMessageBytes
-	CauseInvalidUTF8                      // a text message or close reason was not valid UTF-8
-	CauseProtocol                         // the client broke RFC 6455
-	CauseUnsupportedData                  // text to a handler without OnMessage, or binary without OnBinary
-	CauseHandlerError                     // a hook returned an error
-	CauseHandlerPanic                     // a hook panicked
-	CauseShutdown                         // the server is shutting down
-	CauseWriteTimeout                     // the client stopped reading for Options.WriteTimeout
-	CausePingTimeout                      // no pong within Options.PongTimeout
-	CauseAbnormal                         // the connection broke without a close handshake
-	CausePolicy                           // a server policy closed it (rate limit, slow consumer...)
-	CauseRateLimit                        // the client exceeded Options.MessageRate or Options.ByteRate
+	CausePeer         Cause = iota + 1 // the client sent a close frame
+	CauseClosed                        // the application closed it: Conn.Close, Hub.DisconnectUser, Hub.DisconnectRoom
+	CauseShutdown                      // the server is shutting down
+	CauseIdle                          // nothing received for Options.ReadTimeout
+	CausePingTimeout                   // no pong to a keep-alive ping (Options.PingInterval)
+	CauseSlow                          // the client did not read: Options.WriteTimeout, or its send queue overflowed
+	CauseTooBig                        // a message exceeded Options.MaxMessageBytes
+	CauseProtocol                      // the client broke RFC 6455, sent invalid UTF-8 or a message type the handler lacks
+	CauseRateLimit                     // the client exceeded Options.MessageRate or Options.ByteRate
+	CauseHandlerError                  // a hook returned an error
+	CauseHandlerPanic                  // a hook panicked
+	CauseAbnormal                      // the connection broke without a close handshake
 )
 
 var causeNames = [...]string{
-	CausePeer:            "peer closed",
-	CauseClosed:          "closed by application",
-	CauseIdle:            "idle timeout",
-	CauseTooBig:          "message too big",
-	CauseInvalidUTF8:     "invalid UTF-8",
-	CauseProtocol:        "protocol error",
-	CauseUnsupportedData: "unsupported data",
-	CauseHandlerError:    "handler error",
-	CauseHandlerPanic:    "handler panic",
-	CauseShutdown:        "server shutdown",
-	CauseWriteTimeout:    "write timeout",
-	CausePingTimeout:     "ping timeout",
-	CauseAbnormal:        "abnormal closure",
-	CausePolicy:          "policy",
-	CauseRateLimit:       "rate limit",
+	CausePeer:         "peer closed",
+	CauseClosed:       "closed by application",
+	CauseShutdown:     "server shutdown",
+	CauseIdle:         "idle timeout",
+	CausePingTimeout:  "ping timeout",
+	CauseSlow:         "slow client",
+	CauseTooBig:       "message too big",
+	CauseProtocol:     "protocol error",
+	CauseRateLimit:    "rate limit",
+	CauseHandlerError: "handler error",
+	CauseHandlerPanic: "handler panic",
+	CauseAbnormal:     "abnormal closure",
 }
 
 // String describes the cause in a few words, e.g. "idle timeout".
@@ -114,10 +113,9 @@ func (c Cause) String() string {
 
 // CloseStatus describes how a connection ended.
 type CloseStatus struct {
-	// Code is the close code: the one the client sent when it closed first,
-	// the one the server sent otherwise, or StatusAbnormalClosure when the
-	// connection broke without a close frame.
-	Code StatusCode
+	// Code is the code of the side that closed first, or 1006 (abnormal
+	// closure) when the connection broke without a close frame.
+	Code websocket.StatusCode
 	// Reason is the close reason that went with Code.
 	Reason string
 	// Cause says why the connection ended.
@@ -126,29 +124,10 @@ type CloseStatus struct {
 	Err error
 }
 
-// String formats the status for logs, e.g. "1001 going away (idle timeout)".
+// String formats the status for logs, e.g. "StatusGoingAway (idle timeout)".
 func (s CloseStatus) String() string {
 	if s.Reason != "" {
 		return fmt.Sprintf("%v %q (%v)", s.Code, s.Reason, s.Cause)
 	}
 	return fmt.Sprintf("%v (%v)", s.Code, s.Cause)
 }
-
-// CloseError is an error a hook returns to close its connection with a chosen
-// code and reason, for example
-//
-//	return framework.CloseError{Code: framework.StatusPolicyViolation, Reason: "bad input"}
-//
-// Any other error closes with StatusInternalError and no reason, so that no
-// internal detail reaches the client.
-type CloseError struct {
-	Code   StatusCode
-	Reason string
-}
-
-// Error implements error.
-func (e CloseError) Error() string {
-	return fmt.Sprintf("framework: close %v %q", e.Code, e.Reason)
-}
-
-func toCoder(c StatusCode) websocket.StatusCode { return websocket.StatusCode(c) }

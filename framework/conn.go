@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
+	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +26,7 @@ import (
 // are safe to call from any goroutine, also after the connection has ended.
 type Conn struct {
 	srv    *Server
-	route  *route
+	route  *boundRoute
 	ws     *websocket.Conn
 	wire   *wireConn
 	req    *http.Request
@@ -41,8 +43,7 @@ type Conn struct {
 	pinger  sync.WaitGroup
 	timer   *time.Timer
 
-	mu          sync.Mutex // guards values, pingStopped and re-arming timer
-	values      map[string]any
+	mu          sync.Mutex // guards pingStopped and re-arming timer
 	pingStopped bool
 
 	hs atomic.Pointer[connState] // rooms, user and send queue; made on first use (rooms.go)
@@ -89,14 +90,14 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 		wctx = ctx
 	}
 	if err := c.ws.Write(wctx, typ, p); err != nil {
-		if c.wire.detected() == CauseWriteTimeout {
+		if c.wire.detected() == CauseSlow {
 			// The hook that sees this error must not turn it into a
 			// handler error: the connection ended for the write timeout.
-			c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseWriteTimeout, Err: err})
+			c.abort(CloseStatus{Code: websocket.StatusAbnormalClosure, Cause: CauseSlow, Err: err})
 		} else if isNetErr(err) && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			// The client is gone (reset, broken pipe): the connection
 			// ended abnormally, whatever the hook does with this error.
-			c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseAbnormal, Err: err})
+			c.abort(CloseStatus{Code: websocket.StatusAbnormalClosure, Cause: CauseAbnormal, Err: err})
 		}
 		if c.closing.Load() != nil || errors.Is(err, net.ErrClosed) {
 			return fmt.Errorf("%w: %w", ErrClosed, err)
@@ -108,16 +109,13 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 
 // Close starts the close handshake with code and reason and waits for it to
 // finish (at most a few seconds). OnClose then reports CauseClosed. Later
-// calls do nothing and return nil. reason must be UTF-8 of at most 123 bytes.
-func (c *Conn) Close(code StatusCode, reason string) error {
-	if !code.sendable() {
-		return fmt.Errorf("%w: %d", ErrBadCloseCode, int(code))
-	}
-	if len(reason) > 123 {
-		return ErrReasonTooLong
-	}
-	if !utf8.ValidString(reason) {
-		return fmt.Errorf("framework: close reason is not valid UTF-8")
+// calls do nothing and return nil. A reason over 123 bytes is cut to fit,
+// at a UTF-8 boundary. code must be one a close frame may carry (1000-1003,
+// 1007-1014, 3000-4999), else the error wraps ErrBadCloseCode.
+func (c *Conn) Close(code websocket.StatusCode, reason string) error {
+	reason, err := checkClose(code, reason)
+	if err != nil {
+		return err
 	}
 	c.closeWith(CloseStatus{Code: code, Reason: reason, Cause: CauseClosed})
 	return nil
@@ -128,7 +126,7 @@ func (c *Conn) closeWith(st CloseStatus) {
 	if !c.closing.CompareAndSwap(nil, &st) {
 		return
 	}
-	_ = c.ws.Close(toCoder(st.Code), st.Reason)
+	_ = c.ws.Close((st.Code), st.Reason)
 	c.cancel() // the connection has ended: wake a hook that waits on its ctx
 }
 
@@ -139,23 +137,6 @@ func (c *Conn) abort(st CloseStatus) {
 	c.cancel()
 }
 
-// CloseCode returns the code the connection closed with (see CloseStatus),
-// or 0 while it is open.
-func (c *Conn) CloseCode() StatusCode {
-	if !c.ended.Load() {
-		return 0
-	}
-	return c.final.Code
-}
-
-// CloseReason returns the reason the connection closed with, or "".
-func (c *Conn) CloseReason() string {
-	if !c.ended.Load() {
-		return ""
-	}
-	return c.final.Reason
-}
-
 // Connected reports whether the connection is open: no close has started.
 func (c *Conn) Connected() bool { return c.closing.Load() == nil && !c.ended.Load() }
 
@@ -164,9 +145,6 @@ func (c *Conn) RemoteAddr() string { return c.req.RemoteAddr }
 
 // ConnectedAt returns when the connection was upgraded.
 func (c *Conn) ConnectedAt() time.Time { return c.at }
-
-// Config returns the server's options, with defaults filled in.
-func (c *Conn) Config() Options { return c.srv.opts }
 
 // Params returns the typed path parameters of the route.
 func (c *Conn) Params() Params {
@@ -179,18 +157,10 @@ func (c *Conn) Params() Params {
 // Route returns the full template of the route the connection matched.
 func (c *Conn) Route() string { return c.route.full }
 
-// Request returns the handshake request. Its body is empty and its context
-// must not be used; use Context instead.
+// Request returns the handshake request: its headers, query, cookies and
+// TLS state. Its body is empty and its context must not be used; use
+// Context instead.
 func (c *Conn) Request() *http.Request { return c.req }
-
-// Header returns the handshake request's headers.
-func (c *Conn) Header() http.Header { return c.req.Header }
-
-// Query returns the handshake URL's query parameters.
-func (c *Conn) Query() url.Values { return c.req.URL.Query() }
-
-// Cookie returns the named cookie of the handshake request.
-func (c *Conn) Cookie(name string) (*http.Cookie, error) { return c.req.Cookie(name) }
 
 // Subprotocol returns the negotiated subprotocol, or "".
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
@@ -198,24 +168,6 @@ func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
 // Context returns the connection's context: cancelled when the connection
 // ends or the server shuts down. Hooks receive it as their ctx.
 func (c *Conn) Context() context.Context { return c.ctx }
-
-// Set stores a value in the connection's key/value store.
-func (c *Conn) Set(key string, v any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.values == nil {
-		c.values = make(map[string]any)
-	}
-	c.values[key] = v
-}
-
-// Get returns a value from the connection's key/value store.
-func (c *Conn) Get(key string) (any, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.values[key]
-	return v, ok
-}
 
 // Unwrap returns the underlying github.com/coder/websocket connection. Do
 // not read from it: the framework does.
@@ -276,7 +228,7 @@ func (c *Conn) readMessage(buf []byte, typ websocket.MessageType, r io.Reader) (
 			valid, bad := utf8Prefix(buf[checked:])
 			checked += valid
 			if bad || (err == io.EOF && checked != len(buf)) {
-				return buf, c.fail(StatusInvalidFramePayloadData, "invalid UTF-8", CauseInvalidUTF8, nil), false
+				return buf, c.fail(websocket.StatusInvalidFramePayloadData, "invalid UTF-8", CauseProtocol, nil), false
 			}
 		}
 		if err == io.EOF && c.wire.truncated() {
@@ -297,13 +249,13 @@ func (c *Conn) readMessage(buf []byte, typ websocket.MessageType, r io.Reader) (
 func (c *Conn) dispatch(typ websocket.MessageType, msg []byte) (CloseStatus, bool) {
 	if typ == websocket.MessageText {
 		if c.hooks.message == nil {
-			return c.fail(StatusUnsupportedData, "text messages are not supported", CauseUnsupportedData, nil), false
+			return c.fail(websocket.StatusUnsupportedData, "text messages are not supported", CauseProtocol, nil), false
 		}
 		text := string(msg)
 		return c.call(func() error { return c.hooks.message.OnMessage(c.ctx, c, text) })
 	}
 	if c.hooks.binary == nil {
-		return c.fail(StatusUnsupportedData, "binary messages are not supported", CauseUnsupportedData, nil), false
+		return c.fail(websocket.StatusUnsupportedData, "binary messages are not supported", CauseProtocol, nil), false
 	}
 	return c.call(func() error { return c.hooks.binary.OnBinary(c.ctx, c, msg) })
 }
@@ -313,8 +265,8 @@ func (c *Conn) call(hook func() error) (st CloseStatus, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.srv.log.Error("nows: panic in handler", "route", c.route.full, "remote", c.req.RemoteAddr,
-				"panic", v, "stack", string(debug.Stack()))
-			st, ok = c.fail(StatusInternalError, "", CauseHandlerPanic, fmt.Errorf("panic: %v", v)), false
+				"panic", v, panicStack())
+			st, ok = c.fail(websocket.StatusInternalError, "", CauseHandlerPanic, fmt.Errorf("panic: %v", v)), false
 		}
 	}()
 	err := hook()
@@ -325,17 +277,20 @@ func (c *Conn) call(hook func() error) (st CloseStatus, ok bool) {
 		// The hook's error comes from a close already under way.
 		return *cur, false
 	}
-	var ce CloseError
-	if errors.As(err, &ce) && ce.Code.sendable() && len(ce.Reason) <= 123 && utf8.ValidString(ce.Reason) {
-		return c.fail(ce.Code, ce.Reason, CauseHandlerError, err), false
+	if ce, ok := closeErrorOf(err); ok {
+		reason, bad := checkClose(ce.Code, ce.Reason)
+		if bad == nil {
+			return c.fail(ce.Code, reason, CauseClosed, err), false
+		}
+		err = fmt.Errorf("hook returned %w: %w", err, bad)
 	}
 	c.srv.log.Error("nows: handler error", "route", c.route.full, "remote", c.req.RemoteAddr, "err", err)
-	return c.fail(StatusInternalError, "", CauseHandlerError, err), false
+	return c.fail(websocket.StatusInternalError, "", CauseHandlerError, err), false
 }
 
 // fail closes the connection with a status chosen by the server and
 // returns the status that wins (a close already under way wins).
-func (c *Conn) fail(code StatusCode, reason string, cause Cause, err error) CloseStatus {
+func (c *Conn) fail(code websocket.StatusCode, reason string, cause Cause, err error) CloseStatus {
 	c.closeWith(CloseStatus{Code: code, Reason: reason, Cause: cause, Err: err})
 	return *c.closing.Load()
 }
@@ -345,16 +300,16 @@ func (c *Conn) readFailed(err error) CloseStatus {
 	switch c.wire.detected() {
 	case CauseTooBig:
 		c.wire.endReads()
-		return c.fail(StatusMessageTooBig, "message too big", CauseTooBig, nil)
-	case CauseInvalidUTF8:
-		return c.fail(StatusProtocolError, "invalid close reason", CauseInvalidUTF8, nil)
+		return c.fail(websocket.StatusMessageTooBig, "message too big", CauseTooBig, nil)
+	case CauseProtocol:
+		return c.fail(websocket.StatusProtocolError, "invalid close reason", CauseProtocol, nil)
 	case CauseIdle:
-		return c.fail(StatusGoingAway, "idle timeout", CauseIdle, nil)
+		return c.fail(websocket.StatusGoingAway, "idle timeout", CauseIdle, nil)
 	case CauseRateLimit:
 		c.wire.endReads() // the stream was cut mid-frame (ratelimit.go)
-		return c.fail(StatusPolicyViolation, rateLimitReason, CauseRateLimit, nil)
-	case CauseWriteTimeout:
-		c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseWriteTimeout, Err: err})
+		return c.fail(websocket.StatusPolicyViolation, rateLimitReason, CauseRateLimit, nil)
+	case CauseSlow:
+		c.abort(CloseStatus{Code: websocket.StatusAbnormalClosure, Cause: CauseSlow, Err: err})
 		return *c.closing.Load()
 	}
 	if cur := c.closing.Load(); cur != nil {
@@ -364,21 +319,21 @@ func (c *Conn) readFailed(err error) CloseStatus {
 	var ce websocket.CloseError
 	switch {
 	case errors.As(err, &ce):
-		st := CloseStatus{Code: StatusCode(ce.Code), Reason: ce.Reason, Cause: CausePeer}
+		st := CloseStatus{Code: websocket.StatusCode(ce.Code), Reason: ce.Reason, Cause: CausePeer}
 		c.closing.CompareAndSwap(nil, &st)
 		_ = c.ws.CloseNow()
 		return st
 	case errors.Is(err, websocket.ErrMessageTooBig):
 		c.wire.endReads()
-		return c.fail(StatusMessageTooBig, "message too big", CauseTooBig, err)
+		return c.fail(websocket.StatusMessageTooBig, "message too big", CauseTooBig, err)
 	case isNetErr(err):
-		c.abort(CloseStatus{Code: StatusAbnormalClosure, Cause: CauseAbnormal, Err: err})
+		c.abort(CloseStatus{Code: websocket.StatusAbnormalClosure, Cause: CauseAbnormal, Err: err})
 		return *c.closing.Load()
 	default:
 		// coder has usually sent 1002 with its own reason already (not
 		// for an unmasked frame); the stream cannot be parsed any more.
 		c.wire.endReads()
-		return c.fail(StatusProtocolError, "protocol error", CauseProtocol, err)
+		return c.fail(websocket.StatusProtocolError, "protocol error", CauseProtocol, err)
 	}
 }
 
@@ -445,7 +400,7 @@ func (c *Conn) pingTick() {
 	if err := c.ws.Ping(ctx); err != nil {
 		if c.closing.Load() == nil {
 			c.srv.log.Debug("nows: pong timeout", "route", c.route.full, "remote", c.req.RemoteAddr)
-			c.closeWith(CloseStatus{Code: StatusGoingAway, Reason: "pong timeout", Cause: CausePingTimeout, Err: err})
+			c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "pong timeout", Cause: CausePingTimeout, Err: err})
 		}
 		return
 	}
@@ -555,4 +510,25 @@ func putBuffer(b *[]byte) {
 	}
 	*b = (*b)[:0]
 	bufferPool.Put(b)
+}
+
+// panicStack returns the stack of a recovered panic as a group of frames,
+// "function (file:line)", one attribute each, so that slog's text and
+// JSON handlers both print it readably. Frames of the runtime and of
+// this recovery are left out.
+func panicStack() slog.Attr {
+	pcs := make([]uintptr, 64)
+	n := runtime.Callers(3, pcs)
+	frames := runtime.CallersFrames(pcs[:n])
+	var attrs []any
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "runtime.") {
+			attrs = append(attrs, slog.String(strconv.Itoa(len(attrs)), fmt.Sprintf("%s (%s:%d)", f.Function, f.File, f.Line)))
+		}
+		if !more {
+			break
+		}
+	}
+	return slog.Group("stack", attrs...)
 }

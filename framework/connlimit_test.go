@@ -122,7 +122,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 // Connection limits are off by default (see Options.MaxConnsPerIP).
 func TestConnLimitDefaults(t *testing.T) {
 	t.Parallel()
-	o := framework.NewServer(framework.Options{}).Options()
+	o := framework.OptionsOf(framework.NewServer(framework.Options{}))
 	if o.MaxConns != 0 || o.MaxConnsPerIP != 0 {
 		t.Errorf("got MaxConns %d, MaxConnsPerIP %d, want 0 (no limit) by default", o.MaxConns, o.MaxConnsPerIP)
 	}

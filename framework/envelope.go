@@ -3,6 +3,8 @@ package framework
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/coder/websocket"
 )
 
 // hubTopic is the broker topic every hub and Publisher uses. Broker
@@ -34,7 +36,7 @@ type envelope struct {
 	user string
 	seq  uint64
 	code uint16
-	typ  MessageType
+	typ  websocket.MessageType
 	data []byte
 }
 
@@ -79,7 +81,7 @@ func decodeEnvelope(b []byte) (*envelope, error) {
 	if d.err != nil || code > 0xffff || typ > 2 {
 		return nil, errBadEnvelope
 	}
-	e.code, e.typ, e.data = uint16(code), MessageType(typ), d.b
+	e.code, e.typ, e.data = uint16(code), websocket.MessageType(typ), d.b
 	return e, nil
 }
 

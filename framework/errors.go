@@ -12,43 +12,44 @@ var (
 	ErrClosed = errors.New("framework: connection closed")
 	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
 	ErrServerClosed = errors.New("framework: server closed")
-	// ErrRouteConflict wraps every route conflict reported by Register.
+	// ErrRouteConflict is wrapped by the error Register returns when two
+	// routes match the same paths; the message names both routes and
+	// where each was declared.
 	ErrRouteConflict = errors.New("framework: route conflict")
-	// ErrNoHandler is returned when a route's handler has neither OnMessage nor OnBinary.
-	ErrNoHandler = errors.New("framework: handler has neither OnMessage nor OnBinary")
-	// ErrReasonTooLong is returned by Conn.Close for a reason over 123 bytes.
-	ErrReasonTooLong = errors.New("framework: close reason longer than 123 bytes")
-	// ErrBadCloseCode is returned by Conn.Close for a code that may not be sent.
+	// ErrBadHandler is wrapped by the error Register returns for a handler
+	// it cannot serve: no OnMessage nor OnBinary, or a method named like a
+	// hook with another signature.
+	ErrBadHandler = errors.New("framework: bad handler")
+	// ErrBadCloseCode is returned for a close code that may not be sent.
 	ErrBadCloseCode = errors.New("framework: close code may not be sent")
 	// ErrBadMessage is returned when a Message to broadcast is invalid.
 	ErrBadMessage = errors.New("framework: invalid message")
-	// ErrBadRoom is returned for an empty room name.
-	ErrBadRoom = errors.New("framework: empty room name")
+	// ErrEmptyName is returned for an empty room or user name.
+	ErrEmptyName = errors.New("framework: empty room or user name")
 	// ErrBroker wraps the errors of a Broker, as reported by Hub.Err.
 	ErrBroker = errors.New("framework: broker")
 )
 
-// HTTPError rejects a handshake with an HTTP status. Return one from
-// [HandshakeHandler.OnHandshake], usually through [Reject].
-type HTTPError struct {
-	Status  int    // HTTP status code, e.g. http.StatusUnauthorized
-	Message string // response body; defaults to the status text
+// httpError rejects a handshake with an HTTP status; see [Reject].
+type httpError struct {
+	status  int
+	message string
 }
 
-// Error implements error.
-func (e *HTTPError) Error() string {
-	return fmt.Sprintf("framework: handshake rejected: %d %s", e.Status, e.text())
+func (e *httpError) Error() string {
+	return fmt.Sprintf("framework: handshake rejected: %d %s", e.status, e.text())
 }
 
-func (e *HTTPError) text() string {
-	if e.Message != "" {
-		return e.Message
+func (e *httpError) text() string {
+	if e.message != "" {
+		return e.message
 	}
-	return http.StatusText(e.Status)
+	return http.StatusText(e.status)
 }
 
-// Reject returns an error that makes the handshake fail with the given HTTP
-// status and message, before the connection is upgraded.
+// Reject returns an error for [HandshakeHandler.OnHandshake] that makes the
+// handshake fail with the given HTTP status and message (the status text
+// when message is ""), before the connection is upgraded.
 func Reject(status int, message string) error {
-	return &HTTPError{Status: status, Message: message}
+	return &httpError{status: status, message: message}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 )
 
@@ -13,7 +14,7 @@ type Lobby struct{ room string }
 
 func (h *Lobby) OnOpen(ctx context.Context, c *framework.Conn) error {
 	h.room = c.Params().Str("room")
-	c.SetUser(c.Query().Get("name"))
+	c.SetUser(c.Request().URL.Query().Get("name"))
 	return c.Join(h.room)
 }
 
@@ -41,13 +42,14 @@ func ExampleHub() {
 	defer cancel()
 	m, _ := framework.JSON(map[string]string{"type": "notice", "text": "hello"})
 	_ = node1.Hub().Broadcast(ctx, "lobby", m) // members on both nodes
-	_ = node2.Hub().DisconnectUser(ctx, "mallory", framework.StatusPolicyViolation, "banned")
+	_ = node2.Hub().DisconnectUser(ctx, "mallory", websocket.StatusPolicyViolation, "banned")
 }
 
 // A worker broadcasts to the rooms of the servers that share its broker.
-func ExampleNewPublisher() {
+func ExampleNewHub() {
 	broker := framework.NewMemoryBroker() // the servers' broker
-	pub := framework.NewPublisher(broker)
+	pub := framework.NewHub(framework.HubOptions{Broker: broker})
+	defer pub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := pub.Broadcast(ctx, "lobby", framework.Text("maintenance at noon")); err != nil {

@@ -3,11 +3,13 @@ package framework_test
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"time"
 
@@ -29,7 +31,7 @@ func (h *Room) OnOpen(ctx context.Context, c *framework.Conn) error {
 // OnMessage answers every text message.
 func (h *Room) OnMessage(ctx context.Context, c *framework.Conn, text string) error {
 	if text == "bye" {
-		return framework.CloseError{Code: framework.StatusNormalClosure, Reason: "see you"}
+		return websocket.CloseError{Code: websocket.StatusNormalClosure, Reason: "see you"}
 	}
 	return c.SendText(ctx, h.id+": "+text)
 }
@@ -80,101 +82,109 @@ func Example() {
 	// joined 42
 	// 42: hello
 	// client got: StatusNormalClosure
-	// server saw: 1000 normal closure see you
+	// server saw: StatusNormalClosure see you
 }
 
-// ExampleRoute shows typed parameters: {name:type}, {type:name}, {name}
-// and {name...}.
+// Where is a handler that tells the client which route it matched and the
+// typed value of its first parameter.
+type Where struct{}
+
+// OnOpen sends the route template and the parameters.
+func (h *Where) OnOpen(ctx context.Context, c *framework.Conn) error {
+	msg := c.Route()
+	for name, v := range c.Params().All() {
+		msg += fmt.Sprintf(" %s=%v (%T)", name, v, v)
+	}
+	return c.SendText(ctx, msg)
+}
+
+// OnMessage ignores messages.
+func (h *Where) OnMessage(ctx context.Context, c *framework.Conn, text string) error { return nil }
+
+// ExampleRoute shows typed parameters ({name:type}, {type:name}, {name},
+// {name...}) and which route wins: static segments, then int, float, uuid
+// and custom types, then str, then path. A value that does not parse does
+// not match.
 func ExampleRoute() {
-	bp := framework.NewBlueprint("/api",
-		framework.Route[Room]("/user/{id:int}"),      // canonical form
-		framework.Route[Room]("/order/{uuid:order}"), // NoWebsocket's {type:name}
-		framework.Route[Room]("/room/{room_id}"),     // str
-		framework.Route[Room]("/files/{rest...}"),    // the rest of the path
+	bp := framework.NewBlueprint("/u",
+		framework.Route[Where]("/me"),
+		framework.Route[Where]("/{id:int}"),  // canonical form
+		framework.Route[Where]("/{float:x}"), // NoWebsocket's {type:name}
+		framework.Route[Where]("/{name}"),    // str
+		framework.Route[Where]("/{rest...}"), // the rest of the path
 	)
-	r := framework.NewRouter()
-	if err := r.Register(bp); err != nil {
+	srv := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := srv.Register(bp); err != nil {
 		panic(err)
 	}
-	for _, path := range []string{"/api/user/42", "/api/user/x", "/api/files/a/b%20c"} {
-		info, params, ok := r.Match(path)
-		if !ok {
-			fmt.Println(path, "-> 404")
-			continue
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	for _, path := range []string{"/u/me", "/u/42", "/u/3.5", "/u/bob", "/u/a/b%20c"} {
+		c, _, err := websocket.Dial(context.Background(), "ws"+hs.URL[4:]+path, nil)
+		if err != nil {
+			panic(err)
 		}
-		v, _ := params.Get(params.Names()[0])
-		fmt.Printf("%s -> %s %v (%T)\n", path, info.Template, v, v)
+		_, msg, _ := c.Read(context.Background())
+		fmt.Println(path, "->", string(msg))
+		c.CloseNow()
 	}
 	// Output:
-	// /api/user/42 -> /api/user/{id:int} 42 (int64)
-	// /api/user/x -> 404
-	// /api/files/a/b%20c -> /api/files/{rest...} a/b c (string)
+	// /u/me -> /u/me
+	// /u/42 -> /u/{id:int} id=42 (int64)
+	// /u/3.5 -> /u/{float:x} x=3.5 (float64)
+	// /u/bob -> /u/{name} name=bob (string)
+	// /u/a/b%20c -> /u/{rest...} rest=a/b c (string)
 }
 
-// ExampleServer_Register shows the default conflict policy: the later
-// blueprint is skipped with a warning, unless Options.Strict is set.
-func ExampleServer_Register() {
-	a := framework.NewBlueprint("/u", framework.Route[Room]("/{id:int}"))
-	b := framework.NewBlueprint("/u", framework.Route[Room]("/{uid:int}"))
-
-	strict := framework.NewServer(framework.Options{Strict: true, Logger: slog.New(slog.DiscardHandler)})
-	err := strict.Register(a, b)
-	fmt.Println(errors.Is(err, framework.ErrRouteConflict))
-
-	lenient := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
-	err = lenient.Register(a, b)
-	fmt.Println(err, len(lenient.Routes()))
-	// Output:
-	// true
-	// <nil> 1
+// ExampleOptions_BindFlags binds the limits to command-line flags (and
+// NOWS_* environment variables); what is not given keeps its default.
+func ExampleOptions_BindFlags() {
+	var opts framework.Options
+	opts.ReadTimeout = 5 * time.Minute // the app's own default
+	fs := flag.NewFlagSet("app", flag.ContinueOnError)
+	opts.BindFlags(fs)
+	if err := fs.Parse([]string{"--max-message-bytes", "1MiB", "--queue-policy", "drop"}); err != nil {
+		panic(err)
+	}
+	fmt.Println(opts.Addr, opts.MaxMessageBytes, opts.ReadTimeout, opts.SendQueue.Policy)
+	// Output: 0.0.0.0:8765 1048576 5m0s drop
 }
 
-// ExampleOptions shows the limits and their defaults.
-func ExampleOptions() {
-	srv := framework.NewServer(framework.Options{
-		MaxMessageBytes: 10 << 20,         // 10 MiB instead of 2 MiB
-		ReadTimeout:     5 * time.Minute,  // idle connections close with 1001
-		PingInterval:    30 * time.Second, // keep-alive pings
-		AllowedOrigins:  []string{"*.example.com"},
-		Fallback:        http.NotFoundHandler(),
-	})
-	o := srv.Options()
-	fmt.Println(o.MaxHeaderBytes, o.MaxMessageBytes, o.ReadTimeout, o.WriteTimeout, o.PongTimeout)
-	// Output: 4096 10485760 5m0s 10s 30s
+// ExampleRun is the whole main function of an app: flags, environment,
+// signals and graceful shutdown included.
+func ExampleRun() {
+	var opts framework.Options
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	bp := framework.NewBlueprint("/chat", framework.Route[Room]("/room/{room_id}"))
+	if err := framework.Run(context.Background(), opts, bp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+// Guard rejects handshakes without a token.
+type Guard struct{ Greeter }
+
+// OnHandshake runs before the upgrade.
+func (h *Guard) OnHandshake(r *http.Request) error {
+	if r.URL.Query().Get("token") == "" {
+		return framework.Reject(http.StatusUnauthorized, "missing token")
+	}
+	return nil
 }
 
 // ExampleReject rejects a handshake before upgrading.
 func ExampleReject() {
-	err := framework.Reject(http.StatusUnauthorized, "missing token")
-	var he *framework.HTTPError
-	fmt.Println(errors.As(err, &he), he.Status)
-	// Output: true 401
-}
-
-// ExampleRouter_Match shows the precedence of routes: static segments,
-// then int, float, uuid, custom types, then str, then path.
-func ExampleRouter_Match() {
-	bp := framework.NewBlueprint("/u",
-		framework.Route[Room]("/me"), framework.Route[Room]("/{id:int}"),
-		framework.Route[Room]("/{x:float}"), framework.Route[Room]("/{u:uuid}"),
-		framework.Route[Room]("/{name}"), framework.Route[Room]("/{rest...}"),
-	)
-	r := framework.NewRouter()
-	if err := r.Register(bp); err != nil {
+	srv := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err := srv.Register(framework.NewBlueprint("", framework.Route[Guard]("/ws"))); err != nil {
 		panic(err)
 	}
-	for _, p := range []string{"/u/me", "/u/42", "/u/3.5", "/u/9223372036854775808", "/u/0A1B2C3D-0000-4000-8000-000000000000", "/u/bob", "/u/a/b"} {
-		info, _, _ := r.Match(p)
-		fmt.Println(p, "->", info.Template)
-	}
-	// Output:
-	// /u/me -> /u/me
-	// /u/42 -> /u/{id:int}
-	// /u/3.5 -> /u/{x:float}
-	// /u/9223372036854775808 -> /u/{x:float}
-	// /u/0A1B2C3D-0000-4000-8000-000000000000 -> /u/{u:uuid}
-	// /u/bob -> /u/{name}
-	// /u/a/b -> /u/{rest...}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	_, resp, err := websocket.Dial(context.Background(), "ws"+hs.URL[4:]+"/ws", nil)
+	fmt.Println(err != nil, resp.StatusCode)
+	// Output: true 401
 }
 
 // Counter is a handler with a dependency, made by RouteFunc.
@@ -189,50 +199,49 @@ func (h *Counter) OnMessage(ctx context.Context, c *framework.Conn, text string)
 	return c.SendText(ctx, fmt.Sprint(h.start+h.n))
 }
 
-// ExampleRouteFunc gives every connection's handler its dependencies.
-func ExampleRouteFunc() {
-	start := 100 // a store, a directory, a token list...
-	bp := framework.NewBlueprint("/count",
-		framework.RouteFunc("", func() *Counter { return &Counter{start: start} }),
+// Deps is what an app's handlers share, filled by main from its flags.
+type Deps struct{ Start int }
+
+// CountBlueprint is a blueprint constructor, as `nows registry` finds them:
+// it passes the app's dependencies to every connection's handler.
+func CountBlueprint(d *Deps) *framework.Blueprint {
+	return framework.NewBlueprint("/count",
+		framework.RouteFunc("", func() *Counter { return &Counter{start: d.Start} }),
 	)
-	fmt.Println(bp.Routes()[0].Handler())
-	// Output: Counter
 }
 
-// ExampleCloseError closes a connection from a hook with a chosen code and
-// reason.
-func ExampleCloseError() {
-	err := framework.CloseError{Code: framework.StatusPolicyViolation, Reason: "no swearing"}
-	// return err from OnMessage: the client gets 1008 "no swearing".
-	var ce framework.CloseError
+// ExampleRouteFunc gives every connection's handler the app's dependencies.
+func ExampleRouteFunc() {
+	srv := framework.NewServer(framework.Options{})
+	if err := srv.Register(CountBlueprint(&Deps{Start: 100})); err != nil {
+		panic(err)
+	}
+	fmt.Println(srv.Routes()[0].Template, srv.Routes()[0].Handler)
+	// Output: /count Counter
+}
+
+// Example_closeError closes a connection from a hook with a chosen code
+// and reason: return a websocket.CloseError, as a value or a pointer.
+func Example_closeError() {
+	err := websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "no swearing"}
+	// return err (or &err) from OnMessage: the client gets 1008 "no swearing".
+	var ce websocket.CloseError
 	fmt.Println(errors.As(fmt.Errorf("wrapped: %w", err), &ce), ce.Code)
-	// Output: true 1008 policy violation
+	// Output: true StatusPolicyViolation
 }
 
-// ExampleServer_ShutdownWith closes every connection with 1012 Service
-// Restart before a process is replaced (nows run --watch does this).
-func ExampleServer_ShutdownWith() {
-	srv := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.ShutdownWith(ctx, framework.StatusServiceRestart, "restarting")
-	fmt.Println(err)
-	// Output: <nil>
-}
-
-// ExampleParamType adds a parameter type with Options.ParamTypes. A segment
-// that Parse refuses is no match, so the client gets 404 before any upgrade.
-func ExampleParamType() {
+// ExampleOptions_paramTypes adds a parameter type. A segment the function
+// refuses is no match, so the client gets 404 before any upgrade.
+func ExampleOptions_paramTypes() {
 	slug := regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	srv := framework.NewServer(framework.Options{ParamTypes: []framework.ParamType{{
-		Name: "slug",
-		Parse: func(s string) (any, error) {
+	srv := framework.NewServer(framework.Options{ParamTypes: map[string]func(string) (any, error){
+		"slug": func(s string) (any, error) {
 			if !slug.MatchString(s) {
 				return nil, errors.New("not a slug")
 			}
 			return s, nil
 		},
-	}}})
+	}})
 	if err := srv.Register(framework.NewBlueprint("/post", framework.Route[Room]("/{title:slug}"))); err != nil {
 		panic(err)
 	}
@@ -272,8 +281,8 @@ func ExampleServer_ServeHTTP() {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
 	hs := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: framework.DefaultHandshakeTimeout, // Options.HandshakeTimeout applies only to Serve
-		MaxHeaderBytes:    framework.DefaultMaxHeaderBytes,
+		ReadHeaderTimeout: (10 * time.Second), // Options.HandshakeTimeout applies only to Serve
+		MaxHeaderBytes:    4096,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -37,7 +37,7 @@ func TestFaultClientKilled(t *testing.T) {
 	checkLeaks(t)
 	f := newFaults(t)
 	srv := serve(t, quietOptions(framework.Options{}), faultBP)
-	abnormal := []framework.CloseStatus{{Code: framework.StatusAbnormalClosure, Cause: framework.CauseAbnormal}}
+	abnormal := []framework.CloseStatus{{Code: websocket.StatusAbnormalClosure, Cause: framework.CauseAbnormal}}
 	big := strings.Repeat("x", 32<<20) // more than the socket buffers hold
 	var delivered sync.Map             // every message a hook received
 	f.message = func(ctx context.Context, c *framework.Conn, text string) error {
@@ -145,7 +145,7 @@ var hookNames = []string{"handshake", "open", "message", "binary", "close"}
 // misbehave makes the named hook of f run bad for the connections whose
 // query has bad=1, and leaves it well-behaved for the others.
 func misbehave(f *faults, hook string, bad func()) {
-	isBad := func(c *framework.Conn) bool { return c.Query().Get("bad") != "" }
+	isBad := func(c *framework.Conn) bool { return c.Request().URL.Query().Get("bad") != "" }
 	switch hook {
 	case "handshake":
 		f.handshake = func(r *http.Request) error {
@@ -245,10 +245,10 @@ func TestFaultHookPanics(t *testing.T) {
 				}
 			default:
 				f.waitOpen(t)
-				if reason := c.expectClose(framework.StatusInternalError); reason != "" {
+				if reason := c.expectClose(websocket.StatusInternalError); reason != "" {
 					t.Errorf("got close reason %q, want none", reason)
 				}
-				if st := f.waitClose(t); st.Code != framework.StatusInternalError || st.Cause != framework.CauseHandlerPanic {
+				if st := f.waitClose(t); st.Code != websocket.StatusInternalError || st.Cause != framework.CauseHandlerPanic {
 					t.Fatalf("OnClose got %v, want 1011 (handler panic)", st)
 				}
 			}
@@ -360,11 +360,11 @@ func TestFaultShutdownBlockedHook(t *testing.T) {
 			defer cancel()
 			shut := make(chan error, 1)
 			go func() { shut <- srv.Shutdown(ctx) }()
-			c.expectClose(framework.StatusGoingAway)
+			c.expectClose(websocket.StatusGoingAway)
 			if err := <-shut; err != nil {
 				t.Fatalf("Shutdown: got %v, want nil", err)
 			}
-			if st := f.waitClose(t); st.Code != framework.StatusGoingAway || st.Cause != framework.CauseShutdown {
+			if st := f.waitClose(t); st.Code != websocket.StatusGoingAway || st.Cause != framework.CauseShutdown {
 				t.Fatalf("OnClose got %v, want 1001 (server shutdown)", st)
 			}
 			f.checkClosedOnce(t)
@@ -487,7 +487,7 @@ func TestFaultShutdownUnderLoad(t *testing.T) {
 		}
 	}
 	for range clients {
-		if st := f.waitClose(t); st.Code != framework.StatusGoingAway || st.Cause != framework.CauseShutdown {
+		if st := f.waitClose(t); st.Code != websocket.StatusGoingAway || st.Cause != framework.CauseShutdown {
 			t.Errorf("OnClose got %v, want 1001 (server shutdown)", st)
 		}
 	}

@@ -2,7 +2,10 @@ package framework
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"reflect"
+	"strings"
 )
 
 // A handler is any type whose pointer implements some of the hook interfaces
@@ -13,15 +16,14 @@ import (
 // (or both); the other hooks are optional.
 //
 // A hook that returns an error closes the connection: with the code of a
-// [CloseError], or with StatusInternalError (1011) and no reason for any
+// [websocket.CloseError], or with websocket.StatusInternalError (1011) and no reason for any
 // other error. A hook that panics is recovered, logged with its stack, and
 // closes its connection with 1011; the server keeps serving.
 
 // HandshakeHandler is implemented by handlers that authenticate or reject a
-// connection before it is upgraded. OnHandshake runs on the fresh handler
-// value, so it can keep what it learns (a user ID) for the other hooks.
-// Returning an error rejects the handshake: with the status of an
-// [HTTPError] (see [Reject]), or 403 Forbidden for any other error.
+// connection before the upgrade; the handler keeps what it learns for the
+// other hooks. An error rejects the handshake with 403, or the status
+// given to [Reject].
 type HandshakeHandler interface {
 	OnHandshake(r *http.Request) error
 }
@@ -32,10 +34,9 @@ type OpenHandler interface {
 	OnOpen(ctx context.Context, c *Conn) error
 }
 
-// MessageHandler is implemented by handlers that receive text messages.
-// text is valid UTF-8: invalid text closes the connection with 1007 before
-// any hook sees it. A text message to a handler without OnMessage closes the
-// connection with 1003 Unsupported Data.
+// MessageHandler is implemented by handlers that receive text messages,
+// always valid UTF-8 (invalid text closes with 1007). A text message to a
+// handler without OnMessage closes with 1003 Unsupported Data.
 type MessageHandler interface {
 	OnMessage(ctx context.Context, c *Conn, text string) error
 }
@@ -71,4 +72,74 @@ func hooksOf(v any) hooks {
 	h.binary, _ = v.(BinaryHandler)
 	h.close, _ = v.(CloseHandler)
 	return h
+}
+
+// hookTypes maps each hook's method name to its interface, for the
+// signature check at registration.
+var hookTypes = map[string]reflect.Type{
+	"OnHandshake": reflect.TypeFor[HandshakeHandler](),
+	"OnOpen":      reflect.TypeFor[OpenHandler](),
+	"OnMessage":   reflect.TypeFor[MessageHandler](),
+	"OnBinary":    reflect.TypeFor[BinaryHandler](),
+	"OnClose":     reflect.TypeFor[CloseHandler](),
+}
+
+// checkHooks reports a method of the handler type t (a pointer) that is
+// named like a hook but would never be called: another signature (the
+// Python-style OnOpen(c) error, say) or another spelling (Onmessage). Like
+// go vet's stdmethods check, but at registration, where it cannot be
+// skipped.
+func checkHooks(t reflect.Type) error {
+	for i := range t.NumMethod() {
+		m := t.Method(i)
+		for name, iface := range hookTypes {
+			if !strings.EqualFold(m.Name, name) {
+				continue
+			}
+			want := iface.Method(0).Type
+			if m.Name != name {
+				return fmt.Errorf("method (%v).%s is never called: the hook is spelled %s", t, m.Name, name)
+			}
+			if !t.Implements(iface) {
+				return fmt.Errorf("method (%v).%s has signature %v; want %s",
+					t, m.Name, signature(m.Type), signatureOf(name, want))
+			}
+		}
+	}
+	return nil
+}
+
+// signature formats a method type without its receiver.
+func signature(f reflect.Type) string {
+	in := make([]string, 0, f.NumIn())
+	for i := 1; i < f.NumIn(); i++ {
+		in = append(in, f.In(i).String())
+	}
+	return "func(" + strings.Join(in, ", ") + ")" + results(f)
+}
+
+// signatureOf formats the hook's signature as its doc writes it.
+func signatureOf(name string, f reflect.Type) string {
+	params := map[string]string{
+		"OnHandshake": "r *http.Request",
+		"OnOpen":      "ctx context.Context, c *framework.Conn",
+		"OnMessage":   "ctx context.Context, c *framework.Conn, text string",
+		"OnBinary":    "ctx context.Context, c *framework.Conn, data []byte",
+		"OnClose":     "c *framework.Conn, status framework.CloseStatus",
+	}
+	return "func(" + params[name] + ")" + results(f)
+}
+
+func results(f reflect.Type) string {
+	switch f.NumOut() {
+	case 0:
+		return ""
+	case 1:
+		return " " + f.Out(0).String()
+	}
+	out := make([]string, f.NumOut())
+	for i := range out {
+		out[i] = f.Out(i).String()
+	}
+	return " (" + strings.Join(out, ", ") + ")"
 }

@@ -123,9 +123,9 @@ func TestHandshakeMaxHeaderBytes(t *testing.T) {
 		size  int
 		want  int
 	}{
-		{"default exactly at limit", 0, framework.DefaultMaxHeaderBytes, 101},
-		{"default one byte over", 0, framework.DefaultMaxHeaderBytes + 1, 431},
-		{"default 4 KiB over", 0, framework.DefaultMaxHeaderBytes + 4096, 431},
+		{"default exactly at limit", 0, 4096, 101},
+		{"default one byte over", 0, 4096 + 1, 431},
+		{"default 4 KiB over", 0, 4096 + 4096, 431},
 		{"custom exactly at limit", 1000, 1000, 101},
 		{"custom one byte over", 1000, 1001, 431},
 		{"custom large exactly at limit", 20000, 20000, 101},

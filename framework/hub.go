@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,15 +12,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
+
+	"github.com/coder/websocket"
 )
 
 // HubOptions configures a server's [Hub]: how it reaches the other nodes.
 type HubOptions struct {
-	// Broker carries broadcasts, disconnects and presence between nodes
-	// (see package github.com/nowebsocket/nows/framework/broker/nats and
-	// .../broker/redis). Defaults to nil: this server alone, every
-	// delivery in-process and no broker traffic at all.
+	// Broker carries broadcasts, disconnects and presence between nodes.
+	// Defaults to nil: this server alone.
 	Broker Broker
 
 	// Node names this server in broker traffic and presence; it must be
@@ -36,26 +34,25 @@ type HubOptions struct {
 	// PublishTimeout bounds one publish to the broker. Defaults to 2 s.
 	PublishTimeout time.Duration
 
-	// OutboxSize bounds the messages waiting to be published to the
-	// broker; when the broker is slow or down, more are dropped (and
-	// counted in HubStats.OutboxDropped). Defaults to 8192.
+	// OutboxSize bounds the messages waiting for a slow or down broker;
+	// more are dropped. Defaults to 8192.
 	OutboxSize int
 }
 
-// Defaults of HubOptions.
+// The defaults of HubOptions.
 const (
-	DefaultPresenceInterval = 5 * time.Second
-	DefaultPublishTimeout   = 2 * time.Second
-	DefaultOutboxSize       = 8192
+	defaultPresenceInterval = 5 * time.Second
+	defaultPublishTimeout   = 2 * time.Second
+	defaultOutboxSize       = 8192
 )
 
 func (o HubOptions) withDefaults() HubOptions {
 	if o.Node == "" {
 		o.Node = newNodeID()
 	}
-	setDefault(&o.PresenceInterval, DefaultPresenceInterval)
-	setDefault(&o.PublishTimeout, DefaultPublishTimeout)
-	setDefault(&o.OutboxSize, DefaultOutboxSize)
+	setDefault(&o.PresenceInterval, defaultPresenceInterval)
+	setDefault(&o.PublishTimeout, defaultPublishTimeout)
+	setDefault(&o.OutboxSize, defaultOutboxSize)
 	return o
 }
 
@@ -65,17 +62,12 @@ func newNodeID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Hub is a server's rooms: it knows which connections joined which room,
-// broadcasts to them, and, with a [Broker], does the same across every
-// node that shares the broker. Get it with [Server.Hub] or [Conn.Hub]. All
-// its methods are safe to call from any goroutine.
-//
-// A broadcast is delivered to the local members at once, through each
-// member's bounded send queue (see [QueueOptions]), and published to the
-// broker for the other nodes, which deliver it to their own members. A node
-// skips its own messages when the broker echoes them, so every member gets
-// a broadcast exactly once. When the broker is unreachable, local delivery
-// goes on; Err reports the outage and the broker adapter reconnects.
+// Hub is a server's rooms, on every node that shares its [Broker]: who is
+// in which room, broadcasts to them, disconnects. Get it with [Server.Hub]
+// or [Conn.Hub]; its methods are safe for concurrent use. A broadcast goes
+// through each local member's bounded send queue ([QueueOptions]) and
+// through the broker to the other nodes, exactly once per member. When the
+// broker is down, local delivery goes on and Err reports the outage.
 type Hub struct {
 	srv      *Server
 	log      *slog.Logger
@@ -112,8 +104,8 @@ type hubCounters struct {
 	outboxDropped, badEnvelopes, eventsDropped atomic.Uint64
 }
 
-// HubStats counts what went through a hub since the server started.
-type HubStats struct {
+// hubStats counts what went through a hub since the server started.
+type hubStats struct {
 	Node          string // this node's ID
 	Rooms         int    // rooms with members on this node
 	Queued        uint64 // messages queued for local connections (all send queues)
@@ -127,10 +119,9 @@ type HubStats struct {
 	EventsDropped uint64 // presence events dropped because a subscriber was too slow
 }
 
-// Hub returns the server's hub. It is made on first use and starts talking
-// to the broker (if any) when first used.
+// Hub returns the server's hub, which starts on first use.
 func (s *Server) Hub() *Hub {
-	s.hubOnce.Do(func() { s.hub = newHub(s) })
+	s.hubOnce.Do(func() { s.hub = newHub(s, s.opts.Hub, s.log) })
 	return s.hub
 }
 
@@ -138,12 +129,43 @@ func (s *Server) Hub() *Hub {
 // what is left, says goodbye to the other nodes and leaves the broker.
 func (s *Server) closeHub() { s.Hub().close() }
 
-func newHub(s *Server) *Hub {
+// NewHub returns a hub for a process that serves no WebSocket (a worker, a
+// cron job) but shares opts.Broker with the servers: it broadcasts to
+// their rooms, disconnects their users and sees their members. Unlike a
+// server's hub, it publishes at once and returns the broker's error.
+// Close it when done.
+func NewHub(opts HubOptions) *Hub {
+	return newHub(nil, opts.withDefaults(), slog.Default())
+}
+
+// Close stops a hub made with NewHub: it tells the other nodes this one is
+// gone and leaves the broker. A server's hub closes with its server; Close
+// on it does nothing.
+func (h *Hub) Close() error {
+	if h.srv == nil {
+		h.close()
+	}
+	return nil
+}
+
+// publishNow publishes e at once, for a hub without a server.
+func (h *Hub) publishNow(ctx context.Context, e *envelope) error {
+	if h.broker == nil {
+		return fmt.Errorf("%w: the hub has no broker: set HubOptions.Broker", ErrBroker)
+	}
+	if err := h.broker.Publish(ctx, hubTopic, encodeEnvelope(e)); err != nil {
+		return fmt.Errorf("%w: publish: %w", ErrBroker, err)
+	}
+	h.counters.published.Add(1)
+	return nil
+}
+
+func newHub(s *Server, opts HubOptions, log *slog.Logger) *Hub {
 	h := &Hub{
 		srv:    s,
-		log:    s.log,
-		opts:   s.opts.Hub,
-		broker: s.opts.Hub.Broker,
+		log:    log,
+		opts:   opts,
+		broker: opts.Broker,
 		rooms:  make(map[string]map[*Conn]struct{}),
 		users:  make(map[string]map[*Conn]struct{}),
 	}
@@ -297,13 +319,13 @@ func (h *Hub) close() {
 	})
 }
 
-// Stats returns the hub's counters.
-func (h *Hub) Stats() HubStats {
+// stats returns the hub's counters.
+func (h *Hub) stats() hubStats {
 	h.mu.RLock()
 	rooms := len(h.rooms)
 	h.mu.RUnlock()
 	c := &h.counters
-	return HubStats{
+	return hubStats{
 		Node:          h.opts.Node,
 		Rooms:         rooms,
 		Queued:        c.queued.Load(),
@@ -340,14 +362,18 @@ func (h *Hub) broadcast(ctx context.Context, kind byte, room, except string, m M
 		return err
 	}
 	if kind == kindRoom && room == "" {
-		return ErrBadRoom
+		return ErrEmptyName
 	}
 	if h.closed.Load() {
 		return ErrServerClosed
 	}
+	e := &envelope{kind: kind, node: h.opts.Node, room: room, id: except, typ: m.Type, data: m.Data}
+	if h.srv == nil {
+		return h.publishNow(ctx, e)
+	}
 	h.use()
 	if h.outbox != nil {
-		h.post(encodeEnvelope(&envelope{kind: kind, node: h.opts.Node, room: room, id: except, typ: m.Type, data: m.Data}))
+		h.post(encodeEnvelope(e))
 	}
 	h.deliver(ctx, kind, room, except, m)
 	return nil
@@ -366,7 +392,7 @@ func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Mes
 			blocked = append(blocked, c)
 		}
 	}
-	if kind == kindAll {
+	if kind == kindAll && h.srv != nil {
 		for _, c := range h.srv.connections() {
 			offer(c)
 		}
@@ -398,44 +424,36 @@ func (s *Server) connections() []*Conn {
 // DisconnectRoom closes every connection in room, on every node, with code
 // and reason, after the messages already queued for each. It returns once
 // the closes have started.
-func (h *Hub) DisconnectRoom(ctx context.Context, room string, code StatusCode, reason string) error {
+func (h *Hub) DisconnectRoom(ctx context.Context, room string, code websocket.StatusCode, reason string) error {
 	return h.disconnect(ctx, kindDisconnectRoom, room, code, reason)
 }
 
 // DisconnectUser closes every connection whose user key (see
 // [Conn.SetUser]) is user, on every node, like DisconnectRoom.
-func (h *Hub) DisconnectUser(ctx context.Context, user string, code StatusCode, reason string) error {
+func (h *Hub) DisconnectUser(ctx context.Context, user string, code websocket.StatusCode, reason string) error {
 	return h.disconnect(ctx, kindDisconnectUser, user, code, reason)
 }
 
-func (h *Hub) disconnect(ctx context.Context, kind byte, key string, code StatusCode, reason string) error {
+func (h *Hub) disconnect(ctx context.Context, kind byte, key string, code websocket.StatusCode, reason string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := checkClose(code, reason); err != nil {
+	reason, err := checkClose(code, reason)
+	if err != nil {
 		return err
 	}
 	if key == "" {
-		return ErrBadRoom
+		return ErrEmptyName
+	}
+	e := &envelope{kind: kind, node: h.opts.Node, room: key, user: reason, code: uint16(code)}
+	if h.srv == nil {
+		return h.publishNow(ctx, e)
 	}
 	h.use()
 	if h.outbox != nil {
-		h.post(encodeEnvelope(&envelope{kind: kind, node: h.opts.Node, room: key, user: reason, code: uint16(code)}))
+		h.post(encodeEnvelope(e))
 	}
-	h.disconnectLocal(kind, key, CloseStatus{Code: code, Reason: reason, Cause: CausePolicy})
-	return nil
-}
-
-func checkClose(code StatusCode, reason string) error {
-	if !code.sendable() {
-		return fmt.Errorf("%w: %d", ErrBadCloseCode, int(code))
-	}
-	if len(reason) > 123 {
-		return ErrReasonTooLong
-	}
-	if !utf8.ValidString(reason) {
-		return errors.New("framework: close reason is not valid UTF-8")
-	}
+	h.disconnectLocal(kind, key, CloseStatus{Code: code, Reason: reason, Cause: CauseClosed})
 	return nil
 }
 
@@ -536,11 +554,12 @@ func (h *Hub) receive(p []byte) {
 		}
 		h.deliver(context.Background(), e.kind, e.room, e.id, m)
 	case kindDisconnectRoom, kindDisconnectUser:
-		code, reason := StatusCode(e.code), e.user
-		if checkClose(code, reason) != nil {
+		code := websocket.StatusCode(e.code)
+		reason, err := checkClose(code, e.user)
+		if err != nil {
 			return
 		}
-		h.disconnectLocal(e.kind, e.room, CloseStatus{Code: code, Reason: reason, Cause: CausePolicy})
+		h.disconnectLocal(e.kind, e.room, CloseStatus{Code: code, Reason: reason, Cause: CauseClosed})
 	case kindSyncRequest:
 		if e.id == "" || e.id == h.opts.Node {
 			h.postState()

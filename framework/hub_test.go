@@ -104,18 +104,18 @@ func TestHubPresenceEvents(t *testing.T) {
 	t.Parallel()
 	srv := roomsServer(t)
 	events := make(chan framework.PresenceEvent, 16)
-	cancel := srv.Hub().Subscribe(func(ev framework.PresenceEvent) { events <- ev })
-	defer cancel()
+	stop := srv.Hub().Watch(func(ev framework.PresenceEvent) { events <- ev })
+	defer stop()
 	p := srv.Join(t, "r", "zoe")
 	p.Close()
-	for _, want := range []framework.PresenceKind{framework.PresenceJoin, framework.PresenceLeave} {
+	for _, want := range []bool{true, false} {
 		select {
 		case ev := <-events:
-			if ev.Kind != want || ev.Room != "r" || ev.Member.User != "zoe" || ev.Member.ID != p.ID || ev.Member.Node != srv.Hub().Node() {
-				t.Fatalf("got event %+v, want %v of zoe (%s) in r", ev, want, p.ID)
+			if ev.Joined != want || ev.Room != "r" || ev.Member.User != "zoe" || ev.Member.ID != p.ID || ev.Member.Node != srv.Hub().Node() {
+				t.Fatalf("got event %+v, want Joined=%v of zoe (%s) in r", ev, want, p.ID)
 			}
 		case <-time.After(rawTimeout):
-			t.Fatalf("no %v event within %v", want, rawTimeout)
+			t.Fatalf("no Joined=%v event within %v", want, rawTimeout)
 		}
 	}
 }
@@ -184,7 +184,7 @@ func TestHubMessages(t *testing.T) {
 	}{
 		{"invalid UTF-8", "r", framework.Text("\xff"), framework.ErrBadMessage},
 		{"no type", "r", framework.Message{Data: []byte("x")}, framework.ErrBadMessage},
-		{"empty room", "", framework.Text("x"), framework.ErrBadRoom},
+		{"empty room", "", framework.Text("x"), framework.ErrEmptyName},
 	}
 	for _, tc := range tests {
 		if err := hub.Broadcast(ctx, tc.room, tc.m); !errors.Is(err, tc.want) {
@@ -269,7 +269,7 @@ func TestHubSlowClient(t *testing.T) {
 				if tc.closed {
 					return !slowConn.Connected()
 				}
-				return slowConn.QueueStats().Dropped > 0
+				return framework.QueueStats(slowConn).Dropped > 0
 			}
 
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -280,7 +280,7 @@ func TestHubSlowClient(t *testing.T) {
 			sent, extra := 0, 10
 			for ; extra > 0; sent++ {
 				if sent == 4000 {
-					t.Fatalf("policy %s not applied after %d broadcasts (stats %+v)", tc.policy, sent, slowConn.QueueStats())
+					t.Fatalf("policy %s not applied after %d broadcasts (stats %+v)", tc.policy, sent, framework.QueueStats(slowConn))
 				}
 				start := time.Now()
 				returned := make(chan time.Time, 1)
@@ -317,9 +317,9 @@ func TestHubSlowClient(t *testing.T) {
 				t.Errorf("QueueBlock: no Broadcast waited for the slow client after serving the fast one")
 			}
 			t.Logf("policy %s: applied after about %d broadcasts; longest Broadcast %v; fast latency <= %v; slow stats %+v",
-				tc.policy, sent-10, longest, fastLatency, slowConn.QueueStats())
+				tc.policy, sent-10, longest, fastLatency, framework.QueueStats(slowConn))
 
-			st := hub.Stats()
+			st := framework.HubStats(hub)
 			if st.Dropped == 0 {
 				t.Errorf("hub Dropped: got 0, want > 0")
 			}
@@ -345,7 +345,7 @@ func TestHubSlowClient(t *testing.T) {
 				}
 				break
 			}
-			eventually(t, "OnClose of the slow client", func() bool { return slowConn.CloseCode() == framework.StatusTryAgainLater })
+			eventually(t, "the end of the slow client", func() bool { return !slowConn.Connected() && slowConn.Context().Err() != nil })
 		})
 	}
 }
@@ -374,11 +374,11 @@ func TestHubWriterExits(t *testing.T) {
 	}
 	wg.Wait()
 	eventually(t, "writer goroutines exit once the queues drain", func() bool { return runtime.NumGoroutine() <= base })
-	st := srv.Hub().Stats()
+	st := framework.HubStats(srv.Hub())
 	if st.Queued != 50*20 || st.Sent != 50*20 || st.Dropped != 0 {
 		t.Errorf("hub stats: got %+v, want 1000 queued and sent, 0 dropped", st)
 	}
-	qs := srv.Hub().LocalMembers("r")[0].QueueStats()
+	qs := framework.QueueStats(srv.Hub().LocalMembers("r")[0])
 	if qs.Queued != 20 || qs.Sent != 20 || qs.Pending != 0 {
 		t.Errorf("queue stats: got %+v, want 20 queued and sent, none pending", qs)
 	}

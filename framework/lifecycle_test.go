@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -34,7 +35,7 @@ func TestHookOrder(t *testing.T) {
 	c.ExpectText("b")
 	c.Close()
 	st := p.waitClose(t)
-	if st.Code != framework.StatusNormalClosure || st.Cause != framework.CausePeer {
+	if st.Code != websocket.StatusNormalClosure || st.Cause != framework.CausePeer {
 		t.Errorf("OnClose got %v, want 1000 (peer closed)", st)
 	}
 	want := []string{"handshake", "open", "message:a", "binary:3", "message:b", "close"}
@@ -64,7 +65,7 @@ func TestHooksNeverConcurrent(t *testing.T) {
 			runtime.Gosched() // widen the window for an overlap
 		}
 		if text == "stop" {
-			return framework.CloseError{Code: 4000, Reason: "stop"}
+			return websocket.CloseError{Code: 4000, Reason: "stop"}
 		}
 		return nil
 	}
@@ -110,14 +111,14 @@ func TestHookErrorsAndPanics(t *testing.T) {
 	srv := serve(t, framework.Options{Logger: logs.logger()})
 	testCases := []struct {
 		msg        string
-		wantCode   framework.StatusCode
+		wantCode   websocket.StatusCode
 		wantReason string
 		wantCause  framework.Cause
 		wantLog    string
 	}{
 		{"error", 1011, "", framework.CauseHandlerError, "secret internal detail"},
 		{"panic", 1011, "", framework.CauseHandlerPanic, "secret panic detail"},
-		{"closeerror", 4001, "custom reason", framework.CauseHandlerError, ""},
+		{"closeerror", 4001, "custom reason", framework.CauseClosed, ""},
 		{"close", 4002, "closed by app", framework.CauseClosed, ""},
 	}
 	for _, tc := range testCases {
@@ -156,8 +157,12 @@ func TestHookErrorsAndPanics(t *testing.T) {
 		c.send(opText, []byte("panic"))
 		c.expectClose(1011)
 		p.waitClose(t)
-		if l := logs.String(); !strings.Contains(l, "panic in handler") || !strings.Contains(l, "main_test.go") {
-			t.Errorf("the panic log has no stack naming the handler's file:\n%s", l)
+		l := logs.String()
+		if !strings.Contains(l, "panic in handler") || !regexp.MustCompile(`stack\.0="[^"\n]+ \([^"\n]+\.go:\d+\)"`).MatchString(l) {
+			t.Errorf("the panic log has no stack of frames (stack.0=\"func (file:line)\"):\n%s", l)
+		}
+		if !regexp.MustCompile(`stack\.\d+="[^"\n]*main_test\.go:\d+\)"`).MatchString(l) {
+			t.Errorf("no frame of the stack names the handler's file:\n%s", l)
 		}
 	})
 }
@@ -168,17 +173,26 @@ func TestOpenHookFailures(t *testing.T) {
 	testCases := []struct {
 		name   string
 		open   func(ctx context.Context, c *framework.Conn) error
-		want   framework.StatusCode
+		want   websocket.StatusCode
 		reason string
 		cause  framework.Cause
 	}{
 		{"error", func(context.Context, *framework.Conn) error { return errors.New("db down") }, 1011, "", framework.CauseHandlerError},
 		{"panic", func(context.Context, *framework.Conn) error { panic("boom") }, 1011, "", framework.CauseHandlerPanic},
 		{"close error", func(context.Context, *framework.Conn) error {
-			return framework.CloseError{Code: framework.StatusPolicyViolation, Reason: "go away"}
-		}, 1008, "go away", framework.CauseHandlerError},
+			return websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "go away"}
+		}, 1008, "go away", framework.CauseClosed},
+		{"close error as a pointer", func(context.Context, *framework.Conn) error {
+			return &websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "go away"}
+		}, 1008, "go away", framework.CauseClosed},
+		{"close error with a reason over 123 bytes", func(context.Context, *framework.Conn) error {
+			return websocket.CloseError{Code: 4000, Reason: strings.Repeat("关", 42)} // 126 bytes
+		}, 4000, strings.Repeat("关", 41), framework.CauseClosed},
+		{"Close with a reason over 123 bytes", func(_ context.Context, c *framework.Conn) error {
+			return c.Close(4003, strings.Repeat("é", 70)) // 140 bytes; 123 would split an é
+		}, 4003, strings.Repeat("é", 61), framework.CauseClosed},
 		{"close error with a bad code", func(context.Context, *framework.Conn) error {
-			return framework.CloseError{Code: 1005, Reason: "no"}
+			return websocket.CloseError{Code: 1005, Reason: "no"}
 		}, 1011, "", framework.CauseHandlerError},
 	}
 	for _, tc := range testCases {
@@ -197,35 +211,33 @@ func TestOpenHookFailures(t *testing.T) {
 	}
 }
 
-// The request, the typed parameters and the key/value store are there in
-// OnOpen; after the close, the Conn reports how it ended.
+// The request and the typed parameters are there in OnOpen; after the
+// close, OnClose gets how it ended and the Conn says it is closed.
 func TestConnAccessors(t *testing.T) {
 	t.Parallel()
 	srv := serve(t, framework.Options{Subprotocols: []string{"v2.chat", "v1.chat"}})
 	p := newProbe(t)
 	type seen struct {
-		ID, Token, Query, Cookie, Route, Sub, Stored string
-		Connected, RemoteOK, AtOK                    bool
+		ID, Token, Query, Cookie, Route, Sub string
+		Connected, RemoteOK, AtOK            bool
 	}
 	p.onOpen = func(ctx context.Context, c *framework.Conn) error {
-		c.Set("user", "ada")
-		v, _ := c.Get("user")
-		ck, _ := c.Cookie("session")
+		ck, _ := c.Request().Cookie("session")
 		var cookie string
 		if ck != nil {
 			cookie = ck.Value
 		}
 		host, _, _ := net.SplitHostPort(c.RemoteAddr())
 		return c.SendJSON(ctx, seen{
-			ID: fmt.Sprint(c.Params().Int("id")), Token: c.Header().Get("X-Token"),
-			Query: c.Query().Get("q"), Cookie: cookie, Route: c.Route(), Sub: c.Subprotocol(),
-			Stored: fmt.Sprint(v), Connected: c.Connected(), RemoteOK: host == "127.0.0.1",
+			ID: fmt.Sprint(c.Params().Int("id")), Token: c.Request().Header.Get("X-Token"),
+			Query: c.Request().URL.Query().Get("q"), Cookie: cookie, Route: c.Route(), Sub: c.Subprotocol(),
+			Connected: c.Connected(), RemoteOK: host == "127.0.0.1",
 			AtOK: !c.ConnectedAt().IsZero() && time.Since(c.ConnectedAt()) < time.Minute,
 		})
 	}
 	var afterClose atomic.Value
 	p.onClose = func(c *framework.Conn, st framework.CloseStatus) {
-		afterClose.Store(fmt.Sprintf("%v|%q|%v|%v", c.CloseCode(), c.CloseReason(), c.Connected(), c.Context().Err()))
+		afterClose.Store(fmt.Sprintf("%d|%q|%v|%v", st.Code, st.Reason, c.Connected(), c.Context().Err()))
 	}
 	h := http.Header{}
 	h.Set("X-Token", "t0k")
@@ -243,20 +255,20 @@ func TestConnAccessors(t *testing.T) {
 	var got seen
 	c.ReadJSON(&got)
 	want := seen{ID: "42", Token: "t0k", Query: "hello", Cookie: "s3cr3t", Route: "/probe/{id:int}", Sub: "v1.chat",
-		Stored: "ada", Connected: true, RemoteOK: true, AtOK: true}
+		Connected: true, RemoteOK: true, AtOK: true}
 	if got != want {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
-	if conn.CloseCode() != 0 || conn.CloseReason() != "" || !conn.Connected() {
-		t.Errorf("open conn: got code %v reason %q connected %v, want 0, \"\", true", conn.CloseCode(), conn.CloseReason(), conn.Connected())
+	if !conn.Connected() {
+		t.Errorf("open conn: Connected() = false, want true")
 	}
 	_ = c.Conn().Close(4005, "client bye")
 	p.waitClose(t)
 	if got, want := afterClose.Load(), `4005|"client bye"|false|context canceled`; got != want {
 		t.Errorf("in OnClose: got %v, want %v", got, want)
 	}
-	if conn.CloseCode() != 4005 || conn.CloseReason() != "client bye" || conn.Connected() {
-		t.Errorf("after close: got code %v reason %q connected %v", conn.CloseCode(), conn.CloseReason(), conn.Connected())
+	if conn.Connected() {
+		t.Errorf("after close: Connected() = true, want false")
 	}
 	if conn.Context().Err() == nil {
 		t.Errorf("the connection's context is not cancelled after the close")
@@ -361,7 +373,7 @@ func TestShutdownClosesEveryConnection(t *testing.T) {
 	srv := serve(t, framework.Options{})
 	p := newProbe(t)
 	const n = 50
-	codes := make(chan framework.StatusCode, n)
+	codes := make(chan websocket.StatusCode, n)
 	var readers sync.WaitGroup
 	for range n {
 		c, _, err := srv.DialOptions(t, p.path("/probe"), nil)
@@ -373,7 +385,7 @@ func TestShutdownClosesEveryConnection(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
 			defer cancel()
 			_, _, err := c.Conn().Read(ctx)
-			codes <- framework.StatusCode(websocket.CloseStatus(err))
+			codes <- websocket.StatusCode(websocket.CloseStatus(err))
 		})
 	}
 	raw := dialRaw(t, srv.Addr, p.path("/probe"))
@@ -383,7 +395,7 @@ func TestShutdownClosesEveryConnection(t *testing.T) {
 	defer cancel()
 	shut := make(chan error, 1)
 	go func() { shut <- srv.Shutdown(ctx) }()
-	if code := raw.expectClose(framework.StatusGoingAway); code != "server shutting down" {
+	if code := raw.expectClose(websocket.StatusGoingAway); code != "server shutting down" {
 		t.Errorf("got reason %q, want \"server shutting down\"", code)
 	}
 	if err := <-shut; err != nil {
@@ -392,7 +404,7 @@ func TestShutdownClosesEveryConnection(t *testing.T) {
 	readers.Wait()
 	close(codes)
 	for code := range codes {
-		if code != framework.StatusGoingAway {
+		if code != websocket.StatusGoingAway {
 			t.Errorf("a client got close %v, want 1001", code)
 		}
 	}
@@ -400,7 +412,7 @@ func TestShutdownClosesEveryConnection(t *testing.T) {
 		t.Fatalf("OnClose ran %d times, want %d", got, n+1)
 	}
 	for range n + 1 {
-		if st := <-p.closed; st.Code != framework.StatusGoingAway || st.Cause != framework.CauseShutdown {
+		if st := <-p.closed; st.Code != websocket.StatusGoingAway || st.Cause != framework.CauseShutdown {
 			t.Fatalf("OnClose got %v, want 1001 (server shutdown)", st)
 		}
 	}

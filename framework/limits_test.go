@@ -19,13 +19,13 @@ func TestMaxMessageBytes(t *testing.T) {
 	const small = 1000
 	srvSmall := serve(t, framework.Options{MaxMessageBytes: small})
 	srvDefault := serve(t, framework.Options{})
-	const def = framework.DefaultMaxMessageBytes
+	const def = (2 << 20)
 	testCases := []struct {
 		name  string
 		srv   string
 		op    byte
 		parts []int // fragment sizes
-		want  framework.StatusCode
+		want  websocket.StatusCode
 	}{
 		{"text exactly the limit", srvSmall.Addr, opText, []int{small}, 0},
 		{"binary exactly the limit", srvSmall.Addr, opBinary, []int{small}, 0},
@@ -97,7 +97,7 @@ func TestMaxMessageBytesHeaderOnly(t *testing.T) {
 		{"16-bit length", srv.Addr, frameHeader(true, 0, opBinary, 1<<10+1, []byte{1, 2, 3, 4})},
 		{"64-bit length", srv.Addr, frameHeader(true, 0, opText, 1<<40, []byte{1, 2, 3, 4})},
 		{"64-bit length with the top bit", srv.Addr, frameHeader(true, 0, opText, -1, []byte{1, 2, 3, 4})},
-		{"default limit", srvDefault.Addr, frameHeader(true, 0, opBinary, framework.DefaultMaxMessageBytes+1, []byte{1, 2, 3, 4})},
+		{"default limit", srvDefault.Addr, frameHeader(true, 0, opBinary, (2<<20)+1, []byte{1, 2, 3, 4})},
 		{"continuation over the limit", srv.Addr, append(fr(false, opBinary, strings.Repeat("x", 1000)),
 			frameHeader(true, 0, opCont, 1<<10-999, []byte{1, 2, 3, 4})...)},
 	}
@@ -247,11 +247,11 @@ func TestReadTimeout(t *testing.T) {
 		p := newProbe(t)
 		start := time.Now()
 		c := dialRaw(t, srv.Addr, p.path("/probe"))
-		c.expectClose(framework.StatusGoingAway)
+		c.expectClose(websocket.StatusGoingAway)
 		if d := time.Since(start); d < timeout {
 			t.Fatalf("closed after %v, before ReadTimeout %v", d, timeout)
 		}
-		if st := p.waitClose(t); st.Code != framework.StatusGoingAway || st.Cause != framework.CauseIdle {
+		if st := p.waitClose(t); st.Code != websocket.StatusGoingAway || st.Cause != framework.CauseIdle {
 			t.Fatalf("OnClose got %v, want 1001 (idle timeout)", st)
 		}
 	})
@@ -261,7 +261,7 @@ func TestReadTimeout(t *testing.T) {
 		c := dialRaw(t, srv.Addr, p.path("/probe"))
 		c.send(opText, []byte("one"))
 		c.expectMessage(opText, []byte("one"))
-		c.expectClose(framework.StatusGoingAway)
+		c.expectClose(websocket.StatusGoingAway)
 		if st := p.waitClose(t); st.Cause != framework.CauseIdle {
 			t.Fatalf("OnClose got %v, want idle timeout", st)
 		}
@@ -306,7 +306,7 @@ func TestWriteTimeout(t *testing.T) {
 			p := newProbe(t)
 			chunk := make([]byte, 64<<10)
 			p.onOpen = func(ctx context.Context, c *framework.Conn) error {
-				if c.Query().Get("flood") == "" {
+				if c.Request().URL.Query().Get("flood") == "" {
 					return nil
 				}
 				for {
@@ -330,7 +330,7 @@ func TestWriteTimeout(t *testing.T) {
 				other.expectMessage(opText, msg)
 			}
 			st := p.waitClose(t)
-			if st.Cause != framework.CauseWriteTimeout {
+			if st.Cause != framework.CauseSlow {
 				t.Fatalf("OnClose got %v, want cause write timeout", st)
 			}
 			if flooding.Connected() {
@@ -412,7 +412,7 @@ func TestPingInterval(t *testing.T) {
 		p := newProbe(t)
 		c := dialRaw(t, srv.Addr, p.path("/probe"))
 		code, reason := c.readClose() // skips the pings without answering
-		if code != framework.StatusGoingAway {
+		if code != websocket.StatusGoingAway {
 			t.Fatalf("got close %v %q, want 1001", code, reason)
 		}
 		if st := p.waitClose(t); st.Cause != framework.CausePingTimeout {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/wstest"
 	"go.uber.org/goleak"
@@ -203,7 +204,7 @@ func (h *probeHandler) OnMessage(ctx context.Context, c *framework.Conn, text st
 	case "panic":
 		panic("secret panic detail")
 	case "closeerror":
-		return fmt.Errorf("wrapped: %w", framework.CloseError{Code: 4001, Reason: "custom reason"})
+		return fmt.Errorf("wrapped: %w", websocket.CloseError{Code: 4001, Reason: "custom reason"})
 	case "close":
 		return c.Close(4002, "closed by app")
 	}

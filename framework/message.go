@@ -8,42 +8,21 @@ import (
 	"github.com/coder/websocket"
 )
 
-// MessageType says whether a Message is text or binary.
-type MessageType int
-
-// The message types of RFC 6455.
-const (
-	MessageText   MessageType = 1
-	MessageBinary MessageType = 2
-)
-
-// String returns "text" or "binary".
-func (t MessageType) String() string {
-	switch t {
-	case MessageText:
-		return "text"
-	case MessageBinary:
-		return "binary"
-	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
-}
-
-// Message is a message for many connections: what [Hub.Broadcast] and
-// [Publisher.Broadcast] send. Make one with [Text], [Binary] or [JSON]. A
+// Message is a message for many connections: what [Hub.Broadcast] sends. Make one with [Text], [Binary] or [JSON]. A
 // Message is shared by every recipient and by the send queues that hold
 // it: its Data must not be changed once it has been broadcast.
 type Message struct {
-	Type MessageType
+	Type websocket.MessageType
 	Data []byte
 }
 
 // Text returns a text message. s must be valid UTF-8 (Broadcast checks).
-func Text(s string) Message { return Message{Type: MessageText, Data: []byte(s)} }
+func Text(s string) Message { return Message{Type: websocket.MessageText, Data: []byte(s)} }
 
 // Binary returns a binary message holding a copy of b, so that b may be
 // reused at once (OnBinary's data, for example).
 func Binary(b []byte) Message {
-	return Message{Type: MessageBinary, Data: append([]byte(nil), b...)}
+	return Message{Type: websocket.MessageBinary, Data: append([]byte(nil), b...)}
 }
 
 // JSON returns a text message holding v encoded as JSON.
@@ -52,21 +31,19 @@ func JSON(v any) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("framework: JSON: %w", err)
 	}
-	return Message{Type: MessageText, Data: b}, nil
+	return Message{Type: websocket.MessageText, Data: b}, nil
 }
 
 // check reports whether m can be sent.
 func (m Message) check() error {
 	switch m.Type {
-	case MessageText:
+	case websocket.MessageText:
 		if !utf8.Valid(m.Data) {
 			return fmt.Errorf("%w: text is not valid UTF-8", ErrBadMessage)
 		}
-	case MessageBinary:
+	case websocket.MessageBinary:
 	default:
 		return fmt.Errorf("%w: type %v", ErrBadMessage, m.Type)
 	}
 	return nil
 }
-
-func (m Message) coderType() websocket.MessageType { return websocket.MessageType(m.Type) }

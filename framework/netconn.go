@@ -221,7 +221,7 @@ func (c *wireConn) checkHeld() {
 		return
 	}
 	if len(payload) > 2 && !utf8.Valid(payload[2:]) {
-		c.setCause(CauseInvalidUTF8)
+		c.setCause(CauseProtocol)
 		c.failNext = errCloseReason
 	} else {
 		c.peerClosed.Store(true)
@@ -303,7 +303,7 @@ func (c *wireConn) writeOut(held, p []byte) (int, error) {
 			progress = now
 		}
 		if now.Sub(progress) >= c.writeTimeout {
-			c.setCause(CauseWriteTimeout)
+			c.setCause(CauseSlow)
 			c.abort()
 			return 0, err
 		}

@@ -2,151 +2,34 @@ package framework
 
 import (
 	"iter"
-	"math"
+
+	"github.com/nowebsocket/nows/internal/route"
 )
 
 // Params holds the typed path parameters of a matched route, in template
 // order. The zero value has no parameters. Params is a small read-only
-// value, safe to copy and to use from any goroutine. Up to four parameters
-// are stored inline, so a match allocates nothing for them.
-type Params struct {
-	n      int
-	inline [inlineParams]param
-	more   []param // all of them, when there are more than inlineParams
-}
-
-const inlineParams = 4
-
-// paramKind says which field of a param holds its typed value.
-type paramKind uint8
-
-const (
-	paramText   paramKind = iota // the value is the text: str, path, uuid
-	paramInt                     // num holds an int64
-	paramFloat                   // num holds a float64's bits
-	paramCustom                  // custom holds what ParamType.Parse returned
-)
-
-// param is one parameter: its name, its decoded text and its typed value,
-// kept unboxed for ints and floats so that matching does not allocate.
-type param struct {
-	name   string
-	text   string
-	kind   paramKind
-	num    uint64
-	custom any
-}
-
-func (q param) value() any {
-	switch q.kind {
-	case paramInt:
-		return int64(q.num)
-	case paramFloat:
-		return math.Float64frombits(q.num)
-	case paramCustom:
-		if q.custom != nil {
-			return q.custom
-		}
-	}
-	return q.text
-}
-
-// reset makes room for n parameters.
-func (p *Params) reset(n int) {
-	p.n, p.more = n, nil
-	if n > inlineParams {
-		p.more = make([]param, n)
-	}
-}
-
-// set stores parameter i.
-func (p *Params) set(i int, q param) {
-	if p.more != nil {
-		p.more[i] = q
-		return
-	}
-	p.inline[i] = q
-}
-
-// at returns parameter i.
-func (p *Params) at(i int) *param {
-	if p.more != nil {
-		return &p.more[i]
-	}
-	return &p.inline[i]
-}
-
-func (p *Params) find(name string) (param, bool) {
-	for i := range p.n {
-		if q := p.at(i); q.name == name {
-			return *q, true
-		}
-	}
-	return param{}, false
-}
+// value, safe to copy and to use from any goroutine.
+type Params struct{ v route.Values }
 
 // Str returns the decoded text of the named parameter, whatever its type
 // ("42" for an int, the lowercase form for a uuid), or "" if there is no
 // such parameter.
-func (p Params) Str(name string) string {
-	q, _ := p.find(name)
-	return q.text
-}
+func (p Params) Str(name string) string { return p.v.Str(name) }
 
 // Int returns the value of the named int parameter, or 0 if there is no
 // such parameter or it is not an int.
-func (p Params) Int(name string) int64 {
-	if q, ok := p.find(name); ok && q.kind == paramInt {
-		return int64(q.num)
-	}
-	return 0
-}
+func (p Params) Int(name string) int64 { return p.v.Int(name) }
 
 // Float returns the value of the named float parameter, or 0 if there is no
 // such parameter or it is not a float.
-func (p Params) Float(name string) float64 {
-	if q, ok := p.find(name); ok && q.kind == paramFloat {
-		return math.Float64frombits(q.num)
-	}
-	return 0
-}
+func (p Params) Float(name string) float64 { return p.v.Float(name) }
 
 // Get returns the typed value of the named parameter: a string for str,
-// path and uuid, an int64 for int, a float64 for float, and what Parse
-// returned for a custom type (the text if Parse returned nil). It reports
+// path and uuid, an int64 for int, a float64 for float, and what the parse
+// function returned for a custom type ([Options.ParamTypes]). It reports
 // whether there is such a parameter.
-func (p Params) Get(name string) (any, bool) {
-	q, ok := p.find(name)
-	if !ok {
-		return nil, false
-	}
-	return q.value(), true
-}
-
-// Len returns the number of parameters.
-func (p Params) Len() int { return p.n }
-
-// Names returns the names of the parameters, in template order.
-func (p Params) Names() []string {
-	if p.n == 0 {
-		return nil
-	}
-	names := make([]string, p.n)
-	for i := range p.n {
-		names[i] = p.at(i).name
-	}
-	return names
-}
+func (p Params) Get(name string) (any, bool) { return p.v.Get(name) }
 
 // All yields each parameter's name and typed value (as [Params.Get] gives
 // it), in template order.
-func (p Params) All() iter.Seq2[string, any] {
-	return func(yield func(string, any) bool) {
-		for i := range p.n {
-			q := p.at(i)
-			if !yield(q.name, q.value()) {
-				return
-			}
-		}
-	}
-}
+func (p Params) All() iter.Seq2[string, any] { return p.v.All() }

@@ -16,37 +16,18 @@ import (
 // down says goodbye. This needs nothing of a broker but publish and
 // subscribe, so it works the same over NATS, Redis and in-process.
 
-// PresenceKind says whether a member joined or left a room.
-type PresenceKind int
-
-// The presence event kinds.
-const (
-	PresenceJoin PresenceKind = iota + 1
-	PresenceLeave
-)
-
-// String returns "join" or "leave".
-func (k PresenceKind) String() string {
-	if k == PresenceJoin {
-		return "join"
-	}
-	return "leave"
-}
-
 // PresenceEvent reports a member joining or leaving a room, on this node
 // or another. Members of a node that stops are reported as leaving.
 type PresenceEvent struct {
-	Kind   PresenceKind
+	Joined bool // true when Member joined Room, false when it left
 	Room   string
 	Member Member
 }
 
-// Subscribe calls fn for every presence event, on every node, until
-// cancel is called or the server shuts down. Events are delivered in order
-// on one goroutine of the hub; fn must not block for long: when it falls
-// behind by more than 4096 events the extra ones are dropped (and counted
-// in HubStats.EventsDropped).
-func (h *Hub) Subscribe(fn func(PresenceEvent)) (cancel func()) {
+// Watch calls fn, in order on one goroutine, for every presence event on
+// every node until stop is called or the hub closes. When fn falls behind
+// by more than 4096 events, the extra ones are dropped.
+func (h *Hub) Watch(fn func(PresenceEvent)) (stop func()) {
 	h.use()
 	return h.events.subscribe(fn, h)
 }
@@ -157,7 +138,7 @@ func (h *Hub) changePresence(ev PresenceEvent) {
 	}
 	h.pseq++
 	kind := byte(kindJoin)
-	if ev.Kind == PresenceLeave {
+	if !ev.Joined {
 		kind = kindLeave
 	}
 	h.post(encodeEnvelope(&envelope{kind: kind, node: h.opts.Node, room: ev.Room, id: ev.Member.ID, user: ev.Member.User, seq: h.pseq}))
@@ -222,7 +203,7 @@ func (n *nodeView) leaveAll() []PresenceEvent {
 	var evs []PresenceEvent
 	for room, ms := range n.rooms {
 		for _, m := range ms {
-			evs = append(evs, PresenceEvent{Kind: PresenceLeave, Room: room, Member: m})
+			evs = append(evs, PresenceEvent{Room: room, Member: m})
 		}
 	}
 	n.rooms = make(map[string]map[string]Member)
@@ -260,10 +241,10 @@ func (h *Hub) onPresence(e *envelope) {
 		m := Member{ID: e.id, User: e.user, Node: e.node}
 		if e.kind == kindJoin {
 			if n.add(e.room, m) {
-				evs = append(evs, PresenceEvent{Kind: PresenceJoin, Room: e.room, Member: m})
+				evs = append(evs, PresenceEvent{Joined: true, Room: e.room, Member: m})
 			}
 		} else if old, ok := n.remove(e.room, e.id); ok {
-			evs = append(evs, PresenceEvent{Kind: PresenceLeave, Room: e.room, Member: old})
+			evs = append(evs, PresenceEvent{Room: e.room, Member: old})
 		}
 	case kindHeartbeat:
 		if n.stale || e.seq != n.seq {
@@ -312,14 +293,14 @@ func (n *nodeView) replace(node string, entries []stateEntry) []PresenceEvent {
 	for room, ms := range n.rooms {
 		for id, m := range ms {
 			if _, ok := next[room][id]; !ok {
-				evs = append(evs, PresenceEvent{Kind: PresenceLeave, Room: room, Member: m})
+				evs = append(evs, PresenceEvent{Room: room, Member: m})
 			}
 		}
 	}
 	for room, ms := range next {
 		for id, m := range ms {
 			if old, ok := n.rooms[room][id]; !ok || old != m {
-				evs = append(evs, PresenceEvent{Kind: PresenceJoin, Room: room, Member: m})
+				evs = append(evs, PresenceEvent{Joined: true, Room: room, Member: m})
 			}
 		}
 	}

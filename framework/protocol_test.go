@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 )
 
@@ -29,7 +30,7 @@ func TestProtocolViolations(t *testing.T) {
 		name  string
 		path  string
 		bytes []byte
-		want  framework.StatusCode
+		want  websocket.StatusCode
 	}
 	testCases := []testCase{
 		// Framing.
@@ -244,12 +245,12 @@ func TestProtocolClientClose(t *testing.T) {
 			t.Fatalf("code %d: %v", code, err)
 		}
 		got, reason := parseClose(f.payload)
-		if f.op != opClose || got != framework.StatusCode(code) {
+		if f.op != opClose || got != websocket.StatusCode(code) {
 			t.Fatalf("code %d: got frame op %d code %v %q, want the close echoed", code, f.op, got, reason)
 		}
 		c.expectEOF()
 		st := p.waitClose(t)
-		if st.Code != framework.StatusCode(code) || st.Reason != "see you" || st.Cause != framework.CausePeer {
+		if st.Code != websocket.StatusCode(code) || st.Reason != "see you" || st.Cause != framework.CausePeer {
 			t.Fatalf("code %d: OnClose got %v, want the client's code and reason, cause peer", code, st)
 		}
 	}
@@ -262,7 +263,7 @@ func TestProtocolClientClose(t *testing.T) {
 		t.Fatalf("got frame %+v, %v, want an empty close", f, err)
 	}
 	c.expectEOF()
-	if st := p.waitClose(t); st.Code != framework.StatusNoStatusRcvd || st.Cause != framework.CausePeer {
+	if st := p.waitClose(t); st.Code != websocket.StatusNoStatusRcvd || st.Cause != framework.CausePeer {
 		t.Fatalf("OnClose got %v, want 1005 (peer)", st)
 	}
 }
@@ -288,7 +289,7 @@ func TestProtocolCloseSurvivesQueuedData(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		bad  []byte
-		want framework.StatusCode
+		want websocket.StatusCode
 	}{
 		{"bad opcode", fr(true, 0x3, "x"), 1002},
 		{"unmasked frame", encodeFrame(rawFrame{fin: true, op: opText, payload: []byte("x")}, true), 1002},

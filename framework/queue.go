@@ -25,9 +25,9 @@ type QueuePolicy int
 // server's policy on a route, QueueClose on the server.
 const (
 	// QueueClose closes the connection with 1013 Try Again Later
-	// (CausePolicy); the messages still queued are dropped.
+	// (CauseSlow); the messages still queued are dropped.
 	QueueClose QueuePolicy = iota + 1
-	// QueueDrop drops the new message and counts it in QueueStats.Dropped.
+	// QueueDrop drops the new message (the hub counts it).
 	QueueDrop
 	// QueueBlock makes the broadcast wait up to BlockTimeout for room,
 	// after every connection with room has its copy, then closes the
@@ -69,9 +69,9 @@ type QueueOptions struct {
 
 // Defaults of QueueOptions.
 const (
-	DefaultQueueMessages     = 256
-	DefaultQueueBytes        = 4 << 20
-	DefaultQueueBlockTimeout = time.Second
+	defaultQueueMessages     = 256
+	defaultQueueBytes        = 4 << 20
+	defaultQueueBlockTimeout = time.Second
 )
 
 func (o QueueOptions) withDefaults(def QueueOptions) QueueOptions {
@@ -84,14 +84,14 @@ func (o QueueOptions) withDefaults(def QueueOptions) QueueOptions {
 
 // defaultQueue holds the built-in defaults of QueueOptions.
 var defaultQueue = QueueOptions{
-	MaxMessages:  DefaultQueueMessages,
-	MaxBytes:     DefaultQueueBytes,
+	MaxMessages:  defaultQueueMessages,
+	MaxBytes:     defaultQueueBytes,
 	Policy:       QueueClose,
-	BlockTimeout: DefaultQueueBlockTimeout,
+	BlockTimeout: defaultQueueBlockTimeout,
 }
 
-// QueueStats counts what went through a connection's send queue.
-type QueueStats struct {
+// queueStats counts what went through a connection's send queue.
+type queueStats struct {
 	Queued       uint64 // messages accepted into the queue
 	Sent         uint64 // messages the queue wrote to the client
 	Dropped      uint64 // messages dropped: by QueueDrop, by an overflow close, or because the connection ended first
@@ -161,7 +161,7 @@ func (q *sendQueue) offer(c *Conn, m Message) offerResult {
 		q.overflow(c)
 		return offerClosed
 	}
-	q.push(c, queued{typ: m.coderType(), data: m.Data})
+	q.push(c, queued{typ: m.Type, data: m.Data})
 	return offered
 }
 
@@ -176,7 +176,7 @@ func (q *sendQueue) offerWait(ctx context.Context, c *Conn, m Message, deadline 
 			return offerClosed
 		}
 		if !q.full(len(m.Data)) {
-			q.push(c, queued{typ: m.coderType(), data: m.Data})
+			q.push(c, queued{typ: m.Type, data: m.Data})
 			q.mu.Unlock()
 			return offered
 		}
@@ -226,7 +226,7 @@ func (q *sendQueue) drop(n int) {
 // overflow closes c with 1013 after the message being written, dropping
 // the ones still queued. q.mu is held.
 func (q *sendQueue) overflow(c *Conn) {
-	st := &CloseStatus{Code: StatusTryAgainLater, Reason: "send queue full", Cause: CausePolicy}
+	st := &CloseStatus{Code: websocket.StatusTryAgainLater, Reason: "send queue full", Cause: CauseSlow}
 	q.discard(ErrClosed)
 	if !c.closing.CompareAndSwap(nil, st) {
 		q.closed = true
@@ -279,11 +279,11 @@ func (q *sendQueue) stop() {
 }
 
 // stats returns a snapshot of the counters.
-func (q *sendQueue) stats() QueueStats {
+func (q *sendQueue) stats() queueStats {
 	q.mu.Lock()
 	pending, bytes := len(q.items)-q.head, q.bytes
 	q.mu.Unlock()
-	return QueueStats{
+	return queueStats{
 		Queued:       q.queued.Load(),
 		Sent:         q.sent.Load(),
 		Dropped:      q.dropped.Load(),
@@ -320,7 +320,7 @@ func (c *Conn) writeLoop(q *sendQueue) {
 		q.mu.Unlock()
 
 		if it.close != nil {
-			_ = c.ws.Close(toCoder(it.close.Code), it.close.Reason)
+			_ = c.ws.Close((it.close.Code), it.close.Reason)
 			continue
 		}
 		err := c.ws.Write(context.Background(), it.typ, it.data)

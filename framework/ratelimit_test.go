@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 )
 
@@ -13,10 +14,10 @@ import (
 // and OnClose reports CauseRateLimit.
 func expectRateLimited(t *testing.T, f *faults, c *rawConn) {
 	t.Helper()
-	if reason := c.expectClose(framework.StatusPolicyViolation); reason != "rate limit exceeded" {
+	if reason := c.expectClose(websocket.StatusPolicyViolation); reason != "rate limit exceeded" {
 		t.Errorf("got close reason %q, want \"rate limit exceeded\"", reason)
 	}
-	if st := f.waitClose(t); st.Code != framework.StatusPolicyViolation || st.Cause != framework.CauseRateLimit {
+	if st := f.waitClose(t); st.Code != websocket.StatusPolicyViolation || st.Cause != framework.CauseRateLimit {
 		t.Fatalf("OnClose got %v, want 1008 (rate limit)", st)
 	}
 }
@@ -128,7 +129,7 @@ func TestRateLimitDefaults(t *testing.T) {
 		{framework.Options{ByteRate: 4096, ByteBurst: 1 << 20}, 0, 1 << 20},
 	}
 	for _, tc := range testCases {
-		o := framework.NewServer(tc.opts).Options()
+		o := framework.OptionsOf(framework.NewServer(tc.opts))
 		if o.MessageBurst != tc.wantMsgBurst || o.ByteBurst != tc.wantBytes {
 			t.Errorf("%+v: got MessageBurst %d, ByteBurst %d, want %d, %d",
 				tc.opts, o.MessageBurst, o.ByteBurst, tc.wantMsgBurst, tc.wantBytes)

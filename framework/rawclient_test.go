@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nowebsocket/nows/framework"
+	"github.com/coder/websocket"
 )
 
 // This file holds a small raw WebSocket client for tests: it writes any
@@ -256,18 +256,18 @@ func clip(b []byte) string {
 }
 
 // parseClose returns the code and reason of a close payload (1005 when empty).
-func parseClose(p []byte) (framework.StatusCode, []byte) {
+func parseClose(p []byte) (websocket.StatusCode, []byte) {
 	if len(p) < 2 {
-		return framework.StatusNoStatusRcvd, nil
+		return websocket.StatusNoStatusRcvd, nil
 	}
-	return framework.StatusCode(binary.BigEndian.Uint16(p)), p[2:]
+	return websocket.StatusCode(binary.BigEndian.Uint16(p)), p[2:]
 }
 
 // readClose skips data and control frames until the server's close frame,
 // answers it, checks that the server then closes the TCP connection, and
 // returns the code and reason. It fails the test when the connection ends
 // without a close frame.
-func (c *rawConn) readClose() (framework.StatusCode, string) {
+func (c *rawConn) readClose() (websocket.StatusCode, string) {
 	c.t.Helper()
 	for {
 		f, err := c.readFrame()
@@ -278,7 +278,7 @@ func (c *rawConn) readClose() (framework.StatusCode, string) {
 			continue
 		}
 		code, reason := parseClose(f.payload)
-		if code != framework.StatusNoStatusRcvd {
+		if code != websocket.StatusNoStatusRcvd {
 			echo := binary.BigEndian.AppendUint16(nil, uint16(code))
 			_, _ = c.nc.Write(encodeFrame(rawFrame{fin: true, op: opClose, payload: echo}, false))
 		}
@@ -288,7 +288,7 @@ func (c *rawConn) readClose() (framework.StatusCode, string) {
 }
 
 // expectClose fails the test unless the server closes with code.
-func (c *rawConn) expectClose(code framework.StatusCode) string {
+func (c *rawConn) expectClose(code websocket.StatusCode) string {
 	c.t.Helper()
 	got, reason := c.readClose()
 	if got != code {

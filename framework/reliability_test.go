@@ -236,7 +236,7 @@ func (e *echoer) stopEchoer(t *testing.T) {
 
 // readCloseCode reads frames until the server's close frame and returns
 // its code; it is safe to call from any goroutine (one per connection).
-func readCloseCode(c *rawConn) (framework.StatusCode, error) {
+func readCloseCode(c *rawConn) (websocket.StatusCode, error) {
 	for {
 		f, err := c.readFrame()
 		if err != nil {
@@ -252,7 +252,7 @@ func readCloseCode(c *rawConn) (framework.StatusCode, error) {
 // attack runs one goroutine per connection with send, which writes the
 // attack (its errors are expected once the server closes), while each
 // connection waits for the server's close frame, which must carry want.
-func attack(t *testing.T, conns []*rawConn, want framework.StatusCode, send func(c *rawConn)) {
+func attack(t *testing.T, conns []*rawConn, want websocket.StatusCode, send func(c *rawConn)) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(conns))
@@ -319,7 +319,7 @@ func TestAttackHugeFrameHeader(t *testing.T) {
 	chunk := make([]byte, 64<<10)
 	e := startEchoer(t, srv.Addr)
 	heap := watchHeap()
-	attack(t, conns, framework.StatusMessageTooBig, func(c *rawConn) {
+	attack(t, conns, websocket.StatusMessageTooBig, func(c *rawConn) {
 		if _, err := c.nc.Write(frameHeader(true, 0, opBinary, 1<<40, []byte{1, 2, 3, 4})); err != nil {
 			return
 		}
@@ -353,7 +353,7 @@ func TestAttackFragmentFlood(t *testing.T) {
 	cont := encodeFrame(rawFrame{op: opCont, payload: make([]byte, fragment)}, false)
 	e := startEchoer(t, srv.Addr)
 	heap := watchHeap()
-	attack(t, conns, framework.StatusMessageTooBig, func(c *rawConn) {
+	attack(t, conns, websocket.StatusMessageTooBig, func(c *rawConn) {
 		if _, err := c.nc.Write(first); err != nil {
 			return
 		}
@@ -414,7 +414,7 @@ func TestAttackDeflateBomb(t *testing.T) {
 	t.Logf("bomb: %d bytes on the wire, %d MiB inflated", len(bomb), inflated>>20)
 	e := startEchoer(t, srv.Addr)
 	heap := watchHeap()
-	attack(t, conns, framework.StatusMessageTooBig, func(c *rawConn) { _, _ = c.nc.Write(bomb) })
+	attack(t, conns, websocket.StatusMessageTooBig, func(c *rawConn) { _, _ = c.nc.Write(bomb) })
 	e.waitRounds(t, 3)
 	growth := heap.peakGrowth()
 	e.stopEchoer(t)
@@ -552,7 +552,7 @@ func TestAttackNeverReads(t *testing.T) {
 	}
 	for range attackers {
 		st := f.waitClose(t)
-		if st.Cause != framework.CauseWriteTimeout {
+		if st.Cause != framework.CauseSlow {
 			t.Fatalf("OnClose got %v, want cause write timeout", st)
 		}
 	}
@@ -599,7 +599,7 @@ func TestAttackNeverReadsBroadcast(t *testing.T) {
 			t.Fatalf("reader: got %d bytes, want %d", len(b), len(payload))
 		}
 		for len(f.closed) > 0 {
-			if st := f.waitClose(t); st.Cause != framework.CausePolicy && st.Cause != framework.CauseWriteTimeout {
+			if st := f.waitClose(t); st.Cause != framework.CauseSlow {
 				t.Fatalf("OnClose got %v, want the send-queue policy or the write timeout", st)
 			}
 			closed++

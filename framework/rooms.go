@@ -92,7 +92,7 @@ func (c *Conn) User() string {
 // ErrClosed once the connection is closing.
 func (c *Conn) Join(room string) error {
 	if room == "" {
-		return ErrBadRoom
+		return ErrEmptyName
 	}
 	if c.closing.Load() != nil {
 		return ErrClosed
@@ -119,7 +119,7 @@ func (c *Conn) Join(room string) error {
 		h.rooms[room] = members
 	}
 	members[c] = struct{}{}
-	ev := PresenceEvent{Kind: PresenceJoin, Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}}
+	ev := PresenceEvent{Joined: true, Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}}
 	h.changePresence(ev)
 	h.mu.Unlock()
 	h.events.emit(ev)
@@ -154,7 +154,7 @@ func (h *Hub) leave(c *Conn, cs *connState, room string) (PresenceEvent, bool) {
 			delete(h.rooms, room)
 		}
 	}
-	ev := PresenceEvent{Kind: PresenceLeave, Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}}
+	ev := PresenceEvent{Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}}
 	h.changePresence(ev)
 	return ev, true
 }
@@ -182,11 +182,11 @@ func (c *Conn) BroadcastOthers(ctx context.Context, room string, m Message) erro
 	return c.Hub().broadcast(ctx, kindRoom, room, c.ID(), m)
 }
 
-// QueueStats returns the counters of the connection's send queue.
-func (c *Conn) QueueStats() QueueStats {
+// queueStats returns the counters of the connection's send queue.
+func (c *Conn) queueStats() queueStats {
 	cs := c.hs.Load()
 	if cs == nil {
-		return QueueStats{}
+		return queueStats{}
 	}
 	return cs.queue.stats()
 }

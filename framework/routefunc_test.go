@@ -41,12 +41,12 @@ func TestRouteFuncNil(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := framework.NewRouter().Register(framework.NewBlueprint("/x", tt.spec))
+			err := framework.NewServer(framework.Options{}).Register(framework.NewBlueprint("/x", tt.spec))
 			if err == nil {
 				t.Fatal("got nil error, want a registration error")
 			}
-			if errors.Is(err, framework.ErrRouteConflict) {
-				t.Errorf("got %v, want a handler error, not a conflict", err)
+			if !errors.Is(err, framework.ErrBadHandler) {
+				t.Errorf("got %v, want ErrBadHandler", err)
 			}
 		})
 	}

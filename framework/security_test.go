@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 )
 
@@ -50,7 +51,7 @@ func TestSecurityNoInternalErrorText(t *testing.T) {
 	const secret = "secret db password"
 	f := newFaults(t)
 	f.open = func(ctx context.Context, c *framework.Conn) error {
-		if c.Query().Get("in") == "open" {
+		if c.Request().URL.Query().Get("in") == "open" {
 			return errors.New(secret)
 		}
 		return nil
@@ -71,7 +72,7 @@ func TestSecurityNoInternalErrorText(t *testing.T) {
 		case "binary":
 			c.send(opBinary, []byte("hi"))
 		}
-		if reason := c.expectClose(framework.StatusInternalError); reason != "" {
+		if reason := c.expectClose(websocket.StatusInternalError); reason != "" {
 			t.Errorf("%s: got close reason %q, want none", in, reason)
 		}
 		if st := f.waitClose(t); st.Reason != "" || !strings.Contains(st.Err.Error(), secret) {
@@ -84,7 +85,7 @@ func TestSecurityNoInternalErrorText(t *testing.T) {
 // Every limit is on in a zero Options.
 func TestSecurityDefaults(t *testing.T) {
 	t.Parallel()
-	o := framework.NewServer(framework.Options{}).Options()
+	o := framework.OptionsOf(framework.NewServer(framework.Options{}))
 	testCases := []struct {
 		name      string
 		got, want any

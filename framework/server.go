@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -25,7 +26,7 @@ import (
 type Server struct {
 	opts   Options
 	log    *slog.Logger
-	router *Router
+	router *router
 	accept websocket.AcceptOptions
 
 	mu       sync.Mutex
@@ -39,6 +40,8 @@ type Server struct {
 	hub     *Hub // rooms and broadcast, made on first use (hub.go)
 
 	limits *connLimiter // MaxConns and MaxConnsPerIP (connlimit.go)
+
+	bye atomic.Pointer[CloseStatus] // the close Serve sends when its ctx ends; nil: 1001
 }
 
 // NewServer returns a server with the given options (zero fields take their
@@ -48,7 +51,7 @@ func NewServer(opts Options) *Server {
 	s := &Server{
 		opts:   opts,
 		log:    opts.Logger,
-		router: NewRouter(opts.ParamTypes...),
+		router: newRouter(opts.ParamTypes),
 		conns:  make(map[*Conn]struct{}),
 		limits: newConnLimiter(opts.MaxConns, opts.MaxConnsPerIP),
 	}
@@ -62,22 +65,19 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// Register adds the routes of each blueprint. A blueprint with an invalid
-// template or handler is an error. A blueprint with a route that conflicts
-// with one already registered is skipped whole with a warning naming both
-// routes, or, with Options.Strict, is an error. Errors wrap
-// ErrRouteConflict and ErrNoHandler where they apply.
+// Register adds the routes of each blueprint, before serving. A bad
+// template, a method named like a hook with another signature or no
+// message hook (ErrBadHandler), and two routes that match the same paths
+// (ErrRouteConflict, naming both) are errors; such a blueprint adds no
+// route.
 func (s *Server) Register(bps ...*Blueprint) error {
 	var errs []error
 	for _, bp := range bps {
-		err := s.router.Register(bp)
-		var conflict *ConflictError
-		switch {
-		case err == nil:
-		case errors.As(err, &conflict) && !s.opts.Strict:
-			s.log.Warn("nows: blueprint skipped: route conflict",
-				"blueprint", bp.prefix, "declared", bp.source, "err", err.Error())
-		default:
+		if bp == nil {
+			errs = append(errs, errors.New("framework: Register: nil blueprint"))
+			continue
+		}
+		if err := s.router.register(bp); err != nil {
 			errs = append(errs, fmt.Errorf("blueprint %q (%s): %w", bp.prefix, bp.source, err))
 		}
 	}
@@ -85,10 +85,7 @@ func (s *Server) Register(bps ...*Blueprint) error {
 }
 
 // Routes lists the registered routes from the most to the least specific.
-func (s *Server) Routes() []RouteInfo { return s.router.Routes() }
-
-// Options returns the server's options with defaults filled in.
-func (s *Server) Options() Options { return s.opts }
+func (s *Server) Routes() []RouteInfo { return s.router.infos() }
 
 // ServeHTTP upgrades requests for a registered route, after the checks of
 // RFC 6455 and the server's limits, and serves the connection until it
@@ -126,7 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
 		return
 	}
-	hj := &hijacker{ResponseWriter: w, readSize: s.opts.ReadBufferSize, writeSize: s.opts.WriteBufferSize, newConn: func(nc net.Conn, pending []byte) *wireConn {
+	hj := &hijacker{ResponseWriter: w, readSize: readBufferSize, writeSize: writeBufferSize, newConn: func(nc net.Conn, pending []byte) *wireConn {
 		wc := newWireConn(nc, pending, s.opts.MaxMessageBytes, s.opts.ReadTimeout, s.opts.WriteTimeout)
 		wc.rate = s.newRateLimiter() // ratelimit.go
 		return wc
@@ -144,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// and a shared parent would be a lock and a map entry per handshake.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	if !s.track(c) {
-		c.closeWith(CloseStatus{Code: StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
+		c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
 		c.finish(*c.closing.Load())
 		return
 	}
@@ -166,14 +163,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // route matches the request's path. The parameters go to the heap, and only
 // when there are some: a Params value is a few hundred bytes that the Conn
 // of a route without parameters need not carry.
-func (s *Server) route(r *http.Request) (*route, *Params, bool) {
-	rt, ps, ok := s.router.mux.match(r.URL.EscapedPath())
-	if !ok || ps.n == 0 {
+func (s *Server) route(r *http.Request) (*boundRoute, *Params, bool) {
+	rt, ps, ok := s.router.mux.Match(r.URL.EscapedPath())
+	if !ok || ps.Len() == 0 {
 		return rt, nil, ok
 	}
-	heap := new(Params)
-	*heap = ps
-	return rt, heap, true
+	return rt, &Params{v: ps}, true
 }
 
 // checkHandshake answers requests that cannot be upgraded, with the status
@@ -219,10 +214,10 @@ func (s *Server) checkHandshake(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // runHandshakeHook runs OnHandshake and answers a rejection.
-func (s *Server) runHandshakeHook(w http.ResponseWriter, r *http.Request, rt *route, hook HandshakeHandler) (ok bool) {
+func (s *Server) runHandshakeHook(w http.ResponseWriter, r *http.Request, rt *boundRoute, hook HandshakeHandler) (ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("nows: panic in OnHandshake", "route", rt.full, "panic", v)
+			s.log.Error("nows: panic in OnHandshake", "route", rt.full, "panic", v, panicStack())
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			ok = false
 		}
@@ -231,9 +226,9 @@ func (s *Server) runHandshakeHook(w http.ResponseWriter, r *http.Request, rt *ro
 	if err == nil {
 		return true
 	}
-	var he *HTTPError
-	if errors.As(err, &he) && he.Status >= 400 && he.Status < 600 {
-		http.Error(w, he.text(), he.Status)
+	var he *httpError
+	if errors.As(err, &he) && he.status >= 400 && he.status < 600 {
+		http.Error(w, he.text(), he.status)
 	} else {
 		s.log.Info("nows: handshake rejected", "route", rt.full, "remote", r.RemoteAddr, "err", err)
 		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
@@ -323,6 +318,10 @@ func (s *Server) untrack(c *Conn) {
 // gracefully (within Options.ShutdownTimeout) and returns nil. It returns
 // ErrServerClosed after Shutdown, and other errors from the listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := s.opts.flags.check(); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: s.opts.HandshakeTimeout,
@@ -350,7 +349,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
-	err := s.Shutdown(sctx)
+	bye := CloseStatus{Code: websocket.StatusGoingAway, Reason: "server shutting down"}
+	if b := s.bye.Load(); b != nil {
+		bye = *b
+	}
+	err := s.shutdown(sctx, bye.Code, bye.Reason)
 	<-errc
 	return err
 }
@@ -358,25 +361,24 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // ListenAndServe listens on Options.Addr and serves until ctx ends (see
 // Serve).
 func (s *Server) ListenAndServe(ctx context.Context) error {
+	if err := s.opts.flags.check(); err != nil {
+		return err
+	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
 	if err != nil {
-		return fmt.Errorf("framework: listen: %w", err)
+		return listenError(s.opts.Addr, err)
 	}
 	return s.Serve(ctx, ln)
 }
 
-// Shutdown stops accepting connections, closes every open connection with
-// 1001 Going Away (running its close handshake and OnClose), and waits for
-// all of them to end. When ctx ends first, the remaining connections are
-// cut without a handshake, their OnClose still runs, and ctx's error is
-// returned. Every connection's context is cancelled as its connection ends.
-// Shutdown does not return before every connection goroutine has finished,
-// except one stuck in a hook that ignores its context: one second after ctx
-// ends, Shutdown logs how many are stuck and returns; their OnClose runs
-// when the hook returns.
+// Shutdown stops accepting, closes every connection with 1001 Going Away
+// through the close handshake, and returns when every OnClose has run.
+// When ctx ends first, the rest are cut, their OnClose still runs, and
+// ctx's error is returned; a hook that ignores its context is waited for
+// one more second, then logged.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.ShutdownWith(ctx, StatusGoingAway, "server shutting down")
+	return s.shutdown(ctx, websocket.StatusGoingAway, "server shutting down")
 }
 
 // stuckHookGrace is how long Shutdown waits, once its context has ended and
@@ -384,9 +386,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // those that ignore their context.
 const stuckHookGrace = time.Second
 
-// ShutdownWith is Shutdown with a chosen close code and reason, for example
-// StatusServiceRestart (1012) when the process is about to be replaced.
-func (s *Server) ShutdownWith(ctx context.Context, code StatusCode, reason string) error {
+// shutdown is Shutdown with a chosen close code and reason, for example
+// 1012 Service Restart when the process is about to be replaced.
+func (s *Server) shutdown(ctx context.Context, code websocket.StatusCode, reason string) error {
 	s.draining.Store(true)
 	s.mu.Lock()
 	s.closing = true
@@ -418,7 +420,7 @@ func (s *Server) ShutdownWith(ctx context.Context, code StatusCode, reason strin
 	case <-ctx.Done():
 		err = ctx.Err()
 		for _, c := range conns {
-			c.abort(CloseStatus{Code: StatusAbnormalClosure, Reason: reason, Cause: CauseShutdown})
+			c.abort(CloseStatus{Code: websocket.StatusAbnormalClosure, Reason: reason, Cause: CauseShutdown})
 		}
 		for _, hs := range servers {
 			_ = hs.Close()
@@ -441,4 +443,13 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug("nows: http: " + strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// listenError explains the commonest listen failure, a port in use, and
+// what changes the address.
+func listenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("framework: listen on %s: the address is in use by another process: stop it, or choose another address with Options.Addr (the --addr flag or NOWS_ADDR with BindFlags): %w", addr, err)
+	}
+	return fmt.Errorf("framework: listen on %s: %w", addr, err)
 }

@@ -3,8 +3,8 @@ package framework_test
 import (
 	"testing"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/examples/echo/blueprints"
-	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/wstest"
 )
 
@@ -20,5 +20,5 @@ func TestSmokeEcho(t *testing.T) {
 	c2 := srv.Dial(t, "/echo")
 	c2.SendText("x")
 	c2.ExpectText("x")
-	_ = framework.StatusGoingAway
+	_ = websocket.StatusGoingAway
 }

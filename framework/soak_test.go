@@ -47,11 +47,11 @@ var soakOpened, soakClosed, soakDouble atomic.Int64
 // soakHandler echoes, broadcasts "b:..." messages to the room (answering
 // "ok" once the broadcast is queued for every member), and puts the
 // connections with ?listen=1 in the room.
-type soakHandler struct{}
+type soakHandler struct{ closed bool }
 
 func (soakHandler) OnOpen(ctx context.Context, c *framework.Conn) error {
 	soakOpened.Add(1)
-	if c.Query().Get("listen") != "" {
+	if c.Request().URL.Query().Get("listen") != "" {
 		return c.Join(soakRoom)
 	}
 	return nil
@@ -67,11 +67,11 @@ func (soakHandler) OnMessage(ctx context.Context, c *framework.Conn, text string
 	return c.SendText(ctx, text)
 }
 
-func (soakHandler) OnClose(c *framework.Conn, st framework.CloseStatus) {
-	if _, ok := c.Get("closed"); ok {
+func (h *soakHandler) OnClose(c *framework.Conn, st framework.CloseStatus) {
+	if h.closed {
 		soakDouble.Add(1)
 	}
-	c.Set("closed", true)
+	h.closed = true
 	soakClosed.Add(1)
 }
 

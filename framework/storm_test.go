@@ -101,7 +101,7 @@ func listenCounters() (overflows, drops int64) {
 }
 
 // stormHandler echoes and counts its connections.
-type stormHandler struct{}
+type stormHandler struct{ closed bool }
 
 var stormOpened, stormClosed, stormDouble atomic.Int64
 
@@ -114,11 +114,11 @@ func (stormHandler) OnMessage(ctx context.Context, c *framework.Conn, text strin
 	return c.SendText(ctx, text)
 }
 
-func (stormHandler) OnClose(c *framework.Conn, st framework.CloseStatus) {
-	if _, ok := c.Get("closed"); ok {
+func (h *stormHandler) OnClose(c *framework.Conn, st framework.CloseStatus) {
+	if h.closed {
 		stormDouble.Add(1)
 	}
-	c.Set("closed", true)
+	h.closed = true
 	stormClosed.Add(1)
 }
 

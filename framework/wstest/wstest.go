@@ -221,7 +221,7 @@ func (c *Client) ReadJSON(v any) {
 
 // ExpectClose reads until the server closes the connection and fails the
 // test unless it closed with code. It returns the close reason.
-func (c *Client) ExpectClose(code framework.StatusCode) string {
+func (c *Client) ExpectClose(code websocket.StatusCode) string {
 	c.t.Helper()
 	ctx, cancel := c.ctx()
 	defer cancel()
@@ -234,8 +234,8 @@ func (c *Client) ExpectClose(code framework.StatusCode) string {
 		if !errors.As(err, &ce) {
 			c.t.Fatalf("wstest: got %v, want close %v", err, code)
 		}
-		if framework.StatusCode(ce.Code) != code {
-			c.t.Fatalf("wstest: got close %v %q, want %v", framework.StatusCode(ce.Code), ce.Reason, code)
+		if websocket.StatusCode(ce.Code) != code {
+			c.t.Fatalf("wstest: got close %v %q, want %v", websocket.StatusCode(ce.Code), ce.Reason, code)
 		}
 		return ce.Reason
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/nowebsocket/nows/cli/internal/routes"
 	"github.com/nowebsocket/nows/cli/internal/scaffold"
 	"github.com/nowebsocket/nows/cli/internal/ui"
-	"github.com/nowebsocket/nows/framework"
+	pattern "github.com/nowebsocket/nows/internal/route"
 )
 
 // BlueprintData is what the blueprint templates see.
@@ -97,7 +97,7 @@ func AddBlueprint(u *ui.UI, templates fs.FS, p *project.Project, opt BlueprintOp
 	if err := checkNewRoute(p, d.Prefix, d.Route, file, opt.Types); err != nil {
 		return err
 	}
-	d.Full = framework.JoinTemplate(d.Prefix, d.Route)
+	d.Full = pattern.Join(d.Prefix, d.Route)
 	d.Path, err = samplePath(d.Full, opt.Types)
 	if err != nil {
 		return err
@@ -185,8 +185,8 @@ func checkTemplatePart(flag, t string) error {
 // checkNewRoute checks that prefix+route parses and conflicts with no route
 // of the project (the routes of exclude, being replaced, aside).
 func checkNewRoute(p *project.Project, prefix, route, exclude string, types []string) error {
-	full := framework.JoinTemplate(prefix, route)
-	pat, err := framework.ParsePattern(full, customTypes(types)...)
+	full := pattern.Join(prefix, route)
+	pat, err := pattern.Parse(full, customTypes(types)...)
 	if err != nil {
 		return fmt.Errorf("%w\n(templates look like /room/{room_id:str}; the types are str, int, float, uuid and path; declare custom types with --param-type)", err)
 	}
@@ -208,17 +208,17 @@ func checkNewRoute(p *project.Project, prefix, route, exclude string, types []st
 	return nil
 }
 
-func customTypes(types []string) []framework.ParamType {
-	custom := make([]framework.ParamType, len(types))
+func customTypes(types []string) []pattern.Type {
+	custom := make([]pattern.Type, len(types))
 	for i, t := range types {
-		custom[i] = framework.ParamType{Name: t, Parse: func(s string) (any, error) { return s, nil }}
+		custom[i] = pattern.Type{Name: t, Parse: func(s string) (any, error) { return s, nil }}
 	}
 	return custom
 }
 
 // samplePath returns a path that the template matches, for generated tests.
 func samplePath(template string, types []string) (string, error) {
-	pat, err := framework.ParsePattern(template, customTypes(types)...)
+	pat, err := pattern.Parse(template, customTypes(types)...)
 	if err != nil {
 		return "", err
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/nowebsocket/nows/cli/internal/project"
 	"github.com/nowebsocket/nows/cli/internal/scaffold"
 	"github.com/nowebsocket/nows/cli/internal/ui"
-	"github.com/nowebsocket/nows/framework"
+	pattern "github.com/nowebsocket/nows/internal/route"
 )
 
 // HandlerOptions are the options of nows handler add.
@@ -83,7 +83,7 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	}
 	d := BlueprintData{
 		Package: pf.Package, Name: opt.Blueprint, Var: bp.Var, Prefix: bp.Prefix.Value, Route: route,
-		Full: framework.JoinTemplate(bp.Prefix.Value, route), Handler: opt.Name,
+		Full: pattern.Join(bp.Prefix.Value, route), Handler: opt.Name,
 		TestName: "Test" + bp.Var + strings.TrimPrefix(opt.Name, bp.Var),
 	}
 	if d.Path, err = samplePath(d.Full, opt.Types); err != nil {

@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/nowebsocket/nows/cli/internal/discover"
-	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/internal/route"
 )
 
 // Status is the state of one route.
@@ -46,7 +46,7 @@ type Route struct {
 	Status    Status  `json:"status"`
 	Problem   string  `json:"problem,omitempty"`
 
-	pattern *framework.Pattern
+	pattern *route.Pattern
 	order   int
 }
 
@@ -87,9 +87,9 @@ func Analyze(dir, rel string, types []string) (*Table, error) {
 // FromFiles builds the table of the blueprint files, which must be sorted
 // by name as the registry sorts them.
 func FromFiles(files []discover.File, rel string, types []string) (*Table, error) {
-	custom := make([]framework.ParamType, len(types))
+	custom := make([]route.Type, len(types))
 	for i, t := range types {
-		custom[i] = framework.ParamType{Name: t, Parse: func(s string) (any, error) { return s, nil }}
+		custom[i] = route.Type{Name: t, Parse: func(s string) (any, error) { return s, nil }}
 	}
 	t := &Table{}
 	var served []*Route
@@ -123,8 +123,8 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: template %s is not a constant", dr.Template.Expr)
 					continue
 				}
-				r.Template = framework.JoinTemplate(bp.Prefix.Value, dr.Template.Value)
-				pat, err := framework.ParsePattern(r.Template, custom...)
+				r.Template = route.Join(bp.Prefix.Value, dr.Template.Value)
+				pat, err := route.Parse(r.Template, custom...)
 				if err != nil {
 					r.Status, r.Problem = Invalid, err.Error()
 					skipped = fmt.Sprintf("its route %s is invalid", r.Template)
@@ -165,7 +165,7 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 			return 1
 		}
 		if a.Status == OK {
-			if c := framework.ComparePatterns(a.pattern, b.pattern); c != 0 {
+			if c := route.Compare(a.pattern, b.pattern); c != 0 {
 				return c
 			}
 		}
@@ -175,12 +175,12 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 }
 
 // Pattern returns the route's parsed template, or nil.
-func (r *Route) Pattern() *framework.Pattern { return r.pattern }
+func (r *Route) Pattern() *route.Pattern { return r.pattern }
 
 // Match returns the route a request for path would reach (the most
 // specific served route that matches) and its parameters. path may be
 // given decoded ("/echo/hello world") or escaped (with "%").
-func (t *Table) Match(path string) (*Route, framework.Params, bool) {
+func (t *Table) Match(path string) (*Route, route.Values, bool) {
 	escaped := path
 	if !strings.Contains(path, "%") {
 		escaped = (&url.URL{Path: path}).EscapedPath()
@@ -193,5 +193,5 @@ func (t *Table) Match(path string) (*Route, framework.Params, bool) {
 			return r, ps, true
 		}
 	}
-	return nil, framework.Params{}, false
+	return nil, route.Values{}, false
 }

@@ -195,12 +195,12 @@ func testPresence(t *testing.T, h Harness) {
 
 	var mu sync.Mutex
 	var events []string
-	cancel := a.Hub().Subscribe(func(ev framework.PresenceEvent) {
+	cancel := a.Hub().Watch(func(ev framework.PresenceEvent) {
 		if ev.Room != room {
 			return
 		}
 		mu.Lock()
-		events = append(events, ev.Kind.String()+" "+ev.Member.User)
+		events = append(events, presenceKind(ev)+" "+ev.Member.User)
 		mu.Unlock()
 	})
 	defer cancel()
@@ -292,11 +292,12 @@ func testPublisher(t *testing.T, h Harness) {
 	p0 := nodes[0].Join(t, room, "a")
 	p1 := nodes[1].Join(t, room, "b")
 	WaitMembers(t, room, []string{"a", "b"}, nodes...)
-	pub := framework.NewPublisher(h.NewBroker(t))
+	pub := framework.NewHub(framework.HubOptions{Broker: h.NewBroker(t)})
+	defer pub.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	if err := pub.Broadcast(ctx, room, framework.Text("from a worker")); err != nil {
-		t.Fatalf("Publisher.Broadcast: %v", err)
+		t.Fatalf("NewHub(...).Broadcast: %v", err)
 	}
 	if err := pub.BroadcastAll(ctx, framework.Text("to all")); err != nil {
 		t.Fatalf("Publisher.BroadcastAll: %v", err)
@@ -371,4 +372,12 @@ func testOutage(t *testing.T, h Harness) {
 	a.Expect("from-b")
 	b.Expect("from-b")
 	WaitMembers(t, room, []string{"a", "a2", "b"}, nodes...)
+}
+
+// presenceKind names a presence event's kind, "join" or "leave".
+func presenceKind(ev framework.PresenceEvent) string {
+	if ev.Joined {
+		return "join"
+	}
+	return "leave"
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 )
 
@@ -32,7 +33,7 @@ type RoomHandler struct {
 // OnOpen joins the room.
 func (h *RoomHandler) OnOpen(ctx context.Context, c *framework.Conn) error {
 	h.room = c.Params().Str("room")
-	c.SetUser(c.Query().Get("user"))
+	c.SetUser(c.Request().URL.Query().Get("user"))
 	if err := c.Join(h.room); err != nil {
 		return err
 	}
@@ -73,5 +74,5 @@ func (h *RoomHandler) OnMessage(ctx context.Context, c *framework.Conn, text str
 		c.Leave(h.room)
 		return c.SendText(ctx, "left")
 	}
-	return framework.CloseError{Code: framework.StatusPolicyViolation, Reason: "unknown command"}
+	return websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "unknown command"}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/nowebsocket/nows/framework"
 )
 
 // Timeout bounds every wait of a Peer.
@@ -118,7 +117,7 @@ func (p *Peer) Poll(d time.Duration) (string, bool) {
 
 // ExpectClose reads until the connection ends and fails the test unless
 // the server closed it with code.
-func (p *Peer) ExpectClose(code framework.StatusCode) {
+func (p *Peer) ExpectClose(code websocket.StatusCode) {
 	p.t.Helper()
 	deadline := time.After(Timeout)
 	for {
@@ -128,7 +127,7 @@ func (p *Peer) ExpectClose(code framework.StatusCode) {
 				continue
 			}
 			var ce websocket.CloseError
-			if err := p.Err(); !errors.As(err, &ce) || framework.StatusCode(ce.Code) != code {
+			if err := p.Err(); !errors.As(err, &ce) || websocket.StatusCode(ce.Code) != code {
 				p.t.Fatalf("brokertest: connection ended with %v, want close %v", err, code)
 			}
 			return

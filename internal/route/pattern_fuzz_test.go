@@ -1,4 +1,4 @@
-package framework
+package route
 
 import (
 	"net/url"
@@ -18,20 +18,20 @@ func FuzzParsePattern(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, template string) {
-		p, err := ParsePattern(template, hexType)
+		p, err := Parse(template, hexType)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "framework: bad route template ") {
-				t.Errorf("ParsePattern(%q): got error %q, want the framework prefix", template, err)
+				t.Errorf("Parse(%q): got error %q, want the framework prefix", template, err)
 			}
 			return
 		}
 		s := p.String()
-		q, err := ParsePattern(s, hexType)
+		q, err := Parse(s, hexType)
 		if err != nil {
-			t.Fatalf("ParsePattern(%q) = %q, which does not parse: %v", template, s, err)
+			t.Fatalf("Parse(%q) = %q, which does not parse: %v", template, s, err)
 		}
-		if q.String() != s || !p.Conflicts(q) || ComparePatterns(p, q) != 0 {
-			t.Fatalf("ParsePattern(%q) = %q, which re-parses to %q", template, s, q)
+		if q.String() != s || !p.Conflicts(q) || Compare(p, q) != 0 {
+			t.Fatalf("Parse(%q) = %q, which re-parses to %q", template, s, q)
 		}
 		pi, qi := p.Params(), q.Params()
 		if len(pi) != len(qi) {
@@ -65,24 +65,24 @@ func FuzzMatch(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	var m mux[*Pattern]
+	var m Mux[*Pattern]
 	var patterns []*Pattern
 	for _, tmpl := range fuzzRoutes {
 		p := mustParse(f, tmpl, hexType, slugType)
-		if _, conflict := m.add(p, p); conflict {
+		if _, conflict := m.Add(p, p); conflict {
 			f.Fatalf("add(%s): conflict", tmpl)
 		}
 		patterns = append(patterns, p)
 	}
 	f.Fuzz(func(t *testing.T, path string) {
-		got, ps, ok := m.match(path)
+		got, ps, ok := m.Match(path)
 		// The mux agrees with the patterns: it finds the most specific one.
 		for _, p := range patterns {
 			pps, pok := p.Match(path)
 			switch {
 			case pok && !ok:
 				t.Fatalf("match(%q): got no match, want %s", path, p)
-			case pok && ComparePatterns(p, got) < 0:
+			case pok && Compare(p, got) < 0:
 				t.Fatalf("match(%q): got %s, want the more specific %s", path, got, p)
 			case p == got && !pok:
 				t.Fatalf("match(%q): got %s, but its Match fails", path, p)
@@ -109,7 +109,7 @@ func FuzzMatch(f *testing.F) {
 		if last.kind == kindPath {
 			return
 		}
-		got2, ps2, ok2 := m.match(again)
+		got2, ps2, ok2 := m.Match(again)
 		if !ok2 || got2 != got || formatParams(ps2) != formatParams(ps) {
 			t.Fatalf("match(%q) (re-encoded from %q): got %v %s, want %s %s", again, path, got2, formatParams(ps2), got, formatParams(ps))
 		}
@@ -117,7 +117,7 @@ func FuzzMatch(f *testing.F) {
 }
 
 // reencode builds an escaped path for p from its parameters.
-func reencode(p *Pattern, ps Params) string {
+func reencode(p *Pattern, ps Values) string {
 	var b strings.Builder
 	for i := range p.segs {
 		s := &p.segs[i]

@@ -1,4 +1,8 @@
-package framework
+// Package route parses route templates such as "/room/{room_id:int}" and
+// matches request paths against them. It is shared by the framework and
+// the nows CLI (which checks templates when it generates code), and is not
+// part of the public API.
+package route
 
 import (
 	"fmt"
@@ -10,16 +14,16 @@ import (
 	"unicode/utf8"
 )
 
-// A ParamType is a custom parameter type, usable in templates as {name:Name}
-// once passed to [ParsePattern] (or listed in [Options.ParamTypes]).
+// A Type is a custom parameter type, usable in templates as {name:Name}
+// once passed to [Parse] (the framework lists them in Options.ParamTypes).
 //
 // A custom type matches one non-empty path segment. Parse receives the
 // percent-decoded segment; a nil error means the segment matches and the
-// returned value is what [Params.Get] gives back. Parse must be safe for
+// returned value is what [Values.Get] gives back. Parse must be safe for
 // concurrent use. Custom types rank with int, float and uuid: below static
 // segments, above str and path; two custom types at the same position are
 // tried in the order of their names.
-type ParamType struct {
+type Type struct {
 	Name  string                        // the name used in templates, a Go identifier
 	Parse func(seg string) (any, error) // nil error = the segment matches
 }
@@ -79,8 +83,8 @@ var builtinKinds = map[string]kind{
 // segment is one segment of a pattern.
 type segment struct {
 	kind kind
-	text string     // static: the decoded text; parameter: its name
-	typ  *ParamType // kindCustom only
+	text string // static: the decoded text; parameter: its name
+	typ  *Type  // kindCustom only
 }
 
 // typeName returns the name of a parameter segment's type.
@@ -170,12 +174,12 @@ func (s *segment) parse(dec string) (param, bool) {
 	return param{}, false
 }
 
-// ParsePattern parses a route template. Custom parameter types may be given;
+// Parse parses a route template. Custom parameter types may be given;
 // their names must be Go identifiers, distinct, and not the name of a
 // built-in type, or the error starts with "framework: bad parameter type".
 // Errors in the template start with "framework: bad route template" and say
 // at which byte offset of the template the problem is.
-func ParsePattern(template string, custom ...ParamType) (*Pattern, error) {
+func Parse(template string, custom ...Type) (*Pattern, error) {
 	types, err := customTypes(custom)
 	if err != nil {
 		return nil, err
@@ -220,13 +224,13 @@ func ParsePattern(template string, custom ...ParamType) (*Pattern, error) {
 }
 
 // customTypes checks the custom types and indexes them by name.
-func customTypes(custom []ParamType) (map[string]*ParamType, error) {
+func customTypes(custom []Type) (map[string]*Type, error) {
 	if len(custom) == 0 {
 		return nil, nil
 	}
-	types := make(map[string]*ParamType, len(custom))
+	types := make(map[string]*Type, len(custom))
 	for i := range custom {
-		t := new(ParamType)
+		t := new(Type)
 		*t = custom[i] // a copy: the caller may reuse its slice
 		switch {
 		case !isIdent(t.Name):
@@ -250,7 +254,7 @@ type segError struct {
 }
 
 // parseSegment parses one segment of a template.
-func parseSegment(seg string, types map[string]*ParamType) (segment, *segError) {
+func parseSegment(seg string, types map[string]*Type) (segment, *segError) {
 	open := strings.IndexByte(seg, '{')
 	closing := strings.IndexByte(seg, '}')
 	if open < 0 && closing < 0 {
@@ -273,7 +277,11 @@ func parseSegment(seg string, types map[string]*ParamType) (segment, *segError) 
 		return segment{}, &segError{open + 1 + i, "unexpected " + strconv.Quote(seg[open+1+i:open+2+i])}
 	}
 	if i := strings.IndexAny(seg[closing+1:], "{}"); i >= 0 {
-		return segment{}, &segError{closing + 1 + i, "more than one parameter in segment " + strconv.Quote(seg)}
+		at := closing + 1 + i
+		if seg[at] == '}' {
+			return segment{}, &segError{at, "unbalanced \"}\""}
+		}
+		return segment{}, &segError{at, "more than one parameter in segment " + strconv.Quote(seg)}
 	}
 	if open != 0 || closing != len(seg)-1 {
 		return segment{}, &segError{0, "parameter mixed with text in segment " + strconv.Quote(seg)}
@@ -305,7 +313,7 @@ func parseSegment(seg string, types map[string]*ParamType) (segment, *segError) 
 	return segment{}, &segError{0, "unknown parameter type " + strconv.Quote(typ)}
 }
 
-func newParam(name string, k kind, t *ParamType) (segment, *segError) {
+func newParam(name string, k kind, t *Type) (segment, *segError) {
 	if name == "" {
 		return segment{}, &segError{0, "empty parameter name"}
 	}
@@ -329,7 +337,7 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-func isType(name string, types map[string]*ParamType) bool {
+func isType(name string, types map[string]*Type) bool {
 	_, ok := builtinKinds[name]
 	return ok || types[name] != nil
 }
@@ -402,22 +410,22 @@ func (p *Pattern) Params() []ParamInfo {
 // p, and returns its parameters. Each segment is percent-decoded before it
 // is compared, so "%2F" stays inside its segment; a segment that does not
 // decode, or a value that does not parse as its type, does not match.
-func (p *Pattern) Match(escapedPath string) (Params, bool) {
-	var ps Params
+func (p *Pattern) Match(escapedPath string) (Values, bool) {
+	var ps Values
 	if escapedPath == "" || escapedPath[0] != '/' {
-		return Params{}, false
+		return Values{}, false
 	}
 	ps.reset(len(p.params))
 	rest, done, index := escapedPath[1:], false, 0
 	for i := range p.segs {
 		s := &p.segs[i]
 		if done {
-			return Params{}, false
+			return Values{}, false
 		}
 		if s.kind == kindPath {
 			text, ok := decodeRest(rest)
 			if !ok {
-				return Params{}, false
+				return Values{}, false
 			}
 			ps.set(index, param{name: p.params[index].Name, text: text})
 			return ps, true
@@ -426,24 +434,24 @@ func (p *Pattern) Match(escapedPath string) (Params, bool) {
 		rest, done = after, !more
 		dec, ok := decodeSegment(seg)
 		if !ok {
-			return Params{}, false
+			return Values{}, false
 		}
 		if s.kind == kindStatic {
 			if dec != s.text {
-				return Params{}, false
+				return Values{}, false
 			}
 			continue
 		}
 		q, ok := s.parse(dec)
 		if !ok {
-			return Params{}, false
+			return Values{}, false
 		}
 		q.name = p.params[index].Name
 		ps.set(index, q)
 		index++
 	}
 	if !done {
-		return Params{}, false
+		return Values{}, false
 	}
 	return ps, true
 }
@@ -483,7 +491,7 @@ func (p *Pattern) Conflicts(q *Pattern) bool {
 	return true
 }
 
-// ComparePatterns orders patterns by specificity, the order in which
+// Compare orders patterns by specificity, the order in which
 // routes are preferred: it returns a negative number when a is more
 // specific than b, a positive one when b is, and 0 when they rank the same.
 // Segments are compared left to right: static text before int, float,
@@ -491,7 +499,7 @@ func (p *Pattern) Conflicts(q *Pattern) bool {
 // pattern is a prefix of the other in this sense, the shorter one comes
 // first. Static text and parameter names are ignored, so patterns that
 // conflict rank the same.
-func ComparePatterns(a, b *Pattern) int {
+func Compare(a, b *Pattern) int {
 	for i := range min(len(a.segs), len(b.segs)) {
 		if c := a.segs[i].compare(&b.segs[i]); c != 0 {
 			return c
@@ -500,11 +508,11 @@ func ComparePatterns(a, b *Pattern) int {
 	return len(a.segs) - len(b.segs)
 }
 
-// JoinTemplate joins a blueprint prefix and a route template with exactly
+// Join joins a blueprint prefix and a route template with exactly
 // one "/" between them: "/chat" and "/room/{id}" give "/chat/room/{id}".
 // An empty or "/" template gives the prefix; an empty or "/" prefix gives
-// the template. The result is not checked; [ParsePattern] does that.
-func JoinTemplate(prefix, template string) string {
+// the template. The result is not checked; [Parse] does that.
+func Join(prefix, template string) string {
 	switch {
 	case template == "" || template == "/":
 		if prefix == "" {

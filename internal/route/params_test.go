@@ -1,4 +1,4 @@
-package framework
+package route
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 )
 
 // formatParams writes ps as "name=value(type) ...".
-func formatParams(ps Params) string {
+func formatParams(ps Values) string {
 	var parts []string
 	for name, v := range ps.All() {
 		parts = append(parts, fmt.Sprintf("%s=%v(%T)", name, v, v))
@@ -93,7 +93,7 @@ func TestParams(t *testing.T) {
 
 func TestParamsZero(t *testing.T) {
 	t.Parallel()
-	var ps Params
+	var ps Values
 	if got := ps.Len(); got != 0 {
 		t.Errorf("Len(): got %d, want 0", got)
 	}

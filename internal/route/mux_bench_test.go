@@ -1,4 +1,4 @@
-package framework
+package route
 
 import (
 	"fmt"
@@ -40,13 +40,13 @@ func benchPaths(n int) (static, param string) {
 
 func BenchmarkMuxMatch(b *testing.B) {
 	for _, n := range benchSizes {
-		var m mux[int]
+		var m Mux[int]
 		for i, tmpl := range benchRoutes(n, false) {
-			p, err := ParsePattern(tmpl)
+			p, err := Parse(tmpl)
 			if err != nil {
 				b.Fatal(err)
 			}
-			m.add(p, i)
+			m.Add(p, i)
 		}
 		static, param := benchPaths(n)
 		for _, path := range []struct{ name, path string }{{"static", static}, {"param", param}} {
@@ -54,7 +54,7 @@ func BenchmarkMuxMatch(b *testing.B) {
 			b.Run(fmt.Sprintf("routes=%d/%s", n, path.name), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					if _, _, ok := m.match(u.EscapedPath()); !ok {
+					if _, _, ok := m.Match(u.EscapedPath()); !ok {
 						b.Fatalf("no match for %s", path.path)
 					}
 				}
@@ -102,7 +102,7 @@ func BenchmarkServeMux(b *testing.B) {
 func BenchmarkParsePattern(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParsePattern("/chat/room/{room_id:str}/{n:int}/{rest...}"); err != nil {
+		if _, err := Parse("/chat/room/{room_id:str}/{n:int}/{rest...}"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package framework
+package route
 
 import "net/url"
 
@@ -7,12 +7,12 @@ import "net/url"
 // the parameter children in order of precedence (int, float, uuid, custom
 // types by name, str), then a path parameter that takes the rest; the
 // search backtracks, so the route found is always the most specific one
-// (see ComparePatterns). Static routes match without allocating.
+// (see Compare). Static routes match without allocating.
 //
 // The zero value is an empty mux. A mux is built before serving and only
 // read afterwards: add must not run concurrently with anything else;
 // match and len may run concurrently with each other.
-type mux[V any] struct {
+type Mux[V any] struct {
 	root *node[V]
 	n    int
 }
@@ -42,9 +42,9 @@ type entry[V any] struct {
 // already there, add adds nothing and returns its value and true.
 //
 // Custom types are told apart by name: when two patterns use different
-// ParamTypes of the same name at the same position, the first one's Parse
+// Types of the same name at the same position, the first one's Parse
 // is used for both.
-func (m *mux[V]) add(p *Pattern, v V) (existing V, conflict bool) {
+func (m *Mux[V]) Add(p *Pattern, v V) (existing V, conflict bool) {
 	if m.root == nil {
 		m.root = &node[V]{}
 	}
@@ -103,17 +103,17 @@ func (n *node[V]) paramChild(s *segment, index int) *node[V] {
 }
 
 // len returns the number of routes.
-func (m *mux[V]) len() int { return m.n }
+func (m *Mux[V]) Len() int { return m.n }
 
 // match returns the value of the most specific route that matches the
 // escaped URL path (url.URL.EscapedPath), and its parameters.
-func (m *mux[V]) match(escapedPath string) (v V, ps Params, ok bool) {
+func (m *Mux[V]) Match(escapedPath string) (v V, ps Values, ok bool) {
 	if m.root == nil || escapedPath == "" || escapedPath[0] != '/' {
 		return v, ps, false
 	}
 	e := m.root.lookup(escapedPath[1:], &ps)
 	if e == nil {
-		return v, Params{}, false
+		return v, Values{}, false
 	}
 	return e.v, ps, true
 }
@@ -121,7 +121,7 @@ func (m *mux[V]) match(escapedPath string) (v V, ps Params, ok bool) {
 // lookup matches s, the rest of the path after a "/", below n. It returns
 // the route found, or nil; on success ps has room for the route's
 // parameters and those from n on are set.
-func (n *node[V]) lookup(s string, ps *Params) *entry[V] {
+func (n *node[V]) lookup(s string, ps *Values) *entry[V] {
 	// One pass finds the end of the segment and whether it needs decoding;
 	// a plain loop beats strings.IndexByte on short segments.
 	i, pct := 0, false
@@ -169,7 +169,7 @@ func (n *node[V]) lookup(s string, ps *Params) *entry[V] {
 }
 
 // from continues a lookup at n with the rest of the path, if there is more.
-func (n *node[V]) from(after string, more bool, ps *Params) *entry[V] {
+func (n *node[V]) from(after string, more bool, ps *Values) *entry[V] {
 	if more {
 		return n.lookup(after, ps)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
-	redisbroker "github.com/nowebsocket/nows/framework/broker/redis"
+	redisbroker "github.com/nowebsocket/nows/framework/broker/redisbroker"
 	"go.uber.org/goleak"
 )
 

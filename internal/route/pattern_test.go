@@ -1,4 +1,4 @@
-package framework
+package route
 
 import (
 	"errors"
@@ -9,12 +9,12 @@ import (
 )
 
 // hexType is a custom type for tests: a hexadecimal number.
-var hexType = ParamType{Name: "hex", Parse: func(seg string) (any, error) {
+var hexType = Type{Name: "hex", Parse: func(seg string) (any, error) {
 	return strconv.ParseUint(seg, 16, 64)
 }}
 
 // slugType is a custom type for tests: lowercase letters and dashes.
-var slugType = ParamType{Name: "slug", Parse: func(seg string) (any, error) {
+var slugType = Type{Name: "slug", Parse: func(seg string) (any, error) {
 	for _, c := range seg {
 		if (c < 'a' || c > 'z') && c != '-' {
 			return nil, errors.New("not a slug")
@@ -23,11 +23,11 @@ var slugType = ParamType{Name: "slug", Parse: func(seg string) (any, error) {
 	return seg, nil
 }}
 
-func mustParse(t testing.TB, template string, custom ...ParamType) *Pattern {
+func mustParse(t testing.TB, template string, custom ...Type) *Pattern {
 	t.Helper()
-	p, err := ParsePattern(template, custom...)
+	p, err := Parse(template, custom...)
 	if err != nil {
-		t.Fatalf("ParsePattern(%q): %v", template, err)
+		t.Fatalf("Parse(%q): %v", template, err)
 	}
 	return p
 }
@@ -78,9 +78,9 @@ func TestParsePattern(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.template, func(t *testing.T) {
 			t.Parallel()
-			p, err := ParsePattern(tc.template, hexType, slugType)
+			p, err := Parse(tc.template, hexType, slugType)
 			if err != nil {
-				t.Fatalf("ParsePattern(%q): got error %v, want none", tc.template, err)
+				t.Fatalf("Parse(%q): got error %v, want none", tc.template, err)
 			}
 			if got := p.String(); got != tc.want {
 				t.Errorf("String(): got %q, want %q", got, tc.want)
@@ -89,9 +89,9 @@ func TestParsePattern(t *testing.T) {
 				t.Errorf("Params(): got %v, want %v", got, tc.params)
 			}
 			// The canonical form parses to an equivalent pattern.
-			q, err := ParsePattern(p.String(), hexType, slugType)
+			q, err := Parse(p.String(), hexType, slugType)
 			if err != nil {
-				t.Fatalf("ParsePattern(%q): got error %v, want none", p.String(), err)
+				t.Fatalf("Parse(%q): got error %v, want none", p.String(), err)
 			}
 			if !p.Conflicts(q) || q.String() != p.String() || !slices.Equal(q.Params(), p.Params()) {
 				t.Errorf("re-parsed %q: got %q, want an equivalent pattern", p.String(), q.String())
@@ -128,7 +128,8 @@ func TestParsePatternErrors(t *testing.T) {
 		{"/a/id}", `unbalanced "}" at offset 5`},
 		{"/a/}id{", `unbalanced "}" at offset 3`},
 		{"/a/{{id}}", `unexpected "{" at offset 4`},
-		{"/a/{i}d}", `more than one parameter in segment "{i}d}" at offset 7`},
+		{"/a/{i}d}", `unbalanced "}" at offset 7`},
+		{"/x/{a}}", `unbalanced "}" at offset 6`},
 		{"/a/{my-id}", `bad parameter name "my-id" (want letters, digits and _) at offset 3`},
 		{"/a/{1id}", `bad parameter name "1id" (want letters, digits and _) at offset 3`},
 		{"/a/{a:b:c}", `unknown parameter type "b:c" at offset 3`},
@@ -143,9 +144,9 @@ func TestParsePatternErrors(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.template, func(t *testing.T) {
 			t.Parallel()
-			p, err := ParsePattern(tc.template, hexType)
+			p, err := Parse(tc.template, hexType)
 			if err == nil {
-				t.Fatalf("ParsePattern(%q): got %q, want error %q", tc.template, p, tc.want)
+				t.Fatalf("Parse(%q): got %q, want error %q", tc.template, p, tc.want)
 			}
 			want := "framework: bad route template " + strconv.Quote(tc.template) + ": " + tc.want
 			if got := err.Error(); got != want {
@@ -159,21 +160,21 @@ func TestParsePatternCustomTypeErrors(t *testing.T) {
 	t.Parallel()
 	parse := hexType.Parse
 	testCases := []struct {
-		types []ParamType
+		types []Type
 		want  string
 	}{
-		{[]ParamType{{Name: "int", Parse: parse}}, `framework: bad parameter type "int": shadows a built-in type`},
-		{[]ParamType{{Name: "str", Parse: parse}}, `framework: bad parameter type "str": shadows a built-in type`},
-		{[]ParamType{{Name: "path", Parse: parse}}, `framework: bad parameter type "path": shadows a built-in type`},
-		{[]ParamType{{Name: "", Parse: parse}}, `framework: bad parameter type "": name is not an identifier`},
-		{[]ParamType{{Name: "a-b", Parse: parse}}, `framework: bad parameter type "a-b": name is not an identifier`},
-		{[]ParamType{{Name: "hex"}}, `framework: bad parameter type "hex": nil Parse`},
-		{[]ParamType{hexType, hexType}, `framework: bad parameter type "hex": defined twice`},
+		{[]Type{{Name: "int", Parse: parse}}, `framework: bad parameter type "int": shadows a built-in type`},
+		{[]Type{{Name: "str", Parse: parse}}, `framework: bad parameter type "str": shadows a built-in type`},
+		{[]Type{{Name: "path", Parse: parse}}, `framework: bad parameter type "path": shadows a built-in type`},
+		{[]Type{{Name: "", Parse: parse}}, `framework: bad parameter type "": name is not an identifier`},
+		{[]Type{{Name: "a-b", Parse: parse}}, `framework: bad parameter type "a-b": name is not an identifier`},
+		{[]Type{{Name: "hex"}}, `framework: bad parameter type "hex": nil Parse`},
+		{[]Type{hexType, hexType}, `framework: bad parameter type "hex": defined twice`},
 	}
 	for _, tc := range testCases {
 		t.Run(tc.want, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParsePattern("/a", tc.types...)
+			_, err := Parse("/a", tc.types...)
 			if err == nil || err.Error() != tc.want {
 				t.Errorf("got error %v, want %q", err, tc.want)
 			}
@@ -325,8 +326,8 @@ func TestConflicts(t *testing.T) {
 			if got := b.Conflicts(a); got != tc.want {
 				t.Errorf("%s.Conflicts(%s): got %v, want %v", b, a, got, tc.want)
 			}
-			if tc.want && ComparePatterns(a, b) != 0 {
-				t.Errorf("ComparePatterns(%s, %s): got %d, want 0 for conflicting patterns", a, b, ComparePatterns(a, b))
+			if tc.want && Compare(a, b) != 0 {
+				t.Errorf("Compare(%s, %s): got %d, want 0 for conflicting patterns", a, b, Compare(a, b))
 			}
 		})
 	}
@@ -355,15 +356,15 @@ func TestComparePatterns(t *testing.T) {
 	for i, a := range ordered {
 		for j, b := range ordered {
 			pa, pb := mustParse(t, a, hexType, slugType), mustParse(t, b, hexType, slugType)
-			got := ComparePatterns(pa, pb)
+			got := Compare(pa, pb)
 			switch {
 			case i < j && got >= 0, i > j && got <= 0, i == j && got != 0:
-				t.Errorf("ComparePatterns(%s, %s): got %d, want sign %d", a, b, got, cmpInt(i, j))
+				t.Errorf("Compare(%s, %s): got %d, want sign %d", a, b, got, cmpInt(i, j))
 			}
 		}
 	}
-	if got := ComparePatterns(mustParse(t, "/a/{x:int}"), mustParse(t, "/b/{y:int}")); got != 0 {
-		t.Errorf("ComparePatterns(/a/{x:int}, /b/{y:int}): got %d, want 0", got)
+	if got := Compare(mustParse(t, "/a/{x:int}"), mustParse(t, "/b/{y:int}")); got != 0 {
+		t.Errorf("Compare(/a/{x:int}, /b/{y:int}): got %d, want 0", got)
 	}
 }
 
@@ -401,8 +402,8 @@ func TestJoinTemplate(t *testing.T) {
 		{"/a/b", "/c/d", "/a/b/c/d"},
 	}
 	for _, tc := range testCases {
-		if got := JoinTemplate(tc.prefix, tc.template); got != tc.want {
-			t.Errorf("JoinTemplate(%q, %q): got %q, want %q", tc.prefix, tc.template, got, tc.want)
+		if got := Join(tc.prefix, tc.template); got != tc.want {
+			t.Errorf("Join(%q, %q): got %q, want %q", tc.prefix, tc.template, got, tc.want)
 		}
 	}
 }

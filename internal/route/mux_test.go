@@ -1,4 +1,4 @@
-package framework
+package route
 
 import (
 	"fmt"
@@ -37,12 +37,12 @@ var testRoutes = []string{
 	"/{all...}",
 }
 
-func newTestMux(t testing.TB, templates []string) *mux[string] {
+func newTestMux(t testing.TB, templates []string) *Mux[string] {
 	t.Helper()
-	var m mux[string]
+	var m Mux[string]
 	for _, tmpl := range templates {
 		p := mustParse(t, tmpl, hexType, slugType)
-		if old, conflict := m.add(p, tmpl); conflict {
+		if old, conflict := m.Add(p, tmpl); conflict {
 			t.Fatalf("add(%s): conflicts with %s", tmpl, old)
 		}
 	}
@@ -52,7 +52,7 @@ func newTestMux(t testing.TB, templates []string) *mux[string] {
 func TestMuxMatch(t *testing.T) {
 	t.Parallel()
 	m := newTestMux(t, testRoutes)
-	if got, want := m.len(), len(testRoutes); got != want {
+	if got, want := m.Len(), len(testRoutes); got != want {
 		t.Fatalf("len(): got %d, want %d", got, want)
 	}
 	const id = "123e4567-e89b-12d3-a456-426614174000"
@@ -123,7 +123,7 @@ func TestMuxMatch(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.path, func(t *testing.T) {
 			t.Parallel()
-			route, ps, ok := m.match(tc.path)
+			route, ps, ok := m.Match(tc.path)
 			params := formatParams(ps)
 			if !ok {
 				route = ""
@@ -158,9 +158,9 @@ func TestMuxConflict(t *testing.T) {
 	for _, tc := range testCases {
 		t.Run(tc.first+" "+tc.second, func(t *testing.T) {
 			t.Parallel()
-			var m mux[string]
-			m.add(mustParse(t, tc.first, hexType, slugType), "first")
-			old, conflict := m.add(mustParse(t, tc.second, hexType, slugType), "second")
+			var m Mux[string]
+			m.Add(mustParse(t, tc.first, hexType, slugType), "first")
+			old, conflict := m.Add(mustParse(t, tc.second, hexType, slugType), "second")
 			if conflict != tc.conflict {
 				t.Fatalf("add(%s) after %s: got conflict %v, want %v", tc.second, tc.first, conflict, tc.conflict)
 			}
@@ -173,7 +173,7 @@ func TestMuxConflict(t *testing.T) {
 			} else if old != "" {
 				t.Errorf("add: got existing %q, want zero value", old)
 			}
-			if got := m.len(); got != wantLen {
+			if got := m.Len(); got != wantLen {
 				t.Errorf("len(): got %d, want %d", got, wantLen)
 			}
 		})
@@ -182,11 +182,11 @@ func TestMuxConflict(t *testing.T) {
 
 func TestMuxZero(t *testing.T) {
 	t.Parallel()
-	var m mux[int]
-	if v, ps, ok := m.match("/"); ok || v != 0 || ps.Len() != 0 {
+	var m Mux[int]
+	if v, ps, ok := m.Match("/"); ok || v != 0 || ps.Len() != 0 {
 		t.Errorf("match on empty mux: got %v, %v, %v, want no match", v, ps, ok)
 	}
-	if got := m.len(); got != 0 {
+	if got := m.Len(); got != 0 {
 		t.Errorf("len(): got %d, want 0", got)
 	}
 }
@@ -296,7 +296,7 @@ func TestMuxStaticAllocs(t *testing.T) {
 	}
 	for _, tc := range testCases {
 		got := testing.AllocsPerRun(100, func() {
-			if _, _, ok := m.match(tc.path); !ok {
+			if _, _, ok := m.Match(tc.path); !ok {
 				panic("no match for " + tc.path)
 			}
 		})

@@ -1,0 +1,66 @@
+package framework
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/coder/websocket"
+)
+
+// Run is the whole of an app's main: it registers the blueprints on a new
+// server and serves them on opts.Addr until ctx ends or the process gets
+// SIGINT or SIGTERM (clients are closed with 1001) or SIGHUP (1012 Service
+// Restart, sent by `nows run --watch`); then it shuts down gracefully and
+// returns nil. Errors found before it listens come first: a bad variable
+// of [Options.BindFlags], a route conflict or bad handler
+// ([Server.Register]), an address in use. With BindFlags's --routes flag
+// it prints the route table as JSON lines instead of serving.
+func Run(ctx context.Context, opts Options, bps ...*Blueprint) error {
+	if err := opts.flags.check(); err != nil {
+		return err
+	}
+	s := NewServer(opts)
+	if err := s.Register(bps...); err != nil {
+		return err
+	}
+	if opts.flags != nil && opts.flags.routes {
+		return printRoutes(os.Stdout, s.Routes())
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() {
+		defer close(done)
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				s.bye.Store(&CloseStatus{Code: websocket.StatusServiceRestart, Reason: "server restarting", Cause: CauseShutdown})
+			}
+			s.log.Info("nows: shutting down", "signal", sig.String())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := s.ListenAndServe(ctx)
+	cancel()
+	return err
+}
+
+// printRoutes writes one JSON object per route.
+func printRoutes(w io.Writer, routes []RouteInfo) error {
+	enc := json.NewEncoder(w)
+	for _, r := range routes {
+		if err := enc.Encode(map[string]string{"template": r.Template, "handler": r.Handler, "source": r.Source}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

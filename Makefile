@@ -4,7 +4,7 @@ BIN     := bin
 ADDR    ?= 0.0.0.0:8765
 FUZZTIME ?= 30s
 
-.PHONY: help build test lint demo echo bench soak fuzz screenshots clean
+.PHONY: help build test lint api demo echo bench soak fuzz screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -20,6 +20,9 @@ lint: ## gofmt and go vet, main module and examples
 
 test: lint ## every test, with the race detector
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+api: ## rewrite api/nows.txt from the exported API
+	$(GO) test -count=1 -run '^TestAPISnapshot$$' ./internal/apisnap -update
 
 demo: build ## create a demo app with nows new in a temp dir and run it on $(ADDR): ws://localhost:8765/echo, page at http://localhost:8765/
 	@dir=$$(mktemp -d)/demo && \

@@ -20,7 +20,8 @@ import (
 // reason that is not UTF-8, which coder would echo back), enforces the idle
 // and write timeouts with one lazily re-armed deadline each (no timer or
 // goroutine per connection), and lingers on close so that the client reads
-// the close frame instead of a reset.
+// the close frame instead of a reset (also when it is still in the middle
+// of sending a message the server stopped reading: see linger).
 
 // Errors the wire layer injects into coder's reads. They never reach users.
 var (
@@ -35,6 +36,12 @@ const (
 	lingerTimeout = 2 * time.Second
 	// lingerBytes bounds how much a closing connection discards.
 	lingerBytes = 1 << 20
+	// drainTimeout and drainBytes bound the linger of a connection whose
+	// client is in the middle of a frame the server stopped reading (one
+	// over MaxMessageBytes, typically): it discards the rest of that frame
+	// too, so that a client still sending reads the close frame.
+	drainTimeout = 5 * time.Second
+	drainBytes   = 64 << 20
 	// closeGrace is how long reads may take once a timeout has fired, so
 	// that the close handshake can still complete.
 	closeGrace = 5 * time.Second
@@ -48,12 +55,16 @@ type wireConn struct {
 	writeTimeout time.Duration
 
 	// Read side: used only by the goroutine in coder's Reader (coder
-	// serialises it), except lastRead, which the ping timer reads.
+	// serialises it), except lastRead, which the ping timer reads. The
+	// scanner's cursor follows every byte read from the socket but those
+	// in held, also once nothing is inspected any more, so that a linger
+	// knows where in the client's stream the reads stopped.
 	pending   []byte // bytes net/http buffered before the hijack
 	ready     []byte // inspected bytes waiting to be handed to coder
 	held      []byte // an incomplete close frame, held until validated
 	failNext  error  // an error to hand coder before ready
 	scan      frameScanner
+	reading   atomic.Int32 // Reads under way: a linger may follow the stream only without one
 	inspect   bool
 	lastRead  atomic.Int64 // time since start of the last byte read, in ns
 	readArmed time.Time
@@ -127,6 +138,8 @@ func (c *wireConn) truncated() bool { return c.cut.Load() }
 
 // Read implements net.Conn for coder's bufio.Reader.
 func (c *wireConn) Read(p []byte) (int, error) {
+	c.reading.Add(1) // before readEnded is looked at (see linger)
+	defer c.reading.Add(-1)
 	for {
 		if c.readEnded.Load() {
 			return 0, io.EOF
@@ -144,15 +157,24 @@ func (c *wireConn) Read(p []byte) (int, error) {
 		if err != nil {
 			c.cut.Store(true)
 		}
+		var over []byte // read, but over the byte rate: never handed to coder
 		if n > 0 && c.rate != nil {
 			if k := c.rate.allowBytes(time.Now(), n); k < n {
 				// Hand coder what the budget allows, then the error.
+				over = p[k:n]
 				n, c.rate, c.failNext = k, nil, errRateLimit
 				c.setCause(CauseRateLimit)
 			}
 		}
-		if n > 0 && c.inspect {
-			n = c.inspectBytes(p[:n])
+		if n > 0 {
+			if c.inspect {
+				n = c.inspectBytes(p[:n])
+			} else {
+				c.follow(p[:n])
+			}
+		}
+		if len(over) > 0 {
+			c.follow(over)
 		}
 		if n > 0 || err != nil {
 			return n, err
@@ -210,8 +232,19 @@ func (c *wireConn) inspectBytes(b []byte) int {
 		c.failNext = errTooBig
 		c.ready = append([]byte(nil), b[i:]...)
 		c.inspect = false
+		c.follow(b[i:])
 	}
 	return i
+}
+
+// follow moves the scanner's cursor over bytes read from the socket that
+// were not inspected, or adds them to an incomplete close frame held.
+func (c *wireConn) follow(b []byte) {
+	if len(c.held) > 0 {
+		c.held = append(c.held, b...)
+		return
+	}
+	c.scan.frameCursor.feed(b)
 }
 
 // checkHeld validates a held close frame once it is complete and releases it.
@@ -226,6 +259,7 @@ func (c *wireConn) checkHeld() {
 	} else {
 		c.peerClosed.Store(true)
 	}
+	c.scan.frameCursor.feed(c.held)
 	c.ready, c.held = c.held, nil
 	c.inspect = false // nothing may follow a close frame
 }
@@ -339,21 +373,85 @@ func (c *wireConn) abort() {
 }
 
 // Close sends FIN, then discards what the client still sends (bounded in
-// time and bytes) before closing, so that a close frame written just before
-// is read by the client rather than lost to a reset. After the client's own
-// close frame nothing more comes, and Close closes at once.
+// time and bytes, see linger) before closing, so that a close frame written
+// just before is read by the client rather than lost to a reset. After the
+// client's own close frame nothing more comes, and Close closes at once.
 func (c *wireConn) Close() error {
 	c.closeOnce.Do(func() {
 		if tcp, ok := c.Conn.(interface{ CloseWrite() error }); ok && !c.aborted.Load() && !c.peerClosed.Load() {
 			if tcp.CloseWrite() == nil {
 				c.lingering.Store(true)
-				_ = c.Conn.SetReadDeadline(time.Now().Add(lingerTimeout))
-				_, _ = io.CopyN(io.Discard, c.Conn, lingerBytes)
+				c.linger()
 			}
 		}
 		c.closeErr = c.Conn.Close()
 	})
 	return c.closeErr
+}
+
+// lingerBufs holds the buffers lingers discard into: an idle connection
+// holds none.
+var lingerBufs = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+// linger discards what the client still sends, until EOF, lingerBytes or
+// lingerTimeout; an abort (which closes the socket) cuts it short.
+//
+// When the reads have ended (after a violation: endReads) and no Read is
+// under way, the stream is the linger's alone, and the scanner's cursor
+// says where in it the reads stopped. The linger then follows the client's
+// frames and stops after its close frame. If the client is in the middle
+// of a frame (one over MaxMessageBytes, whose payload the server never
+// reads), the rest of that frame is discarded too, bounded by drainBytes
+// and drainTimeout: a client that writes the whole message before reading
+// (browsers, Node) would otherwise have its data unread when the socket
+// closes, and the reset that sends would throw away the close frame it has
+// not read yet.
+func (c *wireConn) linger() {
+	limit, wait := int64(lingerBytes), lingerTimeout
+	var seek *closeSeeker
+	// Read adds to reading before it looks at readEnded, and readEnded is
+	// looked at here before reading: a Read this misses sees readEnded
+	// and returns at once, without touching the stream or the scanner.
+	if c.readEnded.Load() && c.reading.Load() == 0 {
+		seek = &closeSeeker{frameCursor: c.scan.frameCursor}
+		if seek.feed(c.held) {
+			return // the client's close frame is all read
+		}
+		if owed := seek.remaining; owed > 0 {
+			limit, wait = min(owed+lingerBytes, drainBytes), drainTimeout
+		}
+	}
+	_ = c.Conn.SetReadDeadline(time.Now().Add(wait))
+	buf := lingerBufs.Get().(*[32 << 10]byte)
+	defer lingerBufs.Put(buf)
+	for limit > 0 {
+		n, err := c.Conn.Read(buf[:min(limit, int64(len(buf)))])
+		limit -= int64(n)
+		if seek != nil && seek.feed(buf[:n]) || err != nil {
+			return
+		}
+	}
+}
+
+// closeSeeker follows a client's frames to the end of its close frame.
+type closeSeeker struct {
+	frameCursor
+	inClose bool
+}
+
+// feed consumes b and reports whether the client's close frame has ended
+// in it.
+func (s *closeSeeker) feed(b []byte) bool {
+	for i := 0; i < len(b); {
+		var header bool
+		if i, header = s.advance(b, i); header && s.hdr[0]&0x0f == 0x8 {
+			s.inClose = true
+		}
+		if s.inClose && s.atFrameStart() {
+			return true
+		}
+	}
+	return false
 }
 
 // scanVerdict is what the frame scanner found.

@@ -295,11 +295,9 @@ func (h *Hub) brokerResult(err error, op string) {
 	}
 }
 
-// Err returns the last broker error while the broker is unavailable (it
-// wraps ErrBroker), and nil when the last publish succeeded or there is no
-// broker. A hub with a broker publishes at least every
-// HubOptions.PresenceInterval, so Err notices an outage and its end
-// within about that time.
+// Err returns the last broker error (wrapping ErrBroker) while the broker
+// is unavailable, else nil. A hub publishes at least every
+// PresenceInterval, so Err sees an outage and its end within about that.
 func (h *Hub) Err() error {
 	h.errMu.Lock()
 	defer h.errMu.Unlock()
@@ -340,11 +338,9 @@ func (h *Hub) stats() hubStats {
 	}
 }
 
-// Broadcast sends m to every member of room, on every node. It returns
-// once the local members have their copy queued (see QueueOptions for what
-// a full queue does) and the message is on its way to the broker; a broker
-// outage is not an error of Broadcast (see Err). ctx bounds the waits of
-// QueueBlock.
+// Broadcast sends m to every member of room, on every node. It returns once
+// the local members have their copy queued and the message is on its way to
+// the broker (an outage is Err's, not Broadcast's). ctx bounds QueueBlock.
 func (h *Hub) Broadcast(ctx context.Context, room string, m Message) error {
 	return h.broadcast(ctx, kindRoom, room, "", m)
 }
@@ -481,9 +477,8 @@ type Member struct {
 }
 
 // Members returns the members of room on every node, sorted by node and
-// ID. Remote members are those the presence of the other nodes reported;
-// a node that stopped is removed after three presence intervals (at once
-// when it shuts down cleanly).
+// ID. A node that stops without a goodbye leaves after three presence
+// intervals.
 func (h *Hub) Members(room string) []Member {
 	h.use()
 	h.mu.RLock()

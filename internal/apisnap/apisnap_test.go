@@ -1,10 +1,12 @@
 package apisnap
 
 import (
+	"bytes"
 	"flag"
 	"fmt"
 	"go/types"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,15 +102,57 @@ func TestAPIBudget(t *testing.T) {
 	decls, values := c.Funcs+c.Methods+c.Types, c.Consts+c.Vars
 	t.Logf("funcs+methods+types: %d+%d+%d = %d (budget %d)", c.Funcs, c.Methods, c.Types, decls, maxFuncsMethodsTypes)
 	t.Logf("consts+vars: %d+%d = %d (budget %d)", c.Consts, c.Vars, values, maxConstsVars)
-	if os.Getenv("NOWS_API_BUDGET") != "1" {
-		return // until the API shrink lands; then make the budget binding
-	}
 	if decls > maxFuncsMethodsTypes {
 		t.Errorf("the framework API has %d funcs, methods and types; the budget is %d", decls, maxFuncsMethodsTypes)
 	}
 	if values > maxConstsVars {
 		t.Errorf("the framework API has %d consts and vars; the budget is %d", values, maxConstsVars)
 	}
+	for _, pkg := range budgeted {
+		for _, problem := range shapeProblems(pkg) {
+			t.Error(problem)
+		}
+	}
+	out, err := exec.Command("go", "doc", "-all", "../../framework").Output()
+	if err != nil {
+		t.Fatalf("go doc -all ./framework: %v", err)
+	}
+	if n := bytes.Count(out, []byte("\n")); n > maxDocLines {
+		t.Errorf("go doc -all ./framework is %d lines; the budget is %d", n, maxDocLines)
+	}
+}
+
+// maxDocLines bounds `go doc -all ./framework`, the API as a reader meets it.
+const maxDocLines = 650
+
+// shapeProblems reports what the count would not see: an exported alias of
+// an internal type, and an exported function-typed field standing in for a
+// method.
+func shapeProblems(pkg *types.Package) []string {
+	var problems []string
+	scope := pkg.Scope()
+	for _, name := range scope.Names() {
+		tn, ok := scope.Lookup(name).(*types.TypeName)
+		if !ok || !tn.Exported() {
+			continue
+		}
+		if tn.IsAlias() {
+			if n, ok := types.Unalias(tn.Type()).(*types.Named); ok && n.Obj().Pkg() != nil && strings.Contains(n.Obj().Pkg().Path(), "/internal/") {
+				problems = append(problems, fmt.Sprintf("%s.%s is an alias of the internal type %v", pkg.Name(), name, n))
+			}
+		}
+		st, ok := tn.Type().Underlying().(*types.Struct)
+		if !ok {
+			continue
+		}
+		for i := range st.NumFields() {
+			f := st.Field(i)
+			if _, isFunc := f.Type().Underlying().(*types.Signature); isFunc && f.Exported() {
+				problems = append(problems, fmt.Sprintf("%s.%s.%s is an exported function-typed field; make it a method", pkg.Name(), name, f.Name()))
+			}
+		}
+	}
+	return problems
 }
 
 // fixtureAPI is the listing of testdata/fixture, without "pkg path, ".

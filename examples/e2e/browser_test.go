@@ -193,7 +193,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) []byte {
 
 // exampleServer runs an example's blueprints on 127.0.0.1 the way its
 // main.go does, with staticDir served for every other path, and records
-// the HTTP status of every request.
+// the HTTP status of every request. opts.Logger defaults to testLogger.
 type exampleServer struct {
 	URL  string // http://127.0.0.1:port
 	Host string // 127.0.0.1:port
@@ -204,7 +204,7 @@ func serveExample(t *testing.T, opts framework.Options, staticDir string, bps ..
 	t.Helper()
 	opts.Fallback = http.FileServer(http.Dir(staticDir))
 	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opts.Logger = testLogger(t)
 	}
 	srv := framework.NewServer(opts)
 	if err := srv.Register(bps...); err != nil {
@@ -269,6 +269,12 @@ func (w *statusWriter) WriteHeader(code int) {
 
 // Unwrap lets http.ResponseController reach Hijack for the upgrade.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// testLogger returns a logger that sends every record, debug included, to
+// t.Log: what main makes, for the server and the blueprints' Deps.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
 
 // testWriter sends server logs to t.Log.
 type testWriter struct{ t *testing.T }

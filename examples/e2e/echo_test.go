@@ -13,7 +13,8 @@ import (
 // TestEchoPage drives examples/echo/static/index.html, the guide's
 // test_client.html grown up, in a real browser.
 func TestEchoPage(t *testing.T) {
-	srv := serveExample(t, framework.Options{}, "../echo/static", echo.All()...)
+	logger := testLogger(t)
+	srv := serveExample(t, framework.Options{Logger: logger}, "../echo/static", echo.All(&echo.Deps{Logger: logger})...)
 	ctx := newTab(t)
 
 	run(t, ctx, "open the page", chromedp.Navigate(srv.URL+"/"))

@@ -29,7 +29,8 @@ func TestCrossOrigin(t *testing.T) {
 	}
 
 	t.Run("rejected", func(t *testing.T) {
-		srv := serveExample(t, framework.Options{}, "../echo/static", echo.All()...)
+		logger := testLogger(t)
+		srv := serveExample(t, framework.Options{Logger: logger}, "../echo/static", echo.All(&echo.Deps{Logger: logger})...)
 		log := open(t, srv)
 		if want := "error; closed 1006"; log != want {
 			t.Errorf("page log %q, want %q", log, want)
@@ -40,8 +41,9 @@ func TestCrossOrigin(t *testing.T) {
 	})
 
 	t.Run("allowed", func(t *testing.T) {
-		opts := framework.Options{AllowedOrigins: []string{pageOrigin}}
-		srv := serveExample(t, opts, "../echo/static", echo.All()...)
+		logger := testLogger(t)
+		opts := framework.Options{AllowedOrigins: []string{pageOrigin}, Logger: logger}
+		srv := serveExample(t, opts, "../echo/static", echo.All(&echo.Deps{Logger: logger})...)
 		log := open(t, srv)
 		if want := "open; ← hello from another origin; closed 1000"; log != want {
 			t.Errorf("page log %q, want %q", log, want)

@@ -1,21 +1,20 @@
 // Command echo is NoWebsocket's quick start in Go: an echo server with two
 // routes, /echo and /echo/{message:str}, and a browser test page at /.
 //
-//	go run ./examples/echo --addr 127.0.0.1:8765
+//	go run ./examples/echo --addr 127.0.0.1:8765   # or NOWS_ADDR=127.0.0.1:8765
+//	go run ./examples/echo --log-level debug       # log every connection
+//	go run ./examples/echo -help                   # every flag and its NOWS_* variable
 package main
 
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nowebsocket/nows/examples/echo/blueprints"
 	"github.com/nowebsocket/nows/framework"
@@ -25,52 +24,19 @@ import (
 var static embed.FS
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	var level slog.Level // set by --log-level, read at each log
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
+	page, _ := fs.Sub(static, "static") // never fails: "static" is a valid path
+	var opts framework.Options
+	opts.Logger = logger
+	opts.Fallback = http.FileServerFS(page) // the test page, at /
+	opts.BindFlags(flag.CommandLine)
+	deps := &blueprints.Deps{Logger: logger}
+	deps.BindFlags(flag.CommandLine)
+	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	flag.Parse()
+	if err := framework.Run(context.Background(), opts, blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}
-}
-
-func run(args []string) error {
-	fset := flag.NewFlagSet("echo", flag.ContinueOnError)
-	addr := fset.String("addr", envOr("NOWS_ADDR", framework.DefaultAddr), "address to listen on (env NOWS_ADDR)")
-	maxMsg := fset.Int64("max-message-bytes", framework.DefaultMaxMessageBytes, "largest message accepted, in bytes")
-	readTimeout := fset.Duration("read-timeout", framework.DefaultReadTimeout, "close connections idle this long")
-	debug := fset.Bool("debug", false, "log every connection")
-	if err := fset.Parse(args); err != nil {
-		return err
-	}
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	framework.SetupLogging(level)
-
-	page, err := fs.Sub(static, "static")
-	if err != nil {
-		return err
-	}
-	srv := framework.NewServer(framework.Options{
-		Addr:            *addr,
-		MaxMessageBytes: *maxMsg,
-		ReadTimeout:     *readTimeout,
-		Fallback:        http.FileServerFS(page),
-	})
-	if err := srv.Register(blueprints.All()...); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := srv.ListenAndServe(ctx); err != nil && !errors.Is(err, framework.ErrServerClosed) {
-		return err
-	}
-	slog.Info("server stopped")
-	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

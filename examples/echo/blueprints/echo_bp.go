@@ -4,17 +4,19 @@ package blueprints
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/nowebsocket/nows/framework"
 )
 
 // Echo serves two routes: /echo echoes every message back unchanged, and
 // /echo/{message:str} first sends "initial message: <message>", then echoes.
-var Echo = framework.NewBlueprint("/echo",
-	framework.Route[EchoHandler](""),
-	framework.Route[GreetHandler]("/{message:str}"),
-)
+// It takes the app's Deps for GreetHandler's log.
+func Echo(d *Deps) *framework.Blueprint {
+	return framework.NewBlueprint("/echo",
+		framework.Route[EchoHandler](""),
+		framework.RouteFunc("/{message:str}", func() *GreetHandler { return &GreetHandler{deps: d} }),
+	)
+}
 
 // EchoHandler sends every text and binary message back unchanged.
 type EchoHandler struct{}
@@ -32,6 +34,7 @@ func (h *EchoHandler) OnBinary(ctx context.Context, c *framework.Conn, data []by
 // GreetHandler greets with its path parameter, then echoes.
 type GreetHandler struct {
 	EchoHandler
+	deps *Deps
 }
 
 // OnOpen sends the initial message taken from the path.
@@ -41,5 +44,5 @@ func (h *GreetHandler) OnOpen(ctx context.Context, c *framework.Conn) error {
 
 // OnClose logs how the connection ended, like the guide's on_close.
 func (h *GreetHandler) OnClose(c *framework.Conn, status framework.CloseStatus) {
-	slog.Info("connection closed", "code", int(status.Code), "reason", status.Reason, "cause", status.Cause.String())
+	h.deps.Logger.Info("connection closed", "code", int(status.Code), "reason", status.Reason, "cause", status.Cause.String())
 }

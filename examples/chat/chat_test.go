@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,11 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
+}
+
+// testDeps are the Deps main would make, with the handlers' logs in t.Log.
+func testDeps(t *testing.T) *blueprints.Deps {
+	return &blueprints.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
 }
 
 func readEvent(t *testing.T, c *wstest.Client) blueprints.Event {
@@ -37,8 +43,8 @@ func expectEvent(t *testing.T, c *wstest.Client, want blueprints.Event) {
 func TestChat(t *testing.T) {
 	mb := framework.NewMemoryBroker()
 	opts := framework.Options{Hub: framework.HubOptions{Broker: mb}}
-	n1 := wstest.NewServerOptions(t, opts, blueprints.All()...)
-	n2 := wstest.NewServerOptions(t, opts, blueprints.All()...)
+	n1 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
+	n2 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
 
 	ann := n1.Dial(t, "/chat/room/tea?name=ann")
 	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "ann", Members: []string{"ann"}})
@@ -75,7 +81,7 @@ func memberNames(ms []framework.Member) []string {
 }
 
 func TestNickname(t *testing.T) {
-	srv := wstest.NewServer(t, blueprints.All()...)
+	srv := wstest.NewServer(t, blueprints.All(testDeps(t))...)
 	c := srv.Dial(t, "/chat/room/r")
 	ev := readEvent(t, c)
 	if !strings.HasPrefix(ev.Name, "guest-") {
@@ -111,5 +117,9 @@ func TestNewBroker(t *testing.T) {
 		if closer != nil {
 			_ = closer.Close()
 		}
+	}
+	// serve stops at a bad URL, before it listens.
+	if err := serve(framework.Options{}, &blueprints.Deps{Broker: "http://x"}); err == nil {
+		t.Error("serve with --broker http://x: got no error")
 	}
 }

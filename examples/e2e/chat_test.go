@@ -14,7 +14,8 @@ import (
 // and bob in room lobby see each other's messages, carol in room kitchen
 // sees none of them, and closing bob's tab shows alice the leave notice.
 func TestChatPage(t *testing.T) {
-	srv := serveExample(t, framework.Options{}, "../chat/static", chat.All()...)
+	logger := testLogger(t)
+	srv := serveExample(t, framework.Options{Logger: logger}, "../chat/static", chat.All(&chat.Deps{Logger: logger})...)
 
 	alice := openChat(t, srv.URL, "alice", "lobby")
 	bob := openChat(t, srv.URL, "bob", "lobby")

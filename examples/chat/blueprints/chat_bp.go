@@ -4,7 +4,6 @@ package blueprints
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -14,10 +13,13 @@ import (
 )
 
 // Chat serves /chat/room/{room_id:str}: every text message a member sends
-// goes to every member of that room, on every node.
-var Chat = framework.NewBlueprint("/chat",
-	framework.Route[Room]("/room/{room_id:str}"),
-)
+// goes to every member of that room, on every node. Its handlers log
+// through d.Logger.
+func Chat(d *Deps) *framework.Blueprint {
+	return framework.NewBlueprint("/chat",
+		framework.RouteFunc("/room/{room_id:str}", func() *Room { return &Room{deps: d} }),
+	)
+}
 
 // Event is what members receive, as JSON: a message, or a join or leave
 // notice with the room's members.
@@ -31,6 +33,7 @@ type Event struct {
 
 // Room is one member of a room: a fresh Room is made for every connection.
 type Room struct {
+	deps *Deps
 	room string
 	name string
 }
@@ -42,7 +45,7 @@ const maxName = 32
 // and tells everyone in the room (the newcomer included).
 func (h *Room) OnOpen(ctx context.Context, c *framework.Conn) error {
 	h.room = c.Params().Str("room_id")
-	h.name = nickname(c.Query().Get("name"), c.ID())
+	h.name = nickname(c.Request().URL.Query().Get("name"), c.ID())
 	c.SetUser(h.name)
 	if err := c.Join(h.room); err != nil {
 		return err
@@ -73,7 +76,7 @@ func (h *Room) OnClose(c *framework.Conn, status framework.CloseStatus) {
 		err = c.BroadcastOthers(ctx, h.room, m)
 	}
 	if err != nil {
-		slog.Warn("chat: leave notice not sent", "room", h.room, "err", err)
+		h.deps.Logger.Warn("chat: leave notice not sent", "room", h.room, "err", err)
 	}
 }
 

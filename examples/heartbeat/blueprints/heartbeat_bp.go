@@ -7,24 +7,30 @@
 package blueprints
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 )
 
-// Heartbeat serves the two ways of detecting dead clients.
-var Heartbeat = framework.NewBlueprint("/heartbeat",
-	framework.Route[KeepAlive]("/keepalive"),
-	framework.Route[Manual]("/manual"),
-)
+// Heartbeat serves the two ways of detecting dead clients. Its handlers
+// log through d.Logger, and Manual takes its window from d.HeartbeatWindow.
+func Heartbeat(d *Deps) *framework.Blueprint {
+	return framework.NewBlueprint("/heartbeat",
+		framework.RouteFunc("/keepalive", func() *KeepAlive { return &KeepAlive{deps: d} }),
+		framework.RouteFunc("/manual", func() *Manual { return &Manual{deps: d} }),
+	)
+}
 
 // KeepAlive echoes text. It has no heartbeat code at all: the server pings
 // every connection that has been quiet for Options.PingInterval and closes
 // it with 1001 when the pong is later than Options.PongTimeout.
-type KeepAlive struct{}
+type KeepAlive struct {
+	deps *Deps
+}
 
 // OnMessage echoes text.
 func (h *KeepAlive) OnMessage(ctx context.Context, c *framework.Conn, text string) error {
@@ -33,16 +39,17 @@ func (h *KeepAlive) OnMessage(ctx context.Context, c *framework.Conn, text strin
 
 // OnClose logs why the connection ended: "ping timeout" for a dead client.
 func (h *KeepAlive) OnClose(c *framework.Conn, st framework.CloseStatus) {
-	slog.Info("keepalive: closed", "remote", c.RemoteAddr(), "status", st.String())
+	h.deps.Logger.Info("keepalive: closed", "remote", c.RemoteAddr(), "status", st.String())
 }
 
 // The manual heartbeat's window: a client that sends no "ping" for this
-// long is closed with 1001. A client may ask for a shorter window with
-// ?timeout=10s (STOMP's heart-beat header works this way), never a longer
-// one.
+// long is closed with 1001. The server sets it (Deps.HeartbeatWindow, by
+// default the guide's 30 seconds); a client may ask for a shorter window
+// with ?timeout=10s (STOMP's heart-beat header works this way), never a
+// longer one, nor one under MinWindow.
 const (
-	MaxWindow = 30 * time.Second // the guide's 30 seconds
-	MinWindow = 100 * time.Millisecond
+	DefaultWindow = 30 * time.Second
+	MinWindow     = 100 * time.Millisecond
 )
 
 // Manual is the guide's HeartbeatHandler: the client sends "ping" and gets
@@ -51,15 +58,16 @@ const (
 // watchdog is one goroutine and one timer, tied to the connection's ctx:
 // it ends when the connection does, and OnClose waits for it.
 type Manual struct {
+	deps  *Deps
 	beats chan struct{} // a "ping" arrived
 	done  chan struct{} // closed when the watchdog has returned
 }
 
 // OnOpen starts the watchdog.
 func (h *Manual) OnOpen(ctx context.Context, c *framework.Conn) error {
-	window, err := parseWindow(c.Query().Get("timeout"))
+	window, err := parseWindow(c.Request().URL.Query().Get("timeout"), cmp.Or(h.deps.HeartbeatWindow, DefaultWindow))
 	if err != nil {
-		return framework.CloseError{Code: framework.StatusPolicyViolation, Reason: err.Error()}
+		return websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: err.Error()}
 	}
 	h.beats = make(chan struct{}, 1)
 	h.done = make(chan struct{})
@@ -80,7 +88,7 @@ func (h *Manual) watch(ctx context.Context, c *framework.Conn, window time.Durat
 		case <-h.beats:
 			timer.Reset(window)
 		case <-timer.C:
-			_ = c.Close(framework.StatusGoingAway, "heartbeat timeout")
+			_ = c.Close(websocket.StatusGoingAway, "heartbeat timeout")
 			return
 		}
 	}
@@ -105,17 +113,18 @@ func (h *Manual) OnClose(c *framework.Conn, st framework.CloseStatus) {
 	if h.done != nil {
 		<-h.done
 	}
-	slog.Info("manual heartbeat: closed", "remote", c.RemoteAddr(), "status", st.String())
+	h.deps.Logger.Info("manual heartbeat: closed", "remote", c.RemoteAddr(), "status", st.String())
 }
 
-// parseWindow reads the ?timeout= the client asked for.
-func parseWindow(s string) (time.Duration, error) {
+// parseWindow reads the ?timeout= the client asked for, at most limit
+// (and limit when it asked for none).
+func parseWindow(s string, limit time.Duration) (time.Duration, error) {
 	if s == "" {
-		return MaxWindow, nil
+		return limit, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < MinWindow || d > MaxWindow {
-		return 0, fmt.Errorf("timeout must be a duration from %v to %v", MinWindow, MaxWindow)
+	if err != nil || d < MinWindow || d > limit {
+		return 0, fmt.Errorf("timeout must be a duration from %v to %v", MinWindow, limit)
 	}
 	return d, nil
 }

@@ -5,13 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/examples/heartbeat/blueprints"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/wstest"
@@ -24,13 +27,19 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// heartbeat is the blueprint as main makes it, with the default window and
+// the handlers' logs in t.Log.
+func heartbeat(t *testing.T) *framework.Blueprint {
+	return blueprints.Heartbeat(&blueprints.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+}
+
 // keepAlive pings quiet connections every 100 ms and wants the pong within
 // 100 ms.
 var keepAlive = framework.Options{PingInterval: 100 * time.Millisecond, PongTimeout: 100 * time.Millisecond}
 
 func TestKeepAliveClosesSilentClient(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServerOptions(t, keepAlive, blueprints.Heartbeat)
+	srv := wstest.NewServerOptions(t, keepAlive, heartbeat(t))
 	c := dialRaw(t, srv.Addr, "/heartbeat/keepalive")
 	if op, _ := c.readFrame(); op != opPing {
 		t.Fatalf("got opcode %#x, want a ping", op)
@@ -40,14 +49,14 @@ func TestKeepAliveClosesSilentClient(t *testing.T) {
 	if op != opClose {
 		t.Fatalf("got opcode %#x, want a close frame", op)
 	}
-	if code := closeCode(payload); code != framework.StatusGoingAway {
+	if code := closeCode(payload); code != websocket.StatusGoingAway {
 		t.Fatalf("got close %v %q, want 1001", code, payload[2:])
 	}
 }
 
 func TestKeepAliveKeepsAnsweringClient(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServerOptions(t, keepAlive, blueprints.Heartbeat)
+	srv := wstest.NewServerOptions(t, keepAlive, heartbeat(t))
 	c := dialRaw(t, srv.Addr, "/heartbeat/keepalive")
 	for i := range 3 { // three pings answered: three intervals survived
 		op, payload := c.readFrame()
@@ -76,17 +85,17 @@ func TestKeepAliveKeepsAnsweringClient(t *testing.T) {
 
 func TestManualClosesSilentClient(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.Heartbeat)
+	srv := wstest.NewServer(t, heartbeat(t))
 	c := srv.Dial(t, "/heartbeat/manual?timeout=200ms")
 	c.ExpectText("send ping at least every 200ms")
-	if reason := c.ExpectClose(framework.StatusGoingAway); reason != "heartbeat timeout" {
+	if reason := c.ExpectClose(websocket.StatusGoingAway); reason != "heartbeat timeout" {
 		t.Fatalf("got reason %q, want %q", reason, "heartbeat timeout")
 	}
 }
 
 func TestManualKeepsPingingClient(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.Heartbeat)
+	srv := wstest.NewServer(t, heartbeat(t))
 	c := srv.Dial(t, "/heartbeat/manual?timeout=300ms")
 	c.ExpectText("send ping at least every 300ms")
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -103,10 +112,40 @@ func TestManualKeepsPingingClient(t *testing.T) {
 
 func TestManualRejectsBadWindow(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.Heartbeat)
-	for _, q := range []string{"1h", "1ms", "soon"} {
+	srv := wstest.NewServer(t, heartbeat(t))
+	for _, q := range []string{"1h", "31s", "1ms", "soon"} {
 		c := srv.Dial(t, "/heartbeat/manual?timeout="+q)
-		c.ExpectClose(framework.StatusPolicyViolation)
+		c.ExpectClose(websocket.StatusPolicyViolation)
+	}
+	c := srv.Dial(t, "/heartbeat/manual")
+	c.ExpectText("send ping at least every 30s") // the default window
+	c.Close()
+}
+
+// TestManualWindowFromFlag sets the window with --heartbeat-window, as
+// main does: it is the window of a client that asks for none, and the
+// longest one a client may ask for.
+func TestManualWindowFromFlag(t *testing.T) {
+	t.Parallel()
+	deps := &blueprints.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+	fs := flag.NewFlagSet("heartbeat", flag.ContinueOnError)
+	deps.BindFlags(fs)
+	if err := fs.Parse([]string{"--heartbeat-window", "300ms"}); err != nil {
+		t.Fatal(err)
+	}
+	srv := wstest.NewServer(t, blueprints.All(deps)...)
+
+	c := srv.Dial(t, "/heartbeat/manual")
+	c.ExpectText("send ping at least every 300ms")
+	if reason := c.ExpectClose(websocket.StatusGoingAway); reason != "heartbeat timeout" {
+		t.Fatalf("got reason %q, want %q", reason, "heartbeat timeout")
+	}
+	shorter := srv.Dial(t, "/heartbeat/manual?timeout=200ms")
+	shorter.ExpectText("send ping at least every 200ms")
+	shorter.Close()
+	longer := srv.Dial(t, "/heartbeat/manual?timeout=1s")
+	if reason := longer.ExpectClose(websocket.StatusPolicyViolation); reason != "timeout must be a duration from 100ms to 300ms" {
+		t.Fatalf("got reason %q, want the allowed range", reason)
 	}
 }
 
@@ -190,9 +229,9 @@ func (c *rawClient) writeFrame(op byte, payload []byte) {
 	}
 }
 
-func closeCode(payload []byte) framework.StatusCode {
+func closeCode(payload []byte) websocket.StatusCode {
 	if len(payload) < 2 {
 		return 0
 	}
-	return framework.StatusCode(binary.BigEndian.Uint16(payload))
+	return websocket.StatusCode(binary.BigEndian.Uint16(payload))
 }

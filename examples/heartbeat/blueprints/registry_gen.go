@@ -4,9 +4,9 @@ package blueprints
 
 import "github.com/nowebsocket/nows/framework"
 
-// All returns every blueprint declared in this package's *_bp.go and *Bp.go files, sorted by file name.
-func All() []*framework.Blueprint {
+// All returns every blueprint declared in this package's *_bp.go and *Bp.go files, sorted by name; constructors get d.
+func All(d *Deps) []*framework.Blueprint {
 	return []*framework.Blueprint{
-		Heartbeat, // heartbeat_bp.go
+		Heartbeat(d), // heartbeat_bp.go
 	}
 }

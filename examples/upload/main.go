@@ -4,21 +4,18 @@
 // /upload/{name:filename} the path names the first file. A test page is
 // served at /.
 //
-//	go run ./examples/upload --dir ./uploads --max-message-bytes 10485760
+//	go run ./examples/upload --dir ./uploads --max-message-bytes 10MiB
 package main
 
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nowebsocket/nows/examples/upload/blueprints"
 	"github.com/nowebsocket/nows/framework"
@@ -28,59 +25,20 @@ import (
 var static embed.FS
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	var level slog.Level // set by --log-level, read at each log
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
+	page, _ := fs.Sub(static, "static") // never fails: "static" is a valid path
+	var opts framework.Options
+	opts.Logger = logger
+	opts.Fallback = http.FileServerFS(page) // the test page, at /
+	opts.ParamTypes = map[string]func(string) (any, error){"filename": blueprints.ParseFileName}
+	opts.BindFlags(flag.CommandLine)
+	deps := &blueprints.Deps{Logger: logger}
+	deps.BindFlags(flag.CommandLine)
+	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	flag.Parse()
+	if err := framework.Run(context.Background(), opts, blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "upload:", err)
 		os.Exit(1)
 	}
-}
-
-func run(args []string) error {
-	fset := flag.NewFlagSet("upload", flag.ContinueOnError)
-	addr := fset.String("addr", envOr("NOWS_ADDR", framework.DefaultAddr), "address to listen on (env NOWS_ADDR)")
-	dir := fset.String("dir", "", "directory to save files in (default: a new temporary directory)")
-	maxMsg := fset.Int64("max-message-bytes", framework.DefaultMaxMessageBytes, "largest file accepted, in bytes; larger ones close with 1009")
-	if err := fset.Parse(args); err != nil {
-		return err
-	}
-	framework.SetupLogging(slog.LevelInfo)
-
-	if *dir == "" {
-		tmp, err := os.MkdirTemp("", "nows-upload-")
-		if err != nil {
-			return err
-		}
-		*dir = tmp
-	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return err
-	}
-	slog.Info("saving uploads", "dir", *dir, "max_bytes", *maxMsg)
-
-	page, err := fs.Sub(static, "static")
-	if err != nil {
-		return err
-	}
-	srv := framework.NewServer(framework.Options{
-		Addr:            *addr,
-		MaxMessageBytes: *maxMsg,
-		ParamTypes:      []framework.ParamType{blueprints.FileName}, // for /upload/{name:filename}
-		Fallback:        http.FileServerFS(page),
-	})
-	if err := srv.Register(blueprints.Upload(*dir)); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := srv.ListenAndServe(ctx); err != nil && !errors.Is(err, framework.ErrServerClosed) {
-		return err
-	}
-	slog.Info("server stopped")
-	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

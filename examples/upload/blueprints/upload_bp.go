@@ -10,48 +10,58 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/nowebsocket/nows/framework"
 )
 
-// Upload returns the blueprint that saves files sent over /upload into dir.
-// The protocol: an optional text message names the next file; the next
-// binary message is its content. The server answers "saved <name> (<n>
-// bytes)". On /upload/{name:filename} the path names the first file. A
-// message larger than Options.MaxMessageBytes closes the connection with
+// Upload returns the blueprint that saves files sent over /upload into
+// d.Dir. The protocol: an optional text message names the next file; the
+// next binary message is its content. The server answers "saved <name>
+// (<n> bytes)". On /upload/{name:filename} the path names the first file.
+// A message larger than Options.MaxMessageBytes closes the connection with
 // 1009 before it is read into memory, so nothing is saved.
 //
-// The blueprint takes a dependency (dir), so it is made by a function and
-// registered by hand rather than listed by `nows registry`: RouteFunc gives
-// each connection's handler the directory, with no package-level state.
-func Upload(dir string) *framework.Blueprint {
-	newUploader := func() *Uploader { return &Uploader{dir: dir} }
+// Servers of this blueprint list ParseFileName in Options.ParamTypes, as
+// "filename". RouteFunc gives each connection's handler the directory,
+// with no package-level state; it is made once, at the first upload.
+func Upload(d *Deps) *framework.Blueprint {
+	dir := sync.OnceValues(func() (dir string, err error) {
+		if dir = d.Dir; dir == "" {
+			dir, err = os.MkdirTemp("", "nows-upload-")
+		} else {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err == nil {
+			d.Logger.Info("upload: saving files", "dir", dir)
+		}
+		return dir, err
+	})
+	newUploader := func() *Uploader { return &Uploader{deps: d, dir: dir} }
 	return framework.NewBlueprint("/upload",
 		framework.RouteFunc("", newUploader),
 		framework.RouteFunc("/{name:filename}", newUploader),
 	)
 }
 
-// FileName is the parameter type "filename": a path segment that is
-// already a safe file name (CleanName leaves it unchanged). Any other
+// ParseFileName parses the parameter type "filename": a path segment that
+// is already a safe file name (CleanName leaves it unchanged). Any other
 // segment does not match, so /upload/..%2Fx gets 404 before the upgrade.
-// Servers of this blueprint list it in Options.ParamTypes.
-var FileName = framework.ParamType{
-	Name: "filename",
-	Parse: func(seg string) (any, error) {
-		if clean, err := CleanName(seg); err != nil || clean != seg {
-			return nil, fmt.Errorf("not a safe file name: %q", seg)
-		}
-		return seg, nil
-	},
+func ParseFileName(seg string) (any, error) {
+	if clean, err := CleanName(seg); err != nil || clean != seg {
+		return nil, fmt.Errorf("not a safe file name: %q", seg)
+	}
+	return seg, nil
 }
 
 // Uploader is one connection's upload session.
 type Uploader struct {
-	dir  string // where files are saved
-	next string // the name for the next file
+	deps *Deps
+	dir  func() (string, error) // where files are saved, made on first use
+	next string                 // the name for the next file
 }
 
 // OnOpen takes the first file's name from the path, if it has one.
@@ -78,9 +88,14 @@ func (h *Uploader) OnBinary(ctx context.Context, c *framework.Conn, data []byte)
 	if name == "" {
 		name = "upload-" + rand.Text()[:8] + ".bin"
 	}
-	if err := save(h.dir, name, data); err != nil {
+	dir, err := h.dir()
+	if err == nil {
+		err = save(dir, name, data)
+	}
+	if err != nil {
 		return fmt.Errorf("save %s: %w", name, err)
 	}
+	h.deps.Logger.Info("upload: saved", "file", filepath.Join(dir, name), "bytes", len(data))
 	return c.SendText(ctx, fmt.Sprintf("saved %s (%d bytes)", name, len(data)))
 }
 
@@ -88,9 +103,6 @@ func (h *Uploader) OnBinary(ctx context.Context, c *framework.Conn, data []byte)
 // never sees half a file. os.Root keeps every access inside dir, even if a
 // name slipped through CleanName.
 func save(dir, name string, data []byte) error {
-	if dir == "" {
-		return errors.New("no upload directory configured")
-	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err

@@ -2,11 +2,13 @@ package blueprints_test
 
 import (
 	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/examples/upload/blueprints"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/wstest"
@@ -19,12 +21,18 @@ func TestMain(m *testing.M) {
 
 // options are the server options of the upload blueprint: it needs the
 // filename parameter type.
-var options = framework.Options{ParamTypes: []framework.ParamType{blueprints.FileName}}
+var options = framework.Options{ParamTypes: map[string]func(string) (any, error){"filename": blueprints.ParseFileName}}
+
+// upload is the blueprint as main makes it, saving into dir, with the
+// handlers' logs in t.Log.
+func upload(t *testing.T, dir string) *framework.Blueprint {
+	return blueprints.Upload(&blueprints.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), nil)), Dir: dir})
+}
 
 func TestUploadRoundTrip(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv := wstest.NewServerOptions(t, options, blueprints.Upload(dir))
+	srv := wstest.NewServerOptions(t, options, upload(t, dir))
 	c := srv.Dial(t, "/upload")
 
 	data := bytes.Repeat([]byte{0, 1, 2, 0xff}, 1000)
@@ -56,10 +64,36 @@ func TestUploadRoundTrip(t *testing.T) {
 	c.Close()
 }
 
+// TestUploadDir checks where files go: a --dir that does not exist yet is
+// made at the first upload, and no --dir means a new temporary directory.
+func TestUploadDir(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp) // where os.MkdirTemp makes the temporary directory
+	nested := filepath.Join(tmp, "a", "b")
+	srv := wstest.NewServerOptions(t, options, upload(t, nested))
+	c := srv.Dial(t, "/upload/one.txt")
+	c.SendBinary([]byte("1"))
+	c.ExpectText("saved one.txt (1 bytes)")
+	c.Close()
+	if got, err := os.ReadFile(filepath.Join(nested, "one.txt")); err != nil || string(got) != "1" {
+		t.Fatalf("got %q, %v; want 1 in %s", got, err, nested)
+	}
+
+	srv = wstest.NewServerOptions(t, options, upload(t, ""))
+	c = srv.Dial(t, "/upload/two.txt")
+	c.SendBinary([]byte("2"))
+	c.ExpectText("saved two.txt (1 bytes)")
+	c.Close()
+	found, _ := filepath.Glob(filepath.Join(tmp, "nows-upload-*", "two.txt"))
+	if len(found) != 1 {
+		t.Fatalf("got %v, want one %s/nows-upload-*/two.txt", found, tmp)
+	}
+}
+
 func TestUploadNameInPath(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	srv := wstest.NewServerOptions(t, options, blueprints.Upload(dir))
+	srv := wstest.NewServerOptions(t, options, upload(t, dir))
 	c := srv.Dial(t, "/upload/notes-1.txt")
 	c.SendBinary([]byte("first"))
 	c.ExpectText("saved notes-1.txt (5 bytes)")
@@ -79,7 +113,7 @@ func TestUploadLimit(t *testing.T) {
 	opts := options
 	opts.MaxMessageBytes = 1024
 	dir := t.TempDir()
-	srv := wstest.NewServerOptions(t, opts, blueprints.Upload(dir))
+	srv := wstest.NewServerOptions(t, opts, upload(t, dir))
 
 	c := srv.Dial(t, "/upload")
 	c.SendText("exact.bin")
@@ -90,7 +124,7 @@ func TestUploadLimit(t *testing.T) {
 	c.SendText("too-big.bin")
 	c.ExpectText("next file: too-big.bin")
 	c.SendBinary(make([]byte, 1025))
-	c.ExpectClose(framework.StatusMessageTooBig)
+	c.ExpectClose(websocket.StatusMessageTooBig)
 	if _, err := os.Stat(filepath.Join(dir, "too-big.bin")); !os.IsNotExist(err) {
 		t.Fatalf("too-big.bin: got %v, want it not to exist", err)
 	}

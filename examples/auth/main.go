@@ -3,21 +3,18 @@
 // demo tokens are alice-token and bob-token; set your own with --tokens or
 // NOWS_TOKENS ("token=user,token=user"). A test page is served at /.
 //
-//	go run ./examples/auth --tokens "s3cret=alice,t0ken=bob"
+//	NOWS_TOKENS="s3cret=alice,t0ken=bob" go run ./examples/auth
 package main
 
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nowebsocket/nows/examples/auth/blueprints"
 	"github.com/nowebsocket/nows/framework"
@@ -27,55 +24,19 @@ import (
 var static embed.FS
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	var level slog.Level // set by --log-level, read at each log
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
+	page, _ := fs.Sub(static, "static") // never fails: "static" is a valid path
+	var opts framework.Options
+	opts.Logger = logger
+	opts.Fallback = http.FileServerFS(page) // the test page, at /
+	opts.BindFlags(flag.CommandLine)
+	deps := &blueprints.Deps{Logger: logger}
+	deps.BindFlags(flag.CommandLine)
+	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	flag.Parse()
+	if err := framework.Run(context.Background(), opts, blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "auth:", err)
 		os.Exit(1)
 	}
-}
-
-func run(args []string) error {
-	fset := flag.NewFlagSet("auth", flag.ContinueOnError)
-	addr := fset.String("addr", envOr("NOWS_ADDR", framework.DefaultAddr), "address to listen on (env NOWS_ADDR)")
-	tokens := fset.String("tokens", os.Getenv("NOWS_TOKENS"), `accepted tokens, "token=user,token=user" (env NOWS_TOKENS; default: the demo tokens)`)
-	if err := fset.Parse(args); err != nil {
-		return err
-	}
-	framework.SetupLogging(slog.LevelInfo)
-
-	accepted := blueprints.DemoTokens()
-	if *tokens != "" {
-		t, err := blueprints.ParseTokens(*tokens)
-		if err != nil {
-			return err
-		}
-		accepted = t
-	} else {
-		slog.Warn("using the demo tokens alice-token and bob-token: set --tokens for real use")
-	}
-
-	page, err := fs.Sub(static, "static")
-	if err != nil {
-		return err
-	}
-	srv := framework.NewServer(framework.Options{
-		Addr:     *addr,
-		Fallback: http.FileServerFS(page),
-	})
-	if err := srv.Register(blueprints.Auth(accepted)); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := srv.ListenAndServe(ctx); err != nil && !errors.Is(err, framework.ErrServerClosed) {
-		return err
-	}
-	slog.Info("server stopped")
-	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

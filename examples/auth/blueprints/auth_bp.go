@@ -13,19 +13,22 @@ import (
 	"github.com/nowebsocket/nows/framework"
 )
 
-// DemoTokens are the tokens main accepts unless --tokens or NOWS_TOKENS
-// gives others: each maps a token to its user.
+// DemoTokens are the tokens accepted when Deps.Tokens is nil (no --tokens,
+// no NOWS_TOKENS): each maps a token to its user.
 func DemoTokens() map[string]string {
 	return map[string]string{"alice-token": "alice", "bob-token": "bob"}
 }
 
 // Auth returns the blueprint that serves /auth to clients presenting one of
-// tokens (token to user), either as "Authorization: Bearer <token>"
-// (programs) or as ?token=<token> (browsers, which cannot set headers on a
-// WebSocket). It takes a dependency, so it is made by a function and
-// registered by hand; RouteFunc hands the tokens to each connection's
-// Session. tokens must not change while serving.
-func Auth(tokens map[string]string) *framework.Blueprint {
+// d.Tokens, either as "Authorization: Bearer <token>" (programs) or as
+// ?token=<token> (browsers, which cannot set headers on a WebSocket).
+// RouteFunc hands the tokens to each connection's Session.
+func Auth(d *Deps) *framework.Blueprint {
+	tokens := d.Tokens
+	if tokens == nil {
+		d.Logger.Warn("auth: accepting the demo tokens alice-token and bob-token: set --tokens or NOWS_TOKENS for real use")
+		tokens = DemoTokens()
+	}
 	return framework.NewBlueprint("/auth",
 		framework.RouteFunc("", func() *Session { return &Session{tokens: tokens} }),
 	)

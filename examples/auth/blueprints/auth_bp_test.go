@@ -1,7 +1,9 @@
 package blueprints_test
 
 import (
+	"flag"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"strings"
@@ -17,9 +19,15 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// demoDeps are the Deps of main without --tokens: the demo tokens, and
+// the handlers' logs in t.Log.
+func demoDeps(t *testing.T) *blueprints.Deps {
+	return &blueprints.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))}
+}
+
 func TestAuthRejects(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.Auth(blueprints.DemoTokens()))
+	srv := wstest.NewServer(t, blueprints.Auth(demoDeps(t)))
 	testCases := []struct {
 		name, path, header, wantBody string
 	}{
@@ -51,7 +59,7 @@ func TestAuthRejects(t *testing.T) {
 
 func TestAuthPerUserState(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.Auth(blueprints.DemoTokens()))
+	srv := wstest.NewServer(t, blueprints.Auth(demoDeps(t)))
 
 	alice, _, err := srv.DialOptions(t, "/auth", &websocket.DialOptions{
 		HTTPHeader: http.Header{"Authorization": {"Bearer alice-token"}},
@@ -88,5 +96,41 @@ func TestParseTokens(t *testing.T) {
 		if _, err := blueprints.ParseTokens(bad); err == nil {
 			t.Errorf("ParseTokens(%q): got no error", bad)
 		}
+	}
+}
+
+// TestTokensFlag sets the tokens as main does: --tokens wins over
+// NOWS_TOKENS, which replaces the demo tokens; a bad NOWS_TOKENS accepts
+// no one.
+func TestTokensFlag(t *testing.T) {
+	parse := func(env string, args ...string) *blueprints.Deps {
+		t.Helper()
+		t.Setenv("NOWS_TOKENS", env)
+		d := demoDeps(t)
+		fs := flag.NewFlagSet("auth", flag.ContinueOnError)
+		d.BindFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := parse("env=eve", "--tokens", "flag=fay"); !maps.Equal(d.Tokens, map[string]string{"flag": "fay"}) {
+		t.Errorf("--tokens and NOWS_TOKENS: got %v, want the flag's", d.Tokens)
+	}
+	srv := wstest.NewServer(t, blueprints.All(parse("env=eve"))...)
+	eve := srv.Dial(t, "/auth?token=env")
+	eve.ExpectText("hello eve")
+	eve.Close()
+	if _, resp, err := srv.DialOptions(t, "/auth?token=alice-token", nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("demo token with NOWS_TOKENS set: got %v, want 401", resp)
+	}
+	if d := parse("no equals sign"); d.Tokens == nil || len(d.Tokens) != 0 {
+		t.Errorf("bad NOWS_TOKENS: got %v, want no token accepted", d.Tokens)
+	}
+	fs := flag.NewFlagSet("auth", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	demoDeps(t).BindFlags(fs)
+	if err := fs.Parse([]string{"--tokens", "t1"}); err == nil {
+		t.Error("--tokens t1: got no error")
 	}
 }

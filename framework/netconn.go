@@ -57,7 +57,8 @@ type wireConn struct {
 	inspect   bool
 	lastRead  atomic.Int64 // time since start of the last byte read, in ns
 	readArmed time.Time
-	rate      *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go)
+	rate      *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go); never changes
+	rateOver  bool         // the byte limit was exceeded: later bytes are not counted
 
 	// Write side: serialised by coder's frame lock.
 	writeArmed time.Time
@@ -144,10 +145,12 @@ func (c *wireConn) Read(p []byte) (int, error) {
 		if err != nil {
 			c.cut.Store(true)
 		}
-		if n > 0 && c.rate != nil {
+		if n > 0 && c.rate != nil && !c.rateOver {
 			if k := c.rate.allowBytes(time.Now(), n); k < n {
-				// Hand coder what the budget allows, then the error.
-				n, c.rate, c.failNext = k, nil, errRateLimit
+				// Hand coder what the budget allows, then the error. The
+				// read loop reads c.rate outside coder's read lock
+				// (limitMessage), so it stays set.
+				n, c.rateOver, c.failNext = k, true, errRateLimit
 				c.setCause(CauseRateLimit)
 			}
 		}

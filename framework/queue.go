@@ -131,7 +131,8 @@ const (
 	offered offerResult = iota
 	offerDropped
 	offerClosed
-	offerFull // QueueBlock: the caller waits with offerWait
+	offerFull     // QueueBlock: the caller waits with offerWait
+	offerOverflow // closed for overflow: the caller calls logOverflow once it holds no lock
 )
 
 // full reports whether a message of n bytes must wait. One message always
@@ -158,7 +159,9 @@ func (q *sendQueue) offer(c *Conn, m Message) offerResult {
 			return offerFull
 		}
 		q.drop(1)
-		q.overflow(c)
+		if q.overflow(c) {
+			return offerOverflow
+		}
 		return offerClosed
 	}
 	q.push(c, queued{typ: m.coderType(), data: m.Data})
@@ -190,8 +193,11 @@ func (q *sendQueue) offerWait(ctx context.Context, c *Conn, m Message, deadline 
 		case <-timer.C:
 			q.mu.Lock()
 			q.drop(1)
-			q.overflow(c)
+			closed := q.overflow(c)
 			q.mu.Unlock()
+			if closed {
+				return offerOverflow
+			}
 			return offerClosed
 		case <-ctx.Done():
 			q.mu.Lock()
@@ -224,19 +230,26 @@ func (q *sendQueue) drop(n int) {
 }
 
 // overflow closes c with 1013 after the message being written, dropping
-// the ones still queued. q.mu is held.
-func (q *sendQueue) overflow(c *Conn) {
+// the ones still queued, and reports whether it started the close (to be
+// logged with logOverflow). q.mu is held.
+func (q *sendQueue) overflow(c *Conn) bool {
 	st := &CloseStatus{Code: StatusTryAgainLater, Reason: "send queue full", Cause: CausePolicy}
 	q.discard(ErrClosed)
 	if !c.closing.CompareAndSwap(nil, st) {
 		q.closed = true
-		return
+		return false
 	}
 	q.total.slowClosed.Add(1)
-	c.srv.log.Info("nows: slow client closed: send queue full", "route", c.route.full, "remote", c.req.RemoteAddr,
-		"policy", q.opts.Policy.String())
 	q.push(c, queued{close: st})
 	q.closed = true
+	return true
+}
+
+// logOverflow logs that overflow closed c. The caller holds no lock (not
+// q.mu, not the hub's): a slow log handler must not stall the fan-out.
+func (q *sendQueue) logOverflow(c *Conn) {
+	c.srv.log.Info("nows: slow client closed: send queue full", "route", c.route.full, "remote", c.req.RemoteAddr,
+		"policy", q.opts.Policy.String())
 }
 
 // closeInOrder closes c with st once the messages queued before have been

@@ -354,7 +354,8 @@ func (c *Conn) writeLoop(q *sendQueue) {
 
 // sendInOrder queues a direct send behind the broadcasts still waiting for
 // c, so that the messages to one connection keep their order, and waits for
-// it to be written. It reports false when no broadcast is waiting: the
+// it to be written; when ctx ends first, it takes the send back unless the
+// writer has begun it. It reports false when no broadcast is waiting: the
 // caller then writes directly, which keeps the direct path as fast as it is
 // without a hub.
 func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []byte) (bool, error) {
@@ -375,13 +376,42 @@ func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []b
 	done := make(chan error, 1)
 	q.push(c, queued{typ: typ, data: append([]byte(nil), p...), done: done})
 	q.mu.Unlock()
+	var err error
 	select {
-	case err := <-done:
-		if err != nil && (c.closing.Load() != nil || errors.Is(err, net.ErrClosed)) && !errors.Is(err, ErrClosed) {
-			return true, fmt.Errorf("%w: %w", ErrClosed, err)
-		}
-		return true, err
+	case err = <-done:
 	case <-ctx.Done():
-		return true, ctx.Err()
+		if q.unqueue(done) {
+			return true, ctx.Err() // never written
+		}
+		// The writer has taken it (or the queue failed it): what
+		// became of it is the write's outcome, whatever ctx says.
+		err = <-done
 	}
+	if err != nil && (c.closing.Load() != nil || errors.Is(err, net.ErrClosed)) && !errors.Is(err, ErrClosed) {
+		return true, fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return true, err
+}
+
+// unqueue removes the direct send that reports to done, unless the writer
+// has already taken it, and reports whether it did.
+func (q *sendQueue) unqueue(done chan error) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := q.head; i < len(q.items); i++ {
+		if q.items[i].done != done {
+			continue
+		}
+		q.bytes -= len(q.items[i].data)
+		copy(q.items[i:], q.items[i+1:])
+		q.items[len(q.items)-1] = queued{}
+		q.items = q.items[:len(q.items)-1]
+		q.drop(1)
+		if q.space != nil { // room for QueueBlock
+			close(q.space)
+			q.space = nil
+		}
+		return true
+	}
+	return false
 }

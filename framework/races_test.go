@@ -1,7 +1,9 @@
 package framework_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -10,18 +12,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	"github.com/nowebsocket/nows/framework/wstest"
 )
 
-// This file holds tests of concurrency bugs: the byte limit tripping
-// while the read loop checks the message limit, and a slow log handler
-// stalling fan-out.
+// This file holds the tests of three concurrency bugs: the byte limit
+// tripping while the read loop checks the message limit, a slow log
+// handler stalling fan-out, and a send that timed out behind queued
+// broadcasts being written anyway.
 
-// raceBP serves the fault handler with a send queue of two messages.
+// raceBP serves the fault handler with a send queue of two messages, and
+// with one that holds a message larger than the sockets can buffer.
 var raceBP = framework.NewBlueprint("/races",
 	framework.Route[faultHandler]("/small").WithQueue(framework.QueueOptions{MaxMessages: 2}),
+	framework.Route[faultHandler]("/big").WithQueue(framework.QueueOptions{MaxBytes: 64 << 20}),
 )
 
 // stallSize is larger than what the sockets of a client that reads nothing
@@ -195,5 +201,155 @@ func TestRaceSlowLoggerDoesNotStallFanOut(t *testing.T) {
 	case <-broadcaster:
 	case <-time.After(rawTimeout):
 		t.Fatalf("the broadcast that overflowed did not return within %v of the log handler", rawTimeout)
+	}
+}
+
+// readWS reads the next message of a coder client within rawTimeout.
+func readWS(t *testing.T, ws *websocket.Conn) (websocket.MessageType, []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+	defer cancel()
+	typ, b, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatalf("client read: %v", err)
+	}
+	return typ, b
+}
+
+// expectWS fails the test unless the next message is typ with payload want.
+func expectWS(t *testing.T, ws *websocket.Conn, typ websocket.MessageType, want []byte) {
+	t.Helper()
+	gotTyp, got := readWS(t, ws)
+	if gotTyp != typ || !bytes.Equal(got, want) {
+		t.Fatalf("client got %v %s, want %v %s", gotTyp, clip(got), typ, clip(want))
+	}
+}
+
+// TestRaceSendTimesOutBehindBroadcasts: a send whose ctx ends while it
+// waits behind queued broadcasts returns the ctx's error and is never
+// written; the broadcasts before it are, in order, and the connection
+// stays open.
+func TestRaceSendTimesOutBehindBroadcasts(t *testing.T) {
+	t.Parallel()
+	srv := wstest.NewServerOptions(t, quietOptions(framework.Options{WriteTimeout: time.Minute}), faultBP, raceBP)
+	f := newFaults(t)
+	f.open = joinRooms
+	client := dialSlow(t, srv.URL(racePath("/races/big", f, "room=q")))
+	conn := f.waitOpen(t)
+	hub := srv.Hub()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	stall := bytes.Repeat([]byte("0123456789abcdef"), stallSize/16)
+	if err := hub.Broadcast(ctx, "q", framework.Binary(stall)); err != nil {
+		t.Fatalf("Broadcast: %v", err)
+	}
+	for i := range 5 {
+		if err := hub.Broadcast(ctx, "q", framework.Text("b"+strconv.Itoa(i))); err != nil {
+			t.Fatalf("Broadcast: %v", err)
+		}
+	}
+	sctx, scancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	err := conn.SendText(sctx, "timed out")
+	scancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SendText behind a stalled queue: got %v, want context.DeadlineExceeded", err)
+	}
+	if err := hub.Broadcast(ctx, "q", framework.Text("after")); err != nil {
+		t.Fatalf("Broadcast: %v", err)
+	}
+
+	expectWS(t, client, websocket.MessageBinary, stall)
+	for i := range 5 {
+		expectWS(t, client, websocket.MessageText, []byte("b"+strconv.Itoa(i)))
+	}
+	if _, got := readWS(t, client); string(got) != "after" {
+		t.Fatalf("after the broadcasts the client got %s, want \"after\" (the send that timed out must not be written)", clip(got))
+	}
+	if err := conn.SendText(ctx, "direct"); err != nil {
+		t.Fatalf("SendText after the queue drained: %v", err)
+	}
+	expectWS(t, client, websocket.MessageText, []byte("direct"))
+}
+
+// TestRaceSendCancelledWhileWritten: a send whose ctx ends once the queue's
+// writer has taken it reports what became of it: nil when it was written,
+// the ctx's error only when it was not.
+func TestRaceSendCancelledWhileWritten(t *testing.T) {
+	t.Parallel()
+	srv := wstest.NewServerOptions(t, quietOptions(framework.Options{WriteTimeout: time.Minute}), faultBP, raceBP)
+	f := newFaults(t)
+	f.open = joinRooms
+	client := dialSlow(t, srv.URL(racePath("/races/big", f, "room=q")))
+	conn := f.waitOpen(t)
+	hub := srv.Hub()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	stall := bytes.Repeat([]byte("stall..."), stallSize/8)
+	direct := bytes.Repeat([]byte("direct.."), stallSize/8)
+	if err := hub.Broadcast(ctx, "q", framework.Binary(stall)); err != nil {
+		t.Fatalf("Broadcast: %v", err)
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	type read struct {
+		typ  websocket.MessageType
+		data []byte
+		err  error
+	}
+	reads := make(chan read, 3)
+	go func() {
+		// Read the broadcast ahead of the send, then cancel the send: the
+		// writer has finished the broadcast by then and has (almost
+		// always) taken the send. Either way, SendBinary must tell.
+		for i := range 3 {
+			rctx, rcancel := context.WithTimeout(ctx, rawTimeout)
+			typ, b, err := client.Read(rctx)
+			rcancel()
+			reads <- read{typ, b, err}
+			if err != nil {
+				return
+			}
+			if i == 0 {
+				scancel()
+			}
+		}
+	}()
+	err := conn.SendBinary(sctx, direct) // queued behind the stalled broadcast
+	if err := hub.Broadcast(ctx, "q", framework.Text("after")); err != nil {
+		t.Fatalf("Broadcast: %v", err)
+	}
+	next := func() read {
+		select {
+		case r := <-reads:
+			if r.err != nil {
+				t.Fatalf("client read: %v", r.err)
+			}
+			return r
+		case <-time.After(2 * rawTimeout):
+			t.Fatalf("client read nothing within %v", 2*rawTimeout)
+			return read{}
+		}
+	}
+	if r := next(); r.typ != websocket.MessageBinary || !bytes.Equal(r.data, stall) {
+		t.Fatalf("client got %v %s, want the stalled broadcast", r.typ, clip(r.data))
+	}
+	r := next()
+	written := r.typ == websocket.MessageBinary && bytes.Equal(r.data, direct)
+	switch {
+	case written && err != nil:
+		t.Fatalf("SendBinary returned %v, but its message was written", err)
+	case !written && err == nil:
+		t.Fatalf("SendBinary returned nil, but the client got %s next", clip(r.data))
+	case !written && !errors.Is(err, context.Canceled):
+		t.Fatalf("SendBinary returned %v, want context.Canceled for a message not written", err)
+	}
+	t.Logf("written while cancelled: %v (SendBinary: %v)", written, err)
+	if written {
+		r = next()
+	}
+	if string(r.data) != "after" {
+		t.Fatalf("client got %s, want \"after\"", clip(r.data))
 	}
 }

@@ -53,7 +53,10 @@ type Conn struct {
 //
 // With the ctx handed to a hook (or one without a deadline) the send is
 // bounded by Options.WriteTimeout; a ctx with its own deadline bounds it too,
-// and its expiry closes the connection.
+// and its expiry closes the connection. A send queued behind broadcasts
+// still waiting for the connection is instead dropped unwritten when its
+// ctx ends first (it returns ctx.Err() and the connection stays open), or,
+// once the queue has begun writing it, returns the write's outcome.
 func (c *Conn) SendText(ctx context.Context, text string) error {
 	if !utf8.ValidString(text) {
 		return fmt.Errorf("framework: SendText: text is not valid UTF-8")

@@ -376,16 +376,20 @@ func (h *Hub) broadcast(ctx context.Context, kind byte, room, except string, m M
 }
 
 // deliver queues m for the local recipients. Full QueueBlock queues are
-// waited for only after everyone else has been served.
+// waited for only after everyone else has been served, and the slow
+// clients closed for overflow are logged last, with no lock held.
 func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Message) {
-	var blocked []*Conn
+	var blocked, overflowed []*Conn
 	offer := func(c *Conn) {
 		cs := c.state()
 		if except != "" && cs.id == except {
 			return
 		}
-		if cs.queue.offer(c, m) == offerFull {
+		switch cs.queue.offer(c, m) {
+		case offerFull:
 			blocked = append(blocked, c)
+		case offerOverflow:
+			overflowed = append(overflowed, c)
 		}
 	}
 	if kind == kindAll && h.srv != nil {
@@ -402,7 +406,12 @@ func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Mes
 	start := time.Now()
 	for _, c := range blocked {
 		q := &c.hs.Load().queue
-		q.offerWait(ctx, c, m, start.Add(q.opts.BlockTimeout))
+		if q.offerWait(ctx, c, m, start.Add(q.opts.BlockTimeout)) == offerOverflow {
+			overflowed = append(overflowed, c)
+		}
+	}
+	for _, c := range overflowed {
+		c.hs.Load().queue.logOverflow(c)
 	}
 }
 

@@ -68,7 +68,8 @@ type wireConn struct {
 	inspect   bool
 	lastRead  atomic.Int64 // time since start of the last byte read, in ns
 	readArmed time.Time
-	rate      *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go)
+	rate      *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go); never changes
+	rateOver  bool         // the byte limit was exceeded: nothing more is read
 
 	// Write side: serialised by coder's frame lock.
 	writeArmed time.Time
@@ -153,6 +154,11 @@ func (c *wireConn) Read(p []byte) (int, error) {
 			c.ready = c.ready[n:]
 			return n, nil
 		}
+		if c.rateOver {
+			// The stream was cut mid-frame: a close handshake that reads
+			// before endReads must fail, not parse what follows.
+			return 0, errRateLimit
+		}
 		n, err := c.readRaw(p)
 		if err != nil {
 			c.cut.Store(true)
@@ -160,9 +166,11 @@ func (c *wireConn) Read(p []byte) (int, error) {
 		var over []byte // read, but over the byte rate: never handed to coder
 		if n > 0 && c.rate != nil {
 			if k := c.rate.allowBytes(time.Now(), n); k < n {
-				// Hand coder what the budget allows, then the error.
+				// Hand coder what the budget allows, then the error. The
+				// read loop reads c.rate outside coder's read lock
+				// (limitMessage), so it stays set.
 				over = p[k:n]
-				n, c.rate, c.failNext = k, nil, errRateLimit
+				n, c.rateOver, c.failNext = k, true, errRateLimit
 				c.setCause(CauseRateLimit)
 			}
 		}

@@ -131,7 +131,8 @@ const (
 	offered offerResult = iota
 	offerDropped
 	offerClosed
-	offerFull // QueueBlock: the caller waits with offerWait
+	offerFull     // QueueBlock: the caller waits with offerWait
+	offerOverflow // closed for overflow: the caller calls logOverflow once it holds no lock
 )
 
 // full reports whether a message of n bytes must wait. One message always
@@ -158,7 +159,9 @@ func (q *sendQueue) offer(c *Conn, m Message) offerResult {
 			return offerFull
 		}
 		q.drop(1)
-		q.overflow(c)
+		if q.overflow(c) {
+			return offerOverflow
+		}
 		return offerClosed
 	}
 	q.push(c, queued{typ: m.Type, data: m.Data})
@@ -190,8 +193,11 @@ func (q *sendQueue) offerWait(ctx context.Context, c *Conn, m Message, deadline 
 		case <-timer.C:
 			q.mu.Lock()
 			q.drop(1)
-			q.overflow(c)
+			closed := q.overflow(c)
 			q.mu.Unlock()
+			if closed {
+				return offerOverflow
+			}
 			return offerClosed
 		case <-ctx.Done():
 			q.mu.Lock()
@@ -224,19 +230,26 @@ func (q *sendQueue) drop(n int) {
 }
 
 // overflow closes c with 1013 after the message being written, dropping
-// the ones still queued. q.mu is held.
-func (q *sendQueue) overflow(c *Conn) {
+// the ones still queued, and reports whether it started the close (to be
+// logged with logOverflow). q.mu is held.
+func (q *sendQueue) overflow(c *Conn) bool {
 	st := &CloseStatus{Code: websocket.StatusTryAgainLater, Reason: "send queue full", Cause: CauseSlow}
 	q.discard(ErrClosed)
 	if !c.closing.CompareAndSwap(nil, st) {
 		q.closed = true
-		return
+		return false
 	}
 	q.total.slowClosed.Add(1)
-	c.srv.log.Info("nows: slow client closed: send queue full", "route", c.route.full, "remote", c.req.RemoteAddr,
-		"policy", q.opts.Policy.String())
 	q.push(c, queued{close: st})
 	q.closed = true
+	return true
+}
+
+// logOverflow logs that overflow closed c. The caller holds no lock (not
+// q.mu, not the hub's): a slow log handler must not stall the fan-out.
+func (q *sendQueue) logOverflow(c *Conn) {
+	c.srv.log.Info("nows: slow client closed: send queue full", "route", c.route.full, "remote", c.req.RemoteAddr,
+		"policy", q.opts.Policy.String())
 }
 
 // closeInOrder closes c with st once the messages queued before have been
@@ -341,7 +354,8 @@ func (c *Conn) writeLoop(q *sendQueue) {
 
 // sendInOrder queues a direct send behind the broadcasts still waiting for
 // c, so that the messages to one connection keep their order, and waits for
-// it to be written. It reports false when no broadcast is waiting: the
+// it to be written; when ctx ends first, it takes the send back unless the
+// writer has begun it. It reports false when no broadcast is waiting: the
 // caller then writes directly, which keeps the direct path as fast as it is
 // without a hub.
 func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []byte) (bool, error) {
@@ -362,13 +376,42 @@ func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []b
 	done := make(chan error, 1)
 	q.push(c, queued{typ: typ, data: append([]byte(nil), p...), done: done})
 	q.mu.Unlock()
+	var err error
 	select {
-	case err := <-done:
-		if err != nil && (c.closing.Load() != nil || errors.Is(err, net.ErrClosed)) && !errors.Is(err, ErrClosed) {
-			return true, fmt.Errorf("%w: %w", ErrClosed, err)
-		}
-		return true, err
+	case err = <-done:
 	case <-ctx.Done():
-		return true, ctx.Err()
+		if q.unqueue(done) {
+			return true, ctx.Err() // never written
+		}
+		// The writer has taken it (or the queue failed it): what
+		// became of it is the write's outcome, whatever ctx says.
+		err = <-done
 	}
+	if err != nil && (c.closing.Load() != nil || errors.Is(err, net.ErrClosed)) && !errors.Is(err, ErrClosed) {
+		return true, fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return true, err
+}
+
+// unqueue removes the direct send that reports to done, unless the writer
+// has already taken it, and reports whether it did.
+func (q *sendQueue) unqueue(done chan error) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i := q.head; i < len(q.items); i++ {
+		if q.items[i].done != done {
+			continue
+		}
+		q.bytes -= len(q.items[i].data)
+		copy(q.items[i:], q.items[i+1:])
+		q.items[len(q.items)-1] = queued{}
+		q.items = q.items[:len(q.items)-1]
+		q.drop(1)
+		if q.space != nil { // room for QueueBlock
+			close(q.space)
+			q.space = nil
+		}
+		return true
+	}
+	return false
 }

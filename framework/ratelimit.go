@@ -15,10 +15,12 @@ import (
 // budget are all delivered. A connection over a limit is closed with 1008
 // Policy Violation and CauseRateLimit.
 //
-// The buckets are plain fields, not golang.org/x/time/rate: only the
-// connection's read goroutine touches them, so they need no lock, no
-// allocation per read, and a take larger than the burst must fail (rate's
-// AllowN does that too, but with a mutex and an API built for waiting).
+// The buckets are plain fields, not golang.org/x/time/rate: each is used
+// by one goroutine at a time (the message bucket by the read loop, the
+// byte bucket by whoever reads through coder, which serialises its reads),
+// so they need no lock, no allocation per read, and a take larger than the
+// burst must fail (rate's AllowN does that too, but with a mutex and an API
+// built for waiting).
 
 // errRateLimit is what the wire layer hands coder when a limit is exceeded.
 var errRateLimit = errors.New("framework: rate limit exceeded")
@@ -82,7 +84,9 @@ func (l *rateLimiter) allowMessage(now time.Time) bool {
 
 // limitMessage applies Options.MessageRate to a message that has just
 // begun (from the read loop, before any of it is read): over the limit,
-// the connection is closed with 1008.
+// the connection is closed with 1008. It runs outside coder's read lock,
+// while a close handshake on another goroutine may be reading, so it
+// touches only c.wire.rate (set once) and the message bucket.
 func (c *Conn) limitMessage() (CloseStatus, bool) {
 	if c.wire.rate == nil || c.wire.rate.allowMessage(time.Now()) {
 		return CloseStatus{}, true

@@ -3,21 +3,19 @@
 // by id, notifications, batches and the standard errors. A test page with
 // a small promise-based client is served at /.
 //
-//	go run ./examples/jsonrpc
+//	go run ./examples/jsonrpc --addr 127.0.0.1:8765   # or NOWS_ADDR=127.0.0.1:8765
+//	go run ./examples/jsonrpc -help                   # every flag and its NOWS_* variable
 package main
 
 import (
 	"context"
 	"embed"
-	"errors"
 	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/nowebsocket/nows/examples/jsonrpc/blueprints"
 	"github.com/nowebsocket/nows/framework"
@@ -27,43 +25,19 @@ import (
 var static embed.FS
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	var level slog.Level // set by --log-level, read at each log
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
+	page, _ := fs.Sub(static, "static") // never fails: "static" is a valid path
+	var opts framework.Options
+	opts.Logger = logger
+	opts.Fallback = http.FileServerFS(page) // the test page, at /
+	opts.BindFlags(flag.CommandLine)
+	deps := &blueprints.Deps{Logger: logger}
+	deps.BindFlags(flag.CommandLine)
+	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	flag.Parse()
+	if err := framework.Run(context.Background(), opts, blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "jsonrpc:", err)
 		os.Exit(1)
 	}
-}
-
-func run(args []string) error {
-	fset := flag.NewFlagSet("jsonrpc", flag.ContinueOnError)
-	addr := fset.String("addr", envOr("NOWS_ADDR", framework.DefaultAddr), "address to listen on (env NOWS_ADDR)")
-	if err := fset.Parse(args); err != nil {
-		return err
-	}
-	framework.SetupLogging(slog.LevelInfo)
-
-	page, err := fs.Sub(static, "static")
-	if err != nil {
-		return err
-	}
-	srv := framework.NewServer(framework.Options{
-		Addr:     *addr,
-		Fallback: http.FileServerFS(page),
-	})
-	if err := srv.Register(blueprints.All()...); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := srv.ListenAndServe(ctx); err != nil && !errors.Is(err, framework.ErrServerClosed) {
-		return err
-	}
-	slog.Info("server stopped")
-	return nil
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

@@ -4,9 +4,9 @@ package blueprints
 
 import "github.com/nowebsocket/nows/framework"
 
-// All returns every blueprint declared in this package's *_bp.go and *Bp.go files, sorted by file name.
-func All() []*framework.Blueprint {
+// All returns every blueprint declared in this package's *_bp.go and *Bp.go files, sorted by name; constructors get d.
+func All(d *Deps) []*framework.Blueprint {
 	return []*framework.Blueprint{
-		RPC, // rpc_bp.go
+		RPC(d), // rpc_bp.go
 	}
 }

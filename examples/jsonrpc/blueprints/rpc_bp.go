@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"strings"
 
 	"github.com/nowebsocket/nows/framework"
@@ -18,10 +17,12 @@ import (
 // notification (a request without "id": no answer) or a batch (an array of
 // them). Answers carry the request's id, so a client can match them to its
 // calls. Binary messages close the connection with 1003 (Session has no
-// OnBinary).
-var RPC = framework.NewBlueprint("/rpc",
-	framework.Route[Session](""),
-)
+// OnBinary). Internal errors are logged through d.Logger.
+func RPC(d *Deps) *framework.Blueprint {
+	return framework.NewBlueprint("/rpc",
+		framework.RouteFunc("", func() *Session { return &Session{deps: d} }),
+	)
+}
 
 // Request is a JSON-RPC request. ID is absent (nil) in a notification.
 type Request struct {
@@ -59,6 +60,7 @@ const (
 
 // Session is one connection: its fields are the state the methods share.
 type Session struct {
+	deps    *Deps
 	counter int64
 }
 
@@ -177,12 +179,12 @@ func (s *Session) handle(msg []byte) *Response {
 		if errors.As(err, &rpcErr) {
 			return &Response{JSONRPC: "2.0", ID: req.ID, Error: rpcErr}
 		}
-		slog.Error("rpc: method failed", "method", req.Method, "err", err)
+		s.deps.Logger.Error("rpc: method failed", "method", req.Method, "err", err)
 		return errorResponse(req.ID, CodeInternalError, "internal error")
 	}
 	b, err := json.Marshal(result)
 	if err != nil {
-		slog.Error("rpc: result not JSON", "method", req.Method, "err", err)
+		s.deps.Logger.Error("rpc: result not JSON", "method", req.Method, "err", err)
 		return errorResponse(req.ID, CodeInternalError, "internal error")
 	}
 	return &Response{JSONRPC: "2.0", ID: req.ID, Result: b}

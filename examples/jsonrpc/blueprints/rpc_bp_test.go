@@ -1,8 +1,10 @@
 package blueprints_test
 
 import (
+	"log/slog"
 	"testing"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/examples/jsonrpc/blueprints"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/wstest"
@@ -13,9 +15,14 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
+// rpc is the blueprint as main makes it, with the handlers' logs in t.Log.
+func rpc(t *testing.T) *framework.Blueprint {
+	return blueprints.RPC(&blueprints.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
+}
+
 func TestRPC(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.RPC)
+	srv := wstest.NewServer(t, rpc(t))
 	testCases := []struct {
 		name, send, want string
 	}{
@@ -60,7 +67,7 @@ func TestRPC(t *testing.T) {
 // answer: the next message read is the answer to the next request.
 func TestRPCNotifications(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.RPC)
+	srv := wstest.NewServer(t, rpc(t))
 	c := srv.Dial(t, "/rpc")
 	c.SendText(`{"jsonrpc":"2.0","method":"counter.add","params":{"n":5}}`)
 	c.SendText(`{"jsonrpc":"2.0","method":"counter.add","params":{"n":2}}`)
@@ -78,7 +85,7 @@ func TestRPCNotifications(t *testing.T) {
 
 func TestRPCBatch(t *testing.T) {
 	t.Parallel()
-	srv := wstest.NewServer(t, blueprints.RPC)
+	srv := wstest.NewServer(t, rpc(t))
 	c := srv.Dial(t, "/rpc")
 	c.SendText(`[
 		{"jsonrpc":"2.0","id":1,"method":"counter.add","params":{"n":3}},
@@ -111,5 +118,5 @@ func TestRPCBatch(t *testing.T) {
 	c.ExpectText(`{"jsonrpc":"2.0","id":4,"result":8}`)
 
 	c.SendBinary([]byte{1, 2, 3}) // no OnBinary
-	c.ExpectClose(framework.StatusUnsupportedData)
+	c.ExpectClose(websocket.StatusUnsupportedData)
 }

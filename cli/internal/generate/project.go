@@ -47,13 +47,13 @@ func ProjectFiles(templates fs.FS, data ProjectData) ([]scaffold.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	var bps []discover.File
+	var pkg []discover.File
 	for _, f := range files {
-		if path.Dir(f.Path) == "blueprints" && discover.IsBlueprintFile(path.Base(f.Path)) {
-			bps = append(bps, discover.File{Name: path.Base(f.Path), Src: f.Data})
+		if path.Dir(f.Path) == "blueprints" && discover.IsPackageFile(path.Base(f.Path)) {
+			pkg = append(pkg, discover.File{Name: path.Base(f.Path), Src: f.Data})
 		}
 	}
-	reg, err := registry.Generate("blueprints", bps)
+	reg, err := registry.Generate("blueprints", pkg)
 	if err != nil {
 		return nil, err
 	}

@@ -29,9 +29,10 @@ The file is only written when it changes. It works from the project or from
 inside blueprints/, so blueprints/doc.go runs it with
 //go:generate nows registry.
 
-It fails, naming the file, the line and the fix, when a function of a *_bp.go
-file returns a *framework.Blueprint with another signature, and when the
-package has no type Deps.
+It fails, naming the file, the line and the fix, when a blueprint is declared
+in a file not named *_bp.go (it would be left out: rename the file), when a
+function of a *_bp.go file returns a *framework.Blueprint with another
+signature, and when the package has no type Deps.
 
 nows blueprint add, nows handler add and nows run run it for you.
 

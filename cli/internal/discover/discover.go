@@ -602,9 +602,12 @@ func (pkg *Package) Blueprints() []Blueprint {
 // its blueprint files and type Deps. dir is the package's directory as
 // shown in errors, such as "blueprints".
 //
-// It fails, naming every file and line and what to do, when a function
-// of a blueprint file returns a *framework.Blueprint without a
-// constructor's signature. A file that does not parse is an error too.
+// It fails, naming every file and line and what to do, when a blueprint
+// (a framework.NewBlueprint variable or a constructor) is declared in a
+// file that is not a blueprint file, so the registry would leave it out,
+// or when a function of a blueprint file returns a *framework.Blueprint
+// without a constructor's signature. A file that does not parse is an
+// error too.
 func Scan(dir string, files []File) (*Package, error) {
 	files = append([]File(nil), files...)
 	sort.SliceStable(files, func(i, j int) bool { return files[i].Name < files[j].Name })
@@ -626,11 +629,29 @@ func Scan(dir string, files []File) (*Package, error) {
 			}
 			continue
 		}
+		for _, bp := range p.Blueprints {
+			what := "blueprint " + bp.Var
+			if bp.Kind == Constructor {
+				what = "blueprint constructor " + bp.Var
+			}
+			problems = append(problems, &Problem{
+				File: f.Name, Line: bp.Line, Dir: dir,
+				Msg: fmt.Sprintf("%s is declared in a file not named *_bp.go, so the registry would leave it out: "+
+					"rename %s to %s (or move %s into a *_bp.go file)",
+					what, f.Name, BlueprintFileName(f.Name), bp.Var),
+			})
+		}
 	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
 	return pkg, nil
+}
+
+// BlueprintFileName is the blueprint file name for a Go file name:
+// chat.go → chat_bp.go.
+func BlueprintFileName(name string) string {
+	return strings.TrimSuffix(name, ".go") + "_bp.go"
 }
 
 // constValue evaluates string literals, their concatenation and the string

@@ -83,6 +83,20 @@ func TestGenerate(t *testing.T) {
 			},
 			err: "blueprints/chat_bp.go:3: func chat(d *Deps) (*framework.Blueprint, error) returns a blueprint but is not a blueprint constructor, which must be func Chat(d *Deps) *framework.Blueprint (exported;",
 		},
+		{
+			name: "a blueprint variable outside a blueprint file",
+			files: []discover.File{
+				{Name: "chat.go", Src: []byte(fw + "\nvar Chat = framework.NewBlueprint(\"/chat\")\n")},
+			},
+			err: "blueprints/chat.go:4: blueprint Chat is declared in a file not named *_bp.go, so the registry would leave it out: rename chat.go to chat_bp.go (or move Chat into a *_bp.go file)",
+		},
+		{
+			name: "a constructor outside a blueprint file",
+			files: []discover.File{
+				{Name: "rooms.go", Src: []byte(fw + "func Rooms(d *Deps) *framework.Blueprint { return framework.NewBlueprint(\"/rooms\") }\n")},
+			},
+			err: "blueprints/rooms.go:3: blueprint constructor Rooms is declared in a file not named *_bp.go, so the registry would leave it out: rename rooms.go to rooms_bp.go",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -116,14 +116,16 @@ func TestMatch(t *testing.T) {
 	}
 }
 
-// TestFromFilesMistakes: a constructor with the wrong signature fails the
-// table with file:line.
+// TestFromFilesMistakes: a blueprint that the registry would leave out, or
+// a constructor with the wrong signature, fails the table with file:line.
 func TestFromFilesMistakes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		file discover.File
 		err  string
 	}{
+		{bp("chat.go", "var Chat = framework.NewBlueprint(\"/chat\")\n"),
+			"blueprints/chat.go:5: blueprint Chat is declared in a file not named *_bp.go, so the registry would leave it out: rename chat.go to chat_bp.go"},
 		{bp("chat_bp.go", "func Chat(prefix string) *framework.Blueprint { return nil }\n"),
 			"blueprints/chat_bp.go:5: func Chat(prefix string) *framework.Blueprint returns a blueprint but is not a blueprint constructor, which must be func Chat(d *Deps) *framework.Blueprint"},
 	}

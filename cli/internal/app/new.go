@@ -22,7 +22,8 @@ tidy.
 
 The project is written to a temporary directory next to DIR and renamed into
 place at the end, so an error leaves nothing behind. A non-empty DIR is
-refused unless --force is given.
+refused unless --force is given; over an existing project, the registry then
+lists the blueprint files already in DIR/blueprints too.
 
 With --broker nats or --broker redis, main.go also gets a --broker URL flag
 (env NOWS_BROKER) that shares rooms and broadcasts with the other nodes

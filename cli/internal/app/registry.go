@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -55,8 +56,10 @@ Examples:
 			u := uiFor(c, env)
 			show := filepath.Join("blueprints", registry.FileName)
 			if c.Bool("check") {
-				if err := registry.Check(p.Blueprints); err != nil {
+				if err := registry.Check(p.Blueprints); errors.Is(err, registry.ErrStale) {
 					return fmt.Errorf("%w: run nows registry (or go generate ./...) and commit the result", err)
+				} else if err != nil {
+					return err
 				}
 				u.Success("%s is up to date", show)
 				return nil

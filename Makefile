@@ -24,10 +24,23 @@ test: lint ## every test, with the race detector
 api: ## rewrite api/nows.txt from the exported API
 	$(GO) test -count=1 -run '^TestAPISnapshot$$' ./internal/apisnap -update
 
-demo: build ## create a demo app with nows new in a temp dir and run it on $(ADDR): ws://localhost:8765/echo, page at http://localhost:8765/
-	@dir=$$(mktemp -d)/demo && \
-	  $(CURDIR)/$(BIN)/nows new $$dir && \
-	  cd $$dir && exec $(CURDIR)/$(BIN)/nows run -- --addr $(ADDR)
+# demo runs nows in the background and waits for it, so that the traps run
+# on Ctrl-C (INT), on a TERM sent to make alone, and when the app exits:
+# the temporary directory is always removed.
+demo: build ## create a demo app with nows new in a temp dir and run it on $(ADDR) (make demo ADDR=127.0.0.1:9000); the dir is removed when it stops
+	@nows='$(abspath $(BIN))/nows'; addr='$(ADDR)'; pid=; \
+	tmp=$$(mktemp -d) || exit 1; \
+	trap 'rm -rf "$$tmp"; echo "demo: removed $$tmp"' EXIT; \
+	trap 'test -n "$$pid" && kill -INT $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit 130' INT; \
+	trap 'test -n "$$pid" && kill -TERM $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit 143' TERM; \
+	"$$nows" new "$$tmp/demo" || exit 1; \
+	cd "$$tmp/demo" || exit 1; \
+	host=$${addr%:*}; port=$${addr##*:}; \
+	case $$host in ""|0.0.0.0|"[::]") host=127.0.0.1;; esac; \
+	echo; echo "demo: binding $$addr: page at http://$$host:$$port/, WebSocket at ws://$$host:$$port/echo"; \
+	echo "demo: Ctrl-C stops it and removes $$tmp"; echo; \
+	"$$nows" run -- --addr "$$addr" & pid=$$!; \
+	wait $$pid
 
 echo: ## run examples/echo directly on $(ADDR)
 	$(GO) run ./examples/echo --addr $(ADDR)

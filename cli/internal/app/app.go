@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -73,8 +74,10 @@ Every command has --help with examples. Docs: docs/cli.md in the nows repository
 }
 
 func setUsageErrors(c *cli.Command) {
-	c.OnUsageError = func(cc *cli.Context, err error, _ bool) error {
-		return usageErrorf("%v (see %s --help)", err, cc.Command.HelpName)
+	if c.OnUsageError == nil {
+		c.OnUsageError = func(cc *cli.Context, err error, _ bool) error {
+			return usageErrorf("%v (see %s --help)", err, cc.Command.HelpName)
+		}
 	}
 	for _, s := range c.Subcommands {
 		setUsageErrors(s)
@@ -85,7 +88,20 @@ func setUsageErrors(c *cli.Command) {
 // accepting flags after positional arguments (nows blueprint add chat
 // --prefix /chat).
 func Run(ctx context.Context, a *cli.App, args []string) error {
+	if a.Metadata == nil {
+		a.Metadata = map[string]any{}
+	}
+	a.Metadata[argsKey] = slices.Clone(args) // as typed, for error messages
 	return a.RunContext(ctx, Interspersed(a, args))
+}
+
+// argsKey is the App.Metadata key of the arguments as typed.
+const argsKey = "args"
+
+// typedArgs returns the arguments given to Run, as typed.
+func typedArgs(c *cli.Context) []string {
+	args, _ := c.App.Metadata[argsKey].([]string)
+	return args
 }
 
 // UsageError is a mistake on the command line: main exits with 2.

@@ -48,6 +48,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"nows", "new", "--bogus", "x"}, 2, "flag provided but not defined"},
 		{[]string{"nows", "completion", "tcsh"}, 2, "unknown shell"},
 		{[]string{"nows", "new", "x", "--broker", "kafka"}, 2, `--broker "kafka": choose one of nats, redis`},
+		{[]string{"nows", "run", "--addr", "127.0.0.1:9000"}, 2, "nows run has no flag --addr: the app's flags go after --, so type\n\n    nows run -- --addr 127.0.0.1:9000\n"},
+		{[]string{"nows", "--no-color", "run", "--watch", "-addr=:9000", "--log-level", "debug", "--", "--origins", "a b"}, 2,
+			"nows run has no flag -addr: the app's flags go after --, so type\n\n    nows run --watch -- -addr=:9000 --log-level debug --origins 'a b'\n"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args[1:], " "), func(t *testing.T) {

@@ -25,9 +25,15 @@ func blueprintCommand(env Env) *cli.Command {
 				Name:      "add",
 				Usage:     "write a blueprint with an echoing handler stub and its test",
 				ArgsUsage: "NAME",
-				Description: `add writes blueprints/NAME_bp.go (the blueprint variable, CamelCase NAME, and
-a handler stub with every hook; it echoes, so the endpoint works at once) and
-blueprints/NAME_bp_test.go, then rebuilds the registry.
+				Description: `add writes blueprints/NAME_bp.go and blueprints/NAME_bp_test.go, then rebuilds
+the registry. The file holds the blueprint constructor,
+
+   func Chat(d *Deps) *framework.Blueprint      (CamelCase NAME)
+
+which the registry calls with the app's Deps (blueprints/deps.go), and a
+handler stub with every hook that gets the Deps through framework.RouteFunc:
+it logs with d.Logger, sends d.Greeting (the app's --greeting) first, then
+echoes, so the endpoint works at once.
 
 The route is the prefix itself unless --route is given. The new route must
 not conflict with the routes already in the project.
@@ -99,9 +105,14 @@ func handlerCommand(env Env) *cli.Command {
 			Usage:     "add an echoing handler stub, its route and its test to a blueprint",
 			ArgsUsage: "BLUEPRINT NAME",
 			Description: `add appends the handler type NAME (with every hook; it echoes) to the
-blueprint's file, adds framework.Route[NAME](TEMPLATE) to its NewBlueprint
-call, adds a test to its _test.go file and rebuilds the registry. The rest of
-the file is left as it is.
+blueprint's file, adds its route to the blueprint's NewBlueprint call, adds a
+test to its _test.go file and rebuilds the registry. The rest of the file is
+left as it is.
+
+In a blueprint constructor, func X(d *Deps) *framework.Blueprint, the route is
+framework.RouteFunc(TEMPLATE, func() *NAME { return &NAME{deps: d} }) and the
+handler gets a deps *Deps field; in a blueprint variable,
+var X = framework.NewBlueprint(...), it is framework.Route[NAME](TEMPLATE).
 
 Examples:
 

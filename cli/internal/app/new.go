@@ -14,13 +14,16 @@ func newCommand(env Env) *cli.Command {
 		Usage:     "create a project: server, echo blueprint, test, browser test page",
 		ArgsUsage: "DIR",
 		Description: `new creates DIR with a ready-to-run nows project: go.mod, main.go (flags,
-logging, graceful shutdown), blueprints/ with an echo blueprint, its test and
-the generated registry, static/index.html (a test page served at /),
-README.md, Makefile and .gitignore. Then it runs go mod tidy.
+logging, graceful shutdown), blueprints/ with deps.go (type Deps, what every
+handler shares, which main.go fills from its flags; yours to edit), an echo
+blueprint, its test and the generated registry, static/index.html (a test
+page served at /), README.md, Makefile and .gitignore. Then it runs go mod
+tidy.
 
 The project is written to a temporary directory next to DIR and renamed into
 place at the end, so an error leaves nothing behind. A non-empty DIR is
-refused unless --force is given.
+refused unless --force is given; over an existing project, the registry then
+lists the blueprint files already in DIR/blueprints too.
 
 With --broker nats or --broker redis, main.go also gets a --broker URL flag
 (env NOWS_BROKER) that shares rooms and broadcasts with the other nodes

@@ -17,9 +17,10 @@ func routesCommand(env Env) *cli.Command {
 		Name:  "routes",
 		Usage: "print the route table, conflicts flagged",
 		Description: `routes reads the blueprint files (without building the app) and prints every
-route: its full template (prefix included), parameters, handler, blueprint
-and where it is declared, from the most to the least specific (the order in
-which the server tries them).
+route of their blueprint variables and constructors: its full template
+(prefix included), parameters, handler, blueprint and where it is declared,
+from the most to the least specific (the order in which the server tries
+them).
 
 Routes the server would not serve are flagged and make routes exit with 1:
 a route that matches exactly the same paths as an earlier one (its whole

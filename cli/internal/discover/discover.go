@@ -1,18 +1,34 @@
-// Package discover finds the blueprints of a project by reading its
-// blueprint files with go/parser, without building or running anything.
+// Package discover finds the blueprints of a project by reading the Go
+// files of its blueprints package with go/parser, without building or
+// running anything.
 //
 // A blueprint file is named *_bp.go or *Bp.go (as in NoWebsocket) and is
-// not a test. A blueprint is a package-level variable initialised with a
-// call to framework.NewBlueprint (under any import name), possibly followed
-// by .Handle(...) calls:
+// not a test. It declares blueprints in one of two forms:
 //
-//	var Chat = framework.NewBlueprint("/chat",
-//		framework.Route[ChatHandler](""),
+//	// A package-level variable, for a blueprint without dependencies
+//	// (possibly followed by .Handle(...) calls):
+//	var Echo = framework.NewBlueprint("/echo",
+//		framework.Route[EchoHandler](""),
 //	)
+//
+//	// An exported constructor taking the app's dependencies (type Deps,
+//	// in blueprints/deps.go), whose handlers get them through RouteFunc:
+//	func Chat(d *Deps) *framework.Blueprint {
+//		return framework.NewBlueprint("/chat",
+//			framework.RouteFunc("", func() *ChatHandler { return &ChatHandler{deps: d} }),
+//		)
+//	}
+//
+// The framework may be imported under any name. Scan reads the whole
+// package and reports the mistakes that would otherwise leave a blueprint
+// out of the registry in silence: a blueprint declared in a file not named
+// like a blueprint file, and a function of a blueprint file that returns a
+// *framework.Blueprint without the constructor's signature.
 package discover
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -23,10 +39,20 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FrameworkPath is the import path of the framework package.
 const FrameworkPath = "github.com/nowebsocket/nows/framework"
+
+// DepsType is the name of the type holding the app's dependencies, which
+// blueprint constructors take a pointer to.
+const DepsType = "Deps"
+
+// GeneratedFile is the registry that nows writes into the package; it is
+// not read back.
+const GeneratedFile = "registry_gen.go"
 
 // IsBlueprintFile reports whether the base name is a blueprint file.
 func IsBlueprintFile(name string) bool {
@@ -36,21 +62,28 @@ func IsBlueprintFile(name string) bool {
 	return strings.HasSuffix(name, "_bp.go") || (strings.HasSuffix(name, "Bp.go") && name != "Bp.go")
 }
 
+// IsPackageFile reports whether the base name is a Go file of the package
+// that Scan reads: not a test, not the generated registry.
+func IsPackageFile(name string) bool {
+	return strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") && name != GeneratedFile
+}
+
 // File is a source file: its base name and content.
 type File struct {
 	Name string
 	Src  []byte
 }
 
-// ReadDir returns the blueprint files of dir, sorted by name.
-func ReadDir(dir string) ([]File, error) {
+// ReadPackage returns the Go files of dir that Scan reads (see
+// IsPackageFile), sorted by name.
+func ReadPackage(dir string) ([]File, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var files []File
 	for _, e := range entries {
-		if e.IsDir() || !IsBlueprintFile(e.Name()) {
+		if e.IsDir() || !IsPackageFile(e.Name()) {
 			continue
 		}
 		src, err := os.ReadFile(filepath.Join(dir, e.Name()))
@@ -73,27 +106,73 @@ type String struct {
 	Line   int
 }
 
-// Route is one framework.Route[H](template) argument.
+// Route is one route argument: framework.Route[H](template), or
+// framework.RouteFunc(template, func() *H {...}), possibly followed by
+// .WithQueue(...).
 type Route struct {
 	Template String
-	Handler  string // the type argument as written, such as "Room"
+	Handler  string // the handler type as written, such as "Room"; "?" when it cannot be read
 	Line     int
-	Static   bool // false when the argument is not a framework.Route call (Expr says what it is)
+	Static   bool // false when the argument is not a Route or RouteFunc call (Expr says what it is)
 	Expr     string
 }
 
-// Blueprint is one blueprint variable.
+// Kind says how a blueprint is declared.
+type Kind int
+
+const (
+	// Var is a package-level variable: var X = framework.NewBlueprint(...).
+	Var Kind = iota
+	// Constructor is a function: func X(d *Deps) *framework.Blueprint.
+	Constructor
+)
+
+// Blueprint is one blueprint variable or constructor.
 type Blueprint struct {
-	Var    string
+	Var    string // the variable's or the constructor's name
+	Kind   Kind
 	File   string // base name of its file
 	Line   int
 	Prefix String
 	Routes []Route
-	// Call is the framework.NewBlueprint call in Parsed.File.
+	// Call is the framework.NewBlueprint call in Parsed.File (nil when
+	// Unknown is set).
 	Call *ast.CallExpr
+	// Param is the name of a constructor's *Deps parameter; "" or "_"
+	// when it has none.
+	Param string
+	// Unknown says why the routes of a constructor cannot be read (its
+	// body calls framework.NewBlueprint other than once); "" when they can.
+	Unknown string
 }
 
-// Parsed is one parsed blueprint file.
+// Field is one field of type Deps.
+type Field struct {
+	Name string
+	Type string // as written, such as "*slog.Logger"
+}
+
+// Deps is the declaration of type Deps.
+type Deps struct {
+	File   string
+	Line   int
+	Fields []Field // empty when Deps is not a struct
+}
+
+// Has reports whether Deps has the field name of type typ (as written).
+func (d *Deps) Has(name, typ string) bool {
+	if d == nil {
+		return false
+	}
+	for _, f := range d.Fields {
+		if f.Name == name && f.Type == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// Parsed is one parsed file.
 type Parsed struct {
 	Name       string
 	Fset       *token.FileSet
@@ -101,10 +180,28 @@ type Parsed struct {
 	Package    string
 	Import     string // the name the framework is imported under ("" when it is not imported, "." for a dot import)
 	Blueprints []Blueprint
+	// Deps is the declaration of type Deps when this file has it.
+	Deps *Deps
+	// BadFuncs are the functions returning a *framework.Blueprint that do
+	// not have a constructor's signature: mistakes in a blueprint file,
+	// helpers elsewhere.
+	BadFuncs []Problem
 }
 
-// Parse parses one blueprint file and finds its blueprints, in declaration
-// order.
+// Problem is a mistake in a file of the package, with its position.
+type Problem struct {
+	File string // base name
+	Line int
+	Msg  string
+	Dir  string // the package's directory as shown, such as "blueprints"; may be ""
+}
+
+func (p *Problem) Error() string {
+	return fmt.Sprintf("%s:%d: %s", filepath.ToSlash(filepath.Join(p.Dir, p.File)), p.Line, p.Msg)
+}
+
+// Parse parses one file of the package and finds its blueprints, in
+// declaration order, and type Deps.
 func Parse(f File) (*Parsed, error) {
 	fset := token.NewFileSet()
 	af, err := parser.ParseFile(fset, f.Name, f.Src, parser.ParseComments|parser.SkipObjectResolution)
@@ -120,50 +217,272 @@ func Parse(f File) (*Parsed, error) {
 			}
 		}
 	}
+	p.findDeps()
 	if p.Import == "" || p.Import == "_" {
 		return p, nil
 	}
 	consts := constStrings(af)
 	for _, decl := range af.Decls {
-		gd, ok := decl.(*ast.GenDecl)
-		if !ok || gd.Tok != token.VAR {
-			continue
-		}
-		for _, spec := range gd.Specs {
-			vs := spec.(*ast.ValueSpec)
-			for i, name := range vs.Names {
-				if i >= len(vs.Values) || name.Name == "_" {
-					continue
-				}
-				call, handles := p.newBlueprintCall(vs.Values[i])
-				if call == nil {
-					continue
-				}
-				bp := Blueprint{Var: name.Name, File: f.Name, Line: fset.Position(name.Pos()).Line, Call: call}
-				if len(call.Args) > 0 {
-					bp.Prefix = p.str(call.Args[0], consts)
-				} else {
-					bp.Prefix = String{Expr: "(missing)", Line: bp.Line}
-				}
-				args := call.Args
-				if len(args) > 0 {
-					args = args[1:]
-				}
-				if call.Ellipsis.IsValid() {
-					args = nil // NewBlueprint("/x", routes...): not readable
-					bp.Routes = append(bp.Routes, Route{Line: bp.Line, Expr: p.src(call.Args[len(call.Args)-1]) + "..."})
-				}
-				for _, h := range handles {
-					args = append(args, h.Args...)
-				}
-				for _, a := range args {
-					bp.Routes = append(bp.Routes, p.route(a, consts))
-				}
-				p.Blueprints = append(p.Blueprints, bp)
+		switch d := decl.(type) {
+		case *ast.GenDecl:
+			if d.Tok == token.VAR {
+				p.vars(d, consts)
 			}
+		case *ast.FuncDecl:
+			p.constructor(d, consts)
 		}
 	}
 	return p, nil
+}
+
+func (p *Parsed) findDeps() {
+	for _, decl := range p.File.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.TYPE {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			ts := spec.(*ast.TypeSpec)
+			if ts.Name.Name != DepsType {
+				continue
+			}
+			p.Deps = &Deps{File: p.Name, Line: p.line(ts.Name)}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				continue
+			}
+			for _, fl := range st.Fields.List {
+				typ := p.src(fl.Type)
+				if len(fl.Names) == 0 { // embedded: named after its type
+					name := strings.TrimPrefix(typ, "*")
+					if i := strings.LastIndexByte(name, '.'); i >= 0 {
+						name = name[i+1:]
+					}
+					p.Deps.Fields = append(p.Deps.Fields, Field{Name: name, Type: typ})
+				}
+				for _, n := range fl.Names {
+					p.Deps.Fields = append(p.Deps.Fields, Field{Name: n.Name, Type: typ})
+				}
+			}
+		}
+	}
+}
+
+// vars finds the blueprint variables of a var declaration.
+func (p *Parsed) vars(gd *ast.GenDecl, consts map[string]string) {
+	for _, spec := range gd.Specs {
+		vs := spec.(*ast.ValueSpec)
+		for i, name := range vs.Names {
+			if i >= len(vs.Values) || name.Name == "_" {
+				continue
+			}
+			call, handles := p.newBlueprintCall(vs.Values[i])
+			if call == nil {
+				continue
+			}
+			bp := Blueprint{Var: name.Name, Kind: Var, File: p.Name, Line: p.line(name)}
+			p.fill(&bp, call, handles, consts, nil)
+			p.Blueprints = append(p.Blueprints, bp)
+		}
+	}
+}
+
+// fill sets the prefix and routes of bp from its NewBlueprint call and the
+// Handle calls on it. funcs maps the local variables holding handler
+// constructors (newRoom := func() *Room {...}) to the handler type.
+func (p *Parsed) fill(bp *Blueprint, call *ast.CallExpr, handles []*ast.CallExpr, consts, funcs map[string]string) {
+	bp.Call = call
+	if len(call.Args) > 0 {
+		bp.Prefix = p.str(call.Args[0], consts)
+	} else {
+		bp.Prefix = String{Expr: "(missing)", Line: bp.Line}
+	}
+	args := call.Args
+	if len(args) > 0 {
+		args = args[1:]
+	}
+	if call.Ellipsis.IsValid() {
+		args = nil // NewBlueprint("/x", routes...): not readable
+		bp.Routes = append(bp.Routes, Route{Line: p.line(call), Expr: p.src(call.Args[len(call.Args)-1]) + "..."})
+	}
+	for _, h := range handles {
+		args = append(args, h.Args...)
+	}
+	for _, a := range args {
+		bp.Routes = append(bp.Routes, p.route(a, consts, funcs))
+	}
+}
+
+// constructor finds a blueprint constructor, or records a function that
+// returns a *framework.Blueprint with another signature.
+func (p *Parsed) constructor(fd *ast.FuncDecl, consts map[string]string) {
+	if fd.Recv != nil || !p.returnsBlueprint(fd.Type) {
+		return
+	}
+	param, ok := p.constructorParam(fd)
+	if !ok {
+		want := fd.Name.Name
+		if r, n := utf8.DecodeRuneInString(want); !unicode.IsUpper(r) {
+			want = string(unicode.ToUpper(r)) + want[n:]
+		}
+		p.BadFuncs = append(p.BadFuncs, Problem{
+			File: p.Name, Line: p.line(fd.Name),
+			Msg: fmt.Sprintf("%s returns a blueprint but is not a blueprint constructor, which must be func %s(d *Deps) *%s.Blueprint "+
+				"(exported; the registry calls it with the app's Deps, declared in deps.go): "+
+				"put what it needs in Deps and change it to that signature, or, if it is a helper, move it to a file not named *_bp.go",
+				p.signature(fd), want, p.Import),
+		})
+		return
+	}
+	bp := Blueprint{Var: fd.Name.Name, Kind: Constructor, File: p.Name, Line: p.line(fd.Name), Param: param}
+	if fd.Body == nil {
+		bp.Unknown = fmt.Sprintf("%s has no body", fd.Name.Name)
+		p.Blueprints = append(p.Blueprints, bp)
+		return
+	}
+	funcs := handlerFuncs(p, fd.Body)
+	// The NewBlueprint calls of the body (outermost chains only), and
+	// bp.Handle(...) statements on a variable holding one.
+	type found struct {
+		call    *ast.CallExpr
+		handles []*ast.CallExpr
+	}
+	var calls []*found
+	byVar := map[string]*found{}
+	ast.Inspect(fd.Body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncLit:
+			return false // another function's blueprint
+		case *ast.AssignStmt:
+			if len(n.Lhs) == 1 && len(n.Rhs) == 1 {
+				if id, ok := n.Lhs[0].(*ast.Ident); ok {
+					if call, handles := p.newBlueprintCall(n.Rhs[0]); call != nil {
+						f := &found{call, handles}
+						calls = append(calls, f)
+						byVar[id.Name] = f
+						return false
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			if len(n.Names) == 1 && len(n.Values) == 1 {
+				if call, handles := p.newBlueprintCall(n.Values[0]); call != nil {
+					f := &found{call, handles}
+					calls = append(calls, f)
+					byVar[n.Names[0].Name] = f
+					return false
+				}
+			}
+		case *ast.CallExpr:
+			if call, handles := p.newBlueprintCall(n); call != nil {
+				calls = append(calls, &found{call, handles})
+				return false
+			}
+			if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Handle" {
+				if id, ok := sel.X.(*ast.Ident); ok && byVar[id.Name] != nil {
+					byVar[id.Name].handles = append(byVar[id.Name].handles, n)
+				}
+			}
+		}
+		return true
+	})
+	switch len(calls) {
+	case 1:
+		p.fill(&bp, calls[0].call, calls[0].handles, consts, funcs)
+	case 0:
+		bp.Unknown = fmt.Sprintf("%s does not call %s.NewBlueprint itself", fd.Name.Name, p.Import)
+	default:
+		bp.Unknown = fmt.Sprintf("%s calls %s.NewBlueprint %d times", fd.Name.Name, p.Import, len(calls))
+	}
+	p.Blueprints = append(p.Blueprints, bp)
+}
+
+// returnsBlueprint reports whether one of the results of ft is a
+// *framework.Blueprint.
+func (p *Parsed) returnsBlueprint(ft *ast.FuncType) bool {
+	if ft.Results == nil {
+		return false
+	}
+	for _, r := range ft.Results.List {
+		if p.isBlueprintPtr(r.Type) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Parsed) isBlueprintPtr(e ast.Expr) bool {
+	star, ok := e.(*ast.StarExpr)
+	return ok && p.isFramework(star.X, "Blueprint")
+}
+
+// constructorParam checks that fd is func X(d *Deps) *framework.Blueprint,
+// exported, and returns the parameter's name.
+func (p *Parsed) constructorParam(fd *ast.FuncDecl) (string, bool) {
+	ft := fd.Type
+	if !fd.Name.IsExported() || ft.TypeParams != nil || ft.Results == nil || len(ft.Results.List) != 1 ||
+		len(ft.Results.List[0].Names) > 1 || ft.Params == nil || len(ft.Params.List) != 1 {
+		return "", false
+	}
+	par := ft.Params.List[0]
+	star, ok := par.Type.(*ast.StarExpr)
+	if !ok || len(par.Names) > 1 {
+		return "", false
+	}
+	if id, ok := star.X.(*ast.Ident); !ok || id.Name != DepsType {
+		return "", false
+	}
+	if len(par.Names) == 0 {
+		return "", true
+	}
+	return par.Names[0].Name, true
+}
+
+// signature is fd's signature as written, without its body or doc.
+func (p *Parsed) signature(fd *ast.FuncDecl) string {
+	return p.src(&ast.FuncDecl{Recv: fd.Recv, Name: fd.Name, Type: fd.Type})
+}
+
+// handlerFuncs maps the local variables of body that hold a handler
+// constructor (newRoom := func() *Room {...}) to the handler type.
+func handlerFuncs(p *Parsed, body *ast.BlockStmt) map[string]string {
+	funcs := map[string]string{}
+	add := func(name string, e ast.Expr) {
+		if h := funcLitHandler(p, e); h != "" {
+			funcs[name] = h
+		}
+	}
+	ast.Inspect(body, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			for i, l := range n.Lhs {
+				if id, ok := l.(*ast.Ident); ok && i < len(n.Rhs) && len(n.Lhs) == len(n.Rhs) {
+					add(id.Name, n.Rhs[i])
+				}
+			}
+		case *ast.ValueSpec:
+			for i, id := range n.Names {
+				if i < len(n.Values) {
+					add(id.Name, n.Values[i])
+				}
+			}
+		}
+		return true
+	})
+	return funcs
+}
+
+// funcLitHandler returns H for func() *H {...}, or "".
+func funcLitHandler(p *Parsed, e ast.Expr) string {
+	fl, ok := ast.Unparen(e).(*ast.FuncLit)
+	if !ok || fl.Type.Results == nil || len(fl.Type.Results.List) != 1 {
+		return ""
+	}
+	star, ok := fl.Type.Results.List[0].Type.(*ast.StarExpr)
+	if !ok {
+		return ""
+	}
+	return p.src(star.X)
 }
 
 // newBlueprintCall returns the framework.NewBlueprint call at the root of
@@ -202,18 +521,44 @@ func (p *Parsed) isFramework(e ast.Expr, name string) bool {
 	return false
 }
 
-func (p *Parsed) route(a ast.Expr, consts map[string]string) Route {
+func (p *Parsed) route(a ast.Expr, consts, funcs map[string]string) Route {
 	r := Route{Line: p.line(a), Expr: p.src(a)}
-	call, ok := a.(*ast.CallExpr)
-	if !ok || len(call.Args) != 1 {
+	call, ok := ast.Unparen(a).(*ast.CallExpr)
+	if !ok {
 		return r
 	}
-	idx, ok := call.Fun.(*ast.IndexExpr)
-	if !ok || !p.isFramework(idx.X, "Route") {
+	// framework.Route[H]("/x").WithQueue(...)
+	for {
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || sel.Sel.Name != "WithQueue" {
+			break
+		}
+		inner, ok := ast.Unparen(sel.X).(*ast.CallExpr)
+		if !ok {
+			return r
+		}
+		call = inner
+	}
+	fun, typeArg := call.Fun, ast.Expr(nil)
+	if idx, ok := fun.(*ast.IndexExpr); ok {
+		fun, typeArg = idx.X, idx.Index
+	}
+	switch {
+	case p.isFramework(fun, "Route") && typeArg != nil && len(call.Args) == 1:
+		r.Handler = p.src(typeArg)
+	case p.isFramework(fun, "RouteFunc") && len(call.Args) == 2:
+		r.Handler = "?"
+		if typeArg != nil {
+			r.Handler = p.src(typeArg)
+		} else if h := funcLitHandler(p, call.Args[1]); h != "" {
+			r.Handler = h
+		} else if id, ok := call.Args[1].(*ast.Ident); ok && funcs[id.Name] != "" {
+			r.Handler = funcs[id.Name]
+		}
+	default:
 		return r
 	}
 	r.Static = true
-	r.Handler = p.src(idx.Index)
 	r.Template = p.str(call.Args[0], consts)
 	return r
 }
@@ -232,6 +577,81 @@ func (p *Parsed) src(n ast.Node) string {
 		return fmt.Sprintf("%T", n)
 	}
 	return b.String()
+}
+
+// Package is what Scan finds in the files of a blueprints package.
+type Package struct {
+	// Files are the parsed blueprint files, sorted by name.
+	Files []*Parsed
+	// Deps is the declaration of type Deps, or nil.
+	Deps *Deps
+}
+
+// Blueprints returns every blueprint, sorted by file name, then in
+// declaration order.
+func (pkg *Package) Blueprints() []Blueprint {
+	var bps []Blueprint
+	for _, f := range pkg.Files {
+		bps = append(bps, f.Blueprints...)
+	}
+	return bps
+}
+
+// Scan parses the files of a blueprints package (any of its non-test Go
+// files; those that are not blueprint files are only checked) and returns
+// its blueprint files and type Deps. dir is the package's directory as
+// shown in errors, such as "blueprints".
+//
+// It fails, naming every file and line and what to do, when a blueprint
+// (a framework.NewBlueprint variable or a constructor) is declared in a
+// file that is not a blueprint file, so the registry would leave it out,
+// or when a function of a blueprint file returns a *framework.Blueprint
+// without a constructor's signature. A file that does not parse is an
+// error too.
+func Scan(dir string, files []File) (*Package, error) {
+	files = append([]File(nil), files...)
+	sort.SliceStable(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	pkg := &Package{}
+	var problems []error
+	for _, f := range files {
+		p, err := Parse(f)
+		if err != nil {
+			return nil, err
+		}
+		if p.Deps != nil && pkg.Deps == nil {
+			pkg.Deps = p.Deps
+		}
+		if IsBlueprintFile(f.Name) {
+			pkg.Files = append(pkg.Files, p)
+			for _, bad := range p.BadFuncs {
+				bad.Dir = dir
+				problems = append(problems, &bad)
+			}
+			continue
+		}
+		for _, bp := range p.Blueprints {
+			what := "blueprint " + bp.Var
+			if bp.Kind == Constructor {
+				what = "blueprint constructor " + bp.Var
+			}
+			problems = append(problems, &Problem{
+				File: f.Name, Line: bp.Line, Dir: dir,
+				Msg: fmt.Sprintf("%s is declared in a file not named *_bp.go, so the registry would leave it out: "+
+					"rename %s to %s (or move %s into a *_bp.go file)",
+					what, f.Name, BlueprintFileName(f.Name), bp.Var),
+			})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return pkg, nil
+}
+
+// BlueprintFileName is the blueprint file name for a Go file name:
+// chat.go → chat_bp.go.
+func BlueprintFileName(name string) string {
+	return strings.TrimSuffix(name, ".go") + "_bp.go"
 }
 
 // constValue evaluates string literals, their concatenation and the string

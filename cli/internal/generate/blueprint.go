@@ -1,12 +1,12 @@
 package generate
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nowebsocket/nows/cli/internal/discover"
@@ -29,6 +29,42 @@ type BlueprintData struct {
 	Handler  string // the handler type, such as ChatHandler
 	TestName string // the test function, such as TestChat
 	Path     string // a path the route matches, for the test
+
+	// The handler's dependencies: a handler of a blueprint constructor
+	// gets the app's Deps through framework.RouteFunc.
+	Deps     bool   // the handler has a deps *Deps field
+	Param    string // the constructor's *Deps parameter, such as d
+	Log      string // what the handler logs with: h.deps.Logger, or slog
+	Greeting bool   // the handler sends h.deps.Greeting first
+	NewBP    string // what makes the blueprint in tests: Chat, or Chat(&Deps{...})
+	Greet    string // the greeting the test expects first, or ""
+	TestSlog bool   // the test uses log/slog
+}
+
+// testGreeting is the greeting the generated tests give their Deps.
+const testGreeting = "welcome"
+
+// setDeps fills the dependency fields of d for a handler of a blueprint
+// constructor with the parameter param ("" for a blueprint variable, whose
+// handlers get no Deps), using the fields deps has: Logger *slog.Logger
+// and Greeting string, as nows new writes them in deps.go.
+func (d *BlueprintData) setDeps(param string, deps *discover.Deps) {
+	d.Log, d.NewBP = "slog", d.Var
+	if param == "" || param == "_" {
+		return
+	}
+	d.Deps, d.Param = true, param
+	var lit []string
+	if deps.Has("Logger", "*slog.Logger") {
+		d.Log = "h.deps.Logger"
+		d.TestSlog = true
+		lit = append(lit, "Logger: slog.Default()")
+	}
+	if deps.Has("Greeting", "string") {
+		d.Greeting, d.Greet = true, testGreeting
+		lit = append(lit, "Greeting: "+strconv.Quote(testGreeting))
+	}
+	d.NewBP = d.Var + "(&Deps{" + strings.Join(lit, ", ") + "})"
 }
 
 // BlueprintOptions are the options of nows blueprint add.
@@ -103,6 +139,16 @@ func AddBlueprint(u *ui.UI, templates fs.FS, p *project.Project, opt BlueprintOp
 		return err
 	}
 
+	pkgFiles, err := discover.ReadPackage(p.Blueprints)
+	if err != nil {
+		return err
+	}
+	scanned, err := discover.Scan(registry.Dir, pkgFiles)
+	if err != nil {
+		return err
+	}
+	d.setDeps("d", scanned.Deps)
+
 	src, err := scaffold.RenderFile(templates, "blueprint/bp.go.tmpl", d, false)
 	if err != nil {
 		return err
@@ -112,11 +158,15 @@ func AddBlueprint(u *ui.UI, templates fs.FS, p *project.Project, opt BlueprintOp
 		return err
 	}
 	files := []scaffold.File{{Path: file, Data: src}, {Path: testFile, Data: test}}
+	reg, err := planRegistry(p, files, nil)
+	if err != nil {
+		return err
+	}
 	opt.Options.Show = "blueprints/"
 	if err := scaffold.Apply(u, p.Blueprints, files, opt.Options); err != nil {
 		return err
 	}
-	if err := syncRegistry(u, p, opt.DryRun, files, nil); err != nil {
+	if err := applyRegistry(u, p, reg, opt.DryRun); err != nil {
 		return err
 	}
 	if !opt.DryRun {
@@ -134,11 +184,15 @@ func RemoveBlueprint(u *ui.UI, p *project.Project, name string, opt scaffold.Opt
 		return err
 	}
 	test := strings.TrimSuffix(file, ".go") + "_test.go"
+	reg, err := planRegistry(p, nil, []string{file})
+	if err != nil {
+		return err
+	}
 	opt.Show = "blueprints/"
 	if err := scaffold.Remove(u, p.Blueprints, []string{file, test}, opt); err != nil {
 		return err
 	}
-	return syncRegistry(u, p, opt.DryRun, nil, []string{file})
+	return applyRegistry(u, p, reg, opt.DryRun)
 }
 
 // findBlueprintFile returns the file of the blueprint called name: NAME_bp.go,
@@ -151,12 +205,15 @@ func findBlueprintFile(p *project.Project, name string) (string, error) {
 			}
 		}
 	}
-	files, err := discover.ReadDir(p.Blueprints)
+	files, err := discover.ReadPackage(p.Blueprints)
 	if err != nil {
 		return "", err
 	}
 	var known []string
 	for _, f := range files {
+		if !discover.IsBlueprintFile(f.Name) {
+			continue
+		}
 		pf, err := discover.Parse(f)
 		if err != nil {
 			return "", err
@@ -190,7 +247,7 @@ func checkNewRoute(p *project.Project, prefix, route, exclude string, types []st
 	if err != nil {
 		return fmt.Errorf("%w\n(templates look like /room/{room_id:str}; the types are str, int, float, uuid and path; declare custom types with --param-type)", err)
 	}
-	files, err := discover.ReadDir(p.Blueprints)
+	files, err := discover.ReadPackage(p.Blueprints)
 	if err != nil {
 		return err
 	}
@@ -250,47 +307,43 @@ func samplePath(template string, types []string) (string, error) {
 	return path, nil
 }
 
-// syncRegistry rebuilds the registry, or with dryRun shows what it would
-// become after writing files and removing removed.
-func syncRegistry(u *ui.UI, p *project.Project, dryRun bool, files []scaffold.File, removed []string) error {
-	show := "blueprints/" + registry.FileName
-	if !dryRun {
-		res, err := registry.Sync(p.Blueprints)
-		if err != nil {
-			return fmt.Errorf("rebuilding the registry: %w", err)
-		}
-		u.Status(map[registry.Result]ui.Status{registry.Unchanged: ui.Identical, registry.Created: ui.Create, registry.Updated: ui.Update}[res], show)
-		return nil
-	}
-	bps, err := discover.ReadDir(p.Blueprints)
+// planRegistry returns the registry the blueprints package will need once
+// files are written and removed deleted, computed before anything is
+// written: a package the registry cannot list (a blueprint in a file not
+// named *_bp.go, a constructor with the wrong signature, no type Deps)
+// stops the command first.
+func planRegistry(p *project.Project, files []scaffold.File, removed []string) (scaffold.File, error) {
+	pkgFiles, err := discover.ReadPackage(p.Blueprints)
 	if err != nil {
-		return err
+		return scaffold.File{}, err
 	}
-	bps = slices.DeleteFunc(bps, func(f discover.File) bool { return slices.Contains(removed, f.Name) })
+	pkgFiles = slices.DeleteFunc(pkgFiles, func(f discover.File) bool { return slices.Contains(removed, f.Name) })
 	for _, f := range files {
-		if !discover.IsBlueprintFile(f.Path) {
+		if !discover.IsPackageFile(f.Path) {
 			continue
 		}
-		i := slices.IndexFunc(bps, func(b discover.File) bool { return b.Name == f.Path })
+		i := slices.IndexFunc(pkgFiles, func(b discover.File) bool { return b.Name == f.Path })
 		if i >= 0 {
-			bps[i].Src = f.Data
+			pkgFiles[i].Src = f.Data
 		} else {
-			bps = append(bps, discover.File{Name: f.Path, Src: f.Data})
+			pkgFiles = append(pkgFiles, discover.File{Name: f.Path, Src: f.Data})
 		}
 	}
-	slices.SortFunc(bps, func(a, b discover.File) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(pkgFiles, func(a, b discover.File) int { return strings.Compare(a.Name, b.Name) })
 	pkg, err := registry.PackageName(p.Blueprints)
 	if err != nil {
-		return err
+		return scaffold.File{}, err
 	}
-	want, err := registry.Generate(pkg, bps)
+	want, err := registry.Generate(pkg, pkgFiles)
 	if err != nil {
-		return err
+		return scaffold.File{}, fmt.Errorf("%w\n(nows rebuilds blueprints/%s after every change, so nothing was written)", err, registry.FileName)
 	}
-	old, err := os.ReadFile(filepath.Join(p.Blueprints, registry.FileName))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return scaffold.Apply(u, p.Blueprints, []scaffold.File{{Path: registry.FileName, Data: want}},
-		scaffold.Options{DryRun: true, Update: old != nil, Show: "blueprints/"})
+	return scaffold.File{Path: registry.FileName, Data: want}, nil
+}
+
+// applyRegistry writes the registry planned by planRegistry, or with
+// dryRun shows how it would change.
+func applyRegistry(u *ui.UI, p *project.Project, reg scaffold.File, dryRun bool) error {
+	return scaffold.Apply(u, p.Blueprints, []scaffold.File{reg},
+		scaffold.Options{DryRun: dryRun, Update: true, Show: "blueprints/"})
 }

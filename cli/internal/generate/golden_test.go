@@ -174,7 +174,8 @@ go: github.com/zeebo/xxh3@v1.1.0: verifying module: checksum mismatch`
 	}
 }
 
-// newTestProject writes a project skeleton with the blueprint files given.
+// newTestProject writes a project skeleton with the blueprint files given,
+// and deps.go as nows new writes it unless files has one.
 func newTestProject(t *testing.T, files map[string]string) *project.Project {
 	t.Helper()
 	root := t.TempDir()
@@ -184,6 +185,13 @@ func newTestProject(t *testing.T, files map[string]string) *project.Project {
 	}
 	files["../go.mod"] = "module example.com/myapp\n\ngo 1.26\n"
 	files["doc.go"] = "// Package blueprints holds routes.\npackage blueprints\n"
+	if _, ok := files["deps.go"]; !ok {
+		deps, err := scaffold.RenderFile(templates.FS, "project/blueprints/deps.go.tmpl", ProjectData{Name: "myapp"}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files["deps.go"] = string(deps)
+	}
 	for name, src := range files {
 		if err := os.WriteFile(filepath.Join(bp, name), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
@@ -204,7 +212,7 @@ func readBlueprints(t *testing.T, p *project.Project) map[string][]byte {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if e.Name() == "doc.go" {
+		if e.Name() == "doc.go" || e.Name() == "deps.go" {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(p.Blueprints, e.Name()))
@@ -267,4 +275,42 @@ func TestGoldenHandlerHandWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "handwritten", readBlueprints(t, p))
+}
+
+// A constructor written by hand, with a Deps that has neither Logger nor
+// Greeting and a parameter named deps: the new handler gets the Deps
+// through RouteFunc and logs with slog.
+const handWrittenConstructor = `package blueprints
+
+import (
+	"context"
+
+	"github.com/nowebsocket/nows/framework"
+)
+
+// Rooms is written by hand.
+func Rooms(deps *Deps) *framework.Blueprint {
+	bp := framework.NewBlueprint("/rooms")
+	bp.Handle(framework.Route[Lobby](""))
+	return bp
+}
+
+// Lobby has no hooks but one.
+type Lobby struct{}
+
+// OnMessage drops text.
+func (*Lobby) OnMessage(ctx context.Context, c *framework.Conn, _ string) error { return nil }
+`
+
+func TestGoldenHandlerConstructor(t *testing.T) {
+	t.Parallel()
+	p := newTestProject(t, map[string]string{
+		"rooms_bp.go": handWrittenConstructor,
+		"deps.go":     "package blueprints\n\n// Deps is empty.\ntype Deps struct{}\n",
+	})
+	err := AddHandler(quietUI(), templates.FS, p, HandlerOptions{Blueprint: "rooms", Name: "Room", Route: "/{id:int}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "constructor", readBlueprints(t, p))
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/nowebsocket/nows/cli/internal/discover"
 	"github.com/nowebsocket/nows/cli/internal/project"
+	"github.com/nowebsocket/nows/cli/internal/registry"
 	"github.com/nowebsocket/nows/cli/internal/scaffold"
 	"github.com/nowebsocket/nows/cli/internal/ui"
 	pattern "github.com/nowebsocket/nows/internal/route"
@@ -58,6 +59,9 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	if pf.Import == "." {
 		return fmt.Errorf("blueprints/%s imports the framework with a dot: nows handler add needs a package name; import it as framework", file)
 	}
+	if bp.Unknown != "" {
+		return fmt.Errorf("blueprints/%s:%d: %s, so nows cannot tell where its routes go: add the route by hand", file, bp.Line, bp.Unknown)
+	}
 	if !bp.Prefix.Static {
 		return fmt.Errorf("blueprints/%s:%d: the prefix of %s is not a constant (%s): add the route by hand", file, bp.Line, bp.Var, bp.Prefix.Expr)
 	}
@@ -89,6 +93,20 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	if d.Path, err = samplePath(d.Full, opt.Types); err != nil {
 		return err
 	}
+	// A constructor's handlers get the app's Deps; a variable's cannot.
+	if bp.Kind == discover.Constructor {
+		pkgFiles, err := discover.ReadPackage(p.Blueprints)
+		if err != nil {
+			return err
+		}
+		scanned, err := discover.Scan(registry.Dir, pkgFiles)
+		if err != nil {
+			return err
+		}
+		d.setDeps(bp.Param, scanned.Deps)
+	} else {
+		d.setDeps("", nil)
+	}
 
 	// The blueprint file.
 	snippet, err := scaffold.RenderFile(templates, "blueprint/handler.go.tmpl", d, true)
@@ -101,8 +119,15 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 		}
 	}
 	arg := fmt.Sprintf("%s.Route[%s](%s)", pf.Import, opt.Name, strconv.Quote(route))
+	if d.Deps {
+		arg = fmt.Sprintf("%s.RouteFunc(%s, func() *%s { return &%s{deps: %s} })", pf.Import, strconv.Quote(route), opt.Name, opt.Name, d.Param)
+	}
 	edits := []edit{addArg(pf.Fset, src, bp.Call, arg), {off: len(src), text: "\n" + string(snippet)}}
-	edits = append(edits, addImports(pf.Fset, pf.File, "context", "log/slog")...)
+	imports := []string{"context"}
+	if d.Log == "slog" {
+		imports = append(imports, "log/slog")
+	}
+	edits = append(edits, addImports(pf.Fset, pf.File, imports...)...)
 	newSrc, err := applyEdits(src, edits)
 	if err != nil {
 		return fmt.Errorf("editing blueprints/%s: %w", file, err)
@@ -130,12 +155,16 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	}
 	files = append(files, scaffold.File{Path: testFile, Data: test})
 
+	reg, err := planRegistry(p, files, nil)
+	if err != nil {
+		return err
+	}
 	opt.Options.Show = "blueprints/"
 	opt.Options.Update = true
 	if err := scaffold.Apply(u, p.Blueprints, files, opt.Options); err != nil {
 		return err
 	}
-	if err := syncRegistry(u, p, opt.DryRun, files, nil); err != nil {
+	if err := applyRegistry(u, p, reg, opt.DryRun); err != nil {
 		return err
 	}
 	if !opt.DryRun {
@@ -148,7 +177,7 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 func pickBlueprint(pf *discover.Parsed, name string) (*discover.Blueprint, error) {
 	switch len(pf.Blueprints) {
 	case 0:
-		return nil, fmt.Errorf("blueprints/%s declares no blueprint (var X = framework.NewBlueprint(...))", pf.Name)
+		return nil, fmt.Errorf("blueprints/%s declares no blueprint (var X = framework.NewBlueprint(...), or func X(d *Deps) *framework.Blueprint)", pf.Name)
 	case 1:
 		return &pf.Blueprints[0], nil
 	}
@@ -179,7 +208,11 @@ func appendTest(templates fs.FS, name string, src []byte, d BlueprintData) ([]by
 		return nil, err
 	}
 	edits := []edit{{off: len(src), text: "\n" + string(snippet)}}
-	edits = append(edits, addImports(fset, f, "testing", "github.com/nowebsocket/nows/framework/wstest")...)
+	imports := []string{"testing", "github.com/nowebsocket/nows/framework/wstest"}
+	if d.TestSlog {
+		imports = append(imports, "log/slog")
+	}
+	edits = append(edits, addImports(fset, f, imports...)...)
 	out, err := applyEdits(src, edits)
 	if err != nil {
 		return nil, fmt.Errorf("editing blueprints/%s: %w", name, err)

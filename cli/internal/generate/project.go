@@ -47,13 +47,13 @@ func ProjectFiles(templates fs.FS, data ProjectData) ([]scaffold.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	var bps []discover.File
+	var pkg []discover.File
 	for _, f := range files {
-		if path.Dir(f.Path) == "blueprints" && discover.IsBlueprintFile(path.Base(f.Path)) {
-			bps = append(bps, discover.File{Name: path.Base(f.Path), Src: f.Data})
+		if path.Dir(f.Path) == "blueprints" && discover.IsPackageFile(path.Base(f.Path)) {
+			pkg = append(pkg, discover.File{Name: path.Base(f.Path), Src: f.Data})
 		}
 	}
-	reg, err := registry.Generate("blueprints", bps)
+	reg, err := registry.Generate("blueprints", pkg)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +133,16 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 	if err != nil {
 		return err
 	}
+	if exists {
+		// Over an existing project (--force), the registry must list the
+		// blueprint files already in blueprints/ too, not only the echo
+		// blueprint of the template: it is computed now from the files the
+		// directory will hold, so a package it cannot list stops nows new
+		// before anything is written.
+		if files, err = withExistingBlueprints(target, opt.Dir, files); err != nil {
+			return err
+		}
+	}
 
 	with := ""
 	if broker != nil {
@@ -194,6 +204,57 @@ func New(ctx context.Context, u *ui.UI, templates fs.FS, opt NewOptions) error {
 	u.Command("nows blueprint add chat --prefix /chat  # a new blueprint, with its test")
 	u.Command("go test ./...")
 	return nil
+}
+
+// withExistingBlueprints returns files with the registry rebuilt from the
+// Go files of target/blueprints that files do not replace, and those of
+// files. shown is target as the user named it, for errors.
+func withExistingBlueprints(target, shown string, files []scaffold.File) ([]scaffold.File, error) {
+	dir := filepath.Join(target, "blueprints")
+	existing, err := discover.ReadPackage(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return files, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	pkg := map[string]discover.File{}
+	for _, f := range existing {
+		pkg[f.Name] = f
+	}
+	reg := -1
+	for i, f := range files {
+		if path.Dir(f.Path) != "blueprints" {
+			continue
+		}
+		name := path.Base(f.Path)
+		if name == registry.FileName {
+			reg = i
+		}
+		if discover.IsPackageFile(name) {
+			pkg[name] = discover.File{Name: name, Src: f.Data}
+		}
+	}
+	if reg < 0 {
+		return files, nil
+	}
+	all := make([]discover.File, 0, len(pkg))
+	for _, f := range pkg {
+		all = append(all, f)
+	}
+	slices.SortFunc(all, func(a, b discover.File) int { return strings.Compare(a.Name, b.Name) })
+	shownDir := filepath.ToSlash(filepath.Join(shown, "blueprints"))
+	why := "(" + shownDir + " already has these files, and the new registry must list their blueprints; nothing was written)"
+	if _, err := discover.Scan(shownDir, all); err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, why)
+	}
+	data, err := registry.Generate("blueprints", all)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w\n%s", shownDir, err, why)
+	}
+	files = slices.Clone(files)
+	files[reg].Data = data
+	return files, nil
 }
 
 // tidy runs go mod tidy in dir. Tidy also resolves the imports of the
@@ -284,7 +345,10 @@ func dirState(dir string) (empty, exists bool, err error) {
 }
 
 // moveInto moves the staged project to target: one rename when target is
-// missing or empty, else file by file.
+// missing or empty, else file by file, keeping each file it replaces in
+// the stage until every file is in place; when a rename fails, the files
+// already moved are taken back and the replaced ones restored, so target
+// is left as it was.
 func moveInto(stage, target string, exists bool) error {
 	if exists {
 		if err := os.Remove(target); err == nil {
@@ -297,20 +361,58 @@ func moveInto(stage, target string, exists bool) error {
 		}
 		return os.Rename(stage, target)
 	}
-	return filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
+	var rels []string
+	err := filepath.WalkDir(stage, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		rel, err := filepath.Rel(stage, p)
-		if err != nil {
-			return err
+		rels = append(rels, rel)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	backup, err := os.MkdirTemp(stage, ".replaced-*")
+	if err != nil {
+		return err
+	}
+	type moved struct{ rel, old string } // old: where the replaced file waits, or ""
+	var done []moved
+	undo := func() {
+		for i := len(done) - 1; i >= 0; i-- {
+			m := done[i]
+			dst := filepath.Join(target, m.rel)
+			os.Rename(dst, filepath.Join(stage, m.rel))
+			if m.old != "" {
+				os.Rename(m.old, dst)
+			}
 		}
+	}
+	for _, rel := range rels {
 		dst := filepath.Join(target, rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			undo()
 			return err
 		}
-		return os.Rename(p, dst)
-	})
+		m := moved{rel: rel}
+		if fi, err := os.Lstat(dst); err == nil && !fi.IsDir() {
+			m.old = filepath.Join(backup, strings.ReplaceAll(rel, string(filepath.Separator), "%"))
+			if err := os.Rename(dst, m.old); err != nil {
+				undo()
+				return err
+			}
+		}
+		if err := os.Rename(filepath.Join(stage, rel), dst); err != nil {
+			if m.old != "" {
+				os.Rename(m.old, dst)
+			}
+			undo()
+			return fmt.Errorf("moving %s into %s (the directory is left as it was): %w", rel, target, err)
+		}
+		done = append(done, m)
+	}
+	return nil
 }
 
 // goVersion is the go directive for a project made without a checkout: the

@@ -20,7 +20,7 @@ func BenchmarkSync1000(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	must(os.WriteFile(filepath.Join(dir, "doc.go"), []byte("// Package blueprints holds the app's blueprints.\npackage blueprints\n"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "doc.go"), []byte("// Package blueprints holds the app's blueprints.\npackage blueprints\n\n// Deps is what handlers share.\ntype Deps struct{}\n"), 0o644))
 	for i := range 1000 {
 		src := fmt.Sprintf(`package blueprints
 

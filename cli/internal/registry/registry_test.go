@@ -10,6 +10,9 @@ import (
 	"github.com/nowebsocket/nows/cli/internal/discover"
 )
 
+// deps is the file declaring type Deps that every package needs.
+var deps = discover.File{Name: "deps.go", Src: []byte("package blueprints\n\ntype Deps struct{}\n")}
+
 func TestGenerate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -57,11 +60,48 @@ func TestGenerate(t *testing.T) {
 			files: []discover.File{{Name: "a_bp.go", Src: []byte("package blueprints\nvar X = \n")}},
 			err:   "a_bp.go:2:10: expected operand",
 		},
+		{
+			name: "constructors are called with d, variables listed as they are",
+			files: []discover.File{
+				{Name: "chat_bp.go", Src: []byte(fw + "func Chat(d *Deps) *framework.Blueprint {\n\treturn framework.NewBlueprint(\"/chat\")\n}\nvar Lobby = framework.NewBlueprint(\"/lobby\")\nfunc helper() int { return 1 }\n")},
+				{Name: "rooms_bp.go", Src: []byte(fw + "func Rooms(*Deps) *framework.Blueprint { return framework.NewBlueprint(\"/rooms\") }\n")},
+				{Name: "util.go", Src: []byte(fw + "func base(p string) *framework.Blueprint { return framework.NewBlueprint(p) }\n")},
+			},
+			want: "\treturn []*framework.Blueprint{\n\t\tChat(d),  // chat_bp.go\n\t\tLobby,    // chat_bp.go\n\t\tRooms(d), // rooms_bp.go\n\t}\n",
+		},
+		{
+			name: "a constructor with another signature",
+			files: []discover.File{
+				{Name: "upload_bp.go", Src: []byte(fw + "\n// Upload saves files.\nfunc Upload(dir string) *framework.Blueprint {\n\treturn framework.NewBlueprint(\"/upload\")\n}\n")},
+			},
+			err: "blueprints/upload_bp.go:5: func Upload(dir string) *framework.Blueprint returns a blueprint but is not a blueprint constructor, which must be func Upload(d *Deps) *framework.Blueprint",
+		},
+		{
+			name: "an unexported constructor",
+			files: []discover.File{
+				{Name: "chat_bp.go", Src: []byte(fw + "func chat(d *Deps) (*framework.Blueprint, error) { return nil, nil }\n")},
+			},
+			err: "blueprints/chat_bp.go:3: func chat(d *Deps) (*framework.Blueprint, error) returns a blueprint but is not a blueprint constructor, which must be func Chat(d *Deps) *framework.Blueprint (exported;",
+		},
+		{
+			name: "a blueprint variable outside a blueprint file",
+			files: []discover.File{
+				{Name: "chat.go", Src: []byte(fw + "\nvar Chat = framework.NewBlueprint(\"/chat\")\n")},
+			},
+			err: "blueprints/chat.go:4: blueprint Chat is declared in a file not named *_bp.go, so the registry would leave it out: rename chat.go to chat_bp.go (or move Chat into a *_bp.go file)",
+		},
+		{
+			name: "a constructor outside a blueprint file",
+			files: []discover.File{
+				{Name: "rooms.go", Src: []byte(fw + "func Rooms(d *Deps) *framework.Blueprint { return framework.NewBlueprint(\"/rooms\") }\n")},
+			},
+			err: "blueprints/rooms.go:3: blueprint constructor Rooms is declared in a file not named *_bp.go, so the registry would leave it out: rename rooms.go to rooms_bp.go",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := Generate("blueprints", tt.files)
+			got, err := Generate("blueprints", append(tt.files, deps))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("got error %v, want %q", err, tt.err)
@@ -72,12 +112,42 @@ func TestGenerate(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := Header + "\n\npackage blueprints\n\nimport \"github.com/nowebsocket/nows/framework\"\n\n" +
-				"// All returns every blueprint declared in this package's *_bp.go and *Bp.go files, sorted by file name.\n" +
-				"func All() []*framework.Blueprint {\n" + tt.want + "}\n"
+				"// All returns every blueprint declared in this package's *_bp.go and *Bp.go\n" +
+				"// files, sorted by file name: the variables as they are, the constructors\n" +
+				"// (func X(d *Deps) *framework.Blueprint) called with d.\n" +
+				"func All(d *Deps) []*framework.Blueprint {\n" + tt.want + "}\n"
 			if string(got) != want {
 				t.Errorf("got\n%s\nwant\n%s", got, want)
 			}
 		})
+	}
+}
+
+const fw = "package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\n"
+
+// TestGenerateWithoutDeps: All takes *Deps, so a package without the type
+// is an error that says what to add, naming the first constructor.
+func TestGenerateWithoutDeps(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		files []discover.File
+		err   string
+	}{
+		{nil, "package blueprints has no type Deps: All(d *Deps), in registry_gen.go, takes the app's dependencies"},
+		{
+			[]discover.File{
+				{Name: "a_bp.go", Src: []byte(fw + "var A = framework.NewBlueprint(\"/a\")\n")},
+				{Name: "chat_bp.go", Src: []byte(fw + "\nfunc Chat(d *Deps) *framework.Blueprint { return framework.NewBlueprint(\"/chat\") }\n")},
+			},
+			"package blueprints has no type Deps: blueprint constructor Chat (blueprints/chat_bp.go:4) takes *Deps",
+		},
+	}
+	for _, tt := range tests {
+		_, err := Generate("blueprints", tt.files)
+		if err == nil || !strings.Contains(err.Error(), tt.err) ||
+			!strings.Contains(err.Error(), `add blueprints/deps.go with "package blueprints" and "type Deps struct{}"`) {
+			t.Errorf("got error %v, want %q and the fix", err, tt.err)
+		}
 	}
 }
 
@@ -91,6 +161,7 @@ func TestSyncAndCheck(t *testing.T) {
 		}
 	}
 	write("doc.go", "package blueprints\n")
+	write("deps.go", string(deps.Src))
 	if err := Check(dir); !errors.Is(err, ErrStale) {
 		t.Fatalf("Check without the file: got %v, want ErrStale", err)
 	}

@@ -73,19 +73,21 @@ func (t *Table) Problems() int {
 	return n
 }
 
-// Analyze reads the blueprint files of dir (named in File as rel/file.go)
-// and builds the table. types are the custom parameter types the app
-// registers; their values are not checked.
+// Analyze reads the Go files of the blueprints package in dir (named in
+// File as rel/file.go) and builds the table. types are the custom
+// parameter types the app registers; their values are not checked.
 func Analyze(dir, rel string, types []string) (*Table, error) {
-	files, err := discover.ReadDir(dir)
+	files, err := discover.ReadPackage(dir)
 	if err != nil {
 		return nil, err
 	}
 	return FromFiles(files, rel, types)
 }
 
-// FromFiles builds the table of the blueprint files, which must be sorted
-// by name as the registry sorts them.
+// FromFiles builds the table of the files of a blueprints package, in the
+// order the registry lists the blueprints (by file name, then in
+// declaration order). It fails on the mistakes discover.Scan reports, such
+// as a blueprint declared in a file not named *_bp.go.
 func FromFiles(files []discover.File, rel string, types []string) (*Table, error) {
 	custom := make([]route.Type, len(types))
 	for i, t := range types {
@@ -94,20 +96,29 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 	t := &Table{}
 	var served []*Route
 	order := 0
-	for _, f := range files {
-		p, err := discover.Parse(f)
-		if err != nil {
-			return nil, err
-		}
+	pkg, err := discover.Scan(rel, files)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pkg.Files {
 		for _, bp := range p.Blueprints {
 			t.Blueprints++
+			file := filepath.ToSlash(filepath.Join(rel, p.Name))
+			if bp.Unknown != "" {
+				order++
+				t.Routes = append(t.Routes, &Route{
+					Blueprint: bp.Var, File: file, Line: bp.Line, Params: []Param{}, order: order,
+					Status: Unknown, Problem: "cannot analyse statically: " + bp.Unknown,
+				})
+				continue
+			}
 			var mine []*Route
 			skipped := ""
 			for _, dr := range bp.Routes {
 				order++
 				r := &Route{
 					Handler: dr.Handler, Blueprint: bp.Var, Prefix: bp.Prefix.Value,
-					File: filepath.ToSlash(filepath.Join(rel, f.Name)), Line: dr.Line,
+					File: file, Line: dr.Line,
 					Params: []Param{}, order: order,
 				}
 				t.Routes = append(t.Routes, r)
@@ -117,7 +128,7 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 					r.Line = bp.Prefix.Line
 					continue
 				case !dr.Static:
-					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: %s is not a framework.Route call", dr.Expr)
+					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: %s is not a framework.Route or framework.RouteFunc call", dr.Expr)
 					continue
 				case !dr.Template.Static:
 					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: template %s is not a constant", dr.Template.Expr)

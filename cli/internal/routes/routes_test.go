@@ -50,6 +50,29 @@ func TestFromFiles(t *testing.T) {
 			},
 			want: "invalid /a/{x:nope} H a_bp.go:5\nunknown  H a_bp.go:6\nunknown   a_bp.go:7\n",
 		},
+		{
+			name: "constructors: RouteFunc, Handle on a variable, WithQueue; file:line inside the body",
+			files: []discover.File{
+				bp("chat_bp.go", `func Chat(d *Deps) *framework.Blueprint {
+	newRoom := func() *Room { return &Room{deps: d} }
+	b := framework.NewBlueprint("/chat",
+		framework.RouteFunc("", func() *ChatHandler { return &ChatHandler{deps: d} }),
+		framework.RouteFunc("/room/{id:int}", newRoom),
+	)
+	b.Handle(framework.RouteFunc[Lobby]("/lobby", nil).WithQueue(framework.QueueOptions{}))
+	return b
+}
+`),
+			},
+			want: "ok /chat ChatHandler chat_bp.go:8\nok /chat/lobby Lobby chat_bp.go:11\nok /chat/room/{id:int} Room chat_bp.go:9\n",
+		},
+		{
+			name: "a constructor that does not call NewBlueprint itself",
+			files: []discover.File{
+				bp("a_bp.go", "func A(d *Deps) *framework.Blueprint { return build(d) }\n"),
+			},
+			want: "unknown   a_bp.go:5\n",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +112,27 @@ func TestMatch(t *testing.T) {
 		}
 		if !ok || r.Handler != tt.handler || ps.Str(r.Params[0].Name) != tt.param {
 			t.Errorf("Match(%q): got %v %v %q, want %s %q", tt.path, ok, r, ps.Str("name"), tt.handler, tt.param)
+		}
+	}
+}
+
+// TestFromFilesMistakes: a blueprint that the registry would leave out, or
+// a constructor with the wrong signature, fails the table with file:line.
+func TestFromFilesMistakes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		file discover.File
+		err  string
+	}{
+		{bp("chat.go", "var Chat = framework.NewBlueprint(\"/chat\")\n"),
+			"blueprints/chat.go:5: blueprint Chat is declared in a file not named *_bp.go, so the registry would leave it out: rename chat.go to chat_bp.go"},
+		{bp("chat_bp.go", "func Chat(prefix string) *framework.Blueprint { return nil }\n"),
+			"blueprints/chat_bp.go:5: func Chat(prefix string) *framework.Blueprint returns a blueprint but is not a blueprint constructor, which must be func Chat(d *Deps) *framework.Blueprint"},
+	}
+	for _, tt := range tests {
+		_, err := FromFiles([]discover.File{tt.file}, "blueprints", nil)
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: got %v, want %q", tt.file.Name, err, tt.err)
 		}
 	}
 }

@@ -172,6 +172,20 @@ func exitStatus(p *proc) error {
 	return p.err
 }
 
+// exitDescription says how a process ended: "status 1", "signal: killed".
+func exitDescription(err error) string {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return "status 0"
+	case errors.As(err, &ee) && ee.ExitCode() >= 0:
+		return fmt.Sprintf("status %d", ee.ExitCode())
+	case errors.As(err, &ee):
+		return ee.ProcessState.String()
+	}
+	return err.Error()
+}
+
 // stop asks p to restart (1012 to its clients), waits for it to exit
 // (killing it after StopTimeout) and for its port to be free.
 func (r *runner) stop(p *proc) {
@@ -294,7 +308,8 @@ func (r *runner) watch(ctx context.Context) error {
 		case sig := <-r.sigc:
 			return r.finish(p, sig)
 		case <-done:
-			u.Warn("the app exited (%v); waiting for changes", cmp.Or[error](p.err, errors.New("status 0")))
+			u.Warn("the app exited by itself, with %s (see its output above)", exitDescription(p.err))
+			u.Hint("nows is waiting for a change to rebuild and restart it (Ctrl-C to stop)")
 			p = nil
 		case err := <-w.Errors:
 			u.Warn("watching: %v", err)

@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -167,4 +168,53 @@ func echo(ctx context.Context, t *testing.T, addr, text string) {
 		t.Fatalf("echo: got %q, %v, want %q", got, err, text)
 	}
 	c.Close(websocket.StatusNormalClosure, "")
+}
+
+// TestWatchAppExits: when the app exits by itself (a port in use, a bad
+// flag), nows run --watch says so, with its status, and that it waits for
+// a change; the next change rebuilds and starts it again.
+func TestWatchAppExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs a program")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	root := t.TempDir()
+	write := func(name, src string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("go.mod", "module exits\n\ngo 1.22\n")
+	write("blueprints/deps.go", "package blueprints\n\ntype Deps struct{}\n")
+	exitWith := func(code int) string {
+		return fmt.Sprintf("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Fprintln(os.Stderr, \"listen: address already in use\")\n\tos.Exit(%d)\n}\n", code)
+	}
+	write("main.go", exitWith(3))
+
+	out := newOutput()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(runCtx, Options{
+			Root: root, Blueprints: filepath.Join(root, "blueprints"), Watch: true,
+			UI: ui.New(out, out, true), Stdout: io.Discard, Stderr: io.Discard,
+			Debounce: 50 * time.Millisecond,
+		})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+
+	out.wait(ctx, t, "the app exited by itself, with status 3 (see its output above)", 1)
+	out.wait(ctx, t, "nows is waiting for a change to rebuild and restart it (Ctrl-C to stop)", 1)
+	write("main.go", exitWith(4))
+	out.wait(ctx, t, "the app exited by itself, with status 4", 1)
 }

@@ -157,7 +157,7 @@ func ExampleRun() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	bp := framework.NewBlueprint("/chat", framework.Route[Room]("/room/{room_id}"))
-	if err := framework.Run(context.Background(), opts, bp); err != nil {
+	if err := framework.Run(context.Background(), framework.NewServer(opts), bp); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

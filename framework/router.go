@@ -26,9 +26,9 @@ type boundRoute struct {
 
 // RouteInfo describes a registered route, for tables like `nows routes`.
 type RouteInfo struct {
-	Template string // the full template as written, prefix included
-	Handler  string // the handler type's name
-	Source   string // where the route was declared, "dir/file.go:line"
+	Template string `json:"template"` // the full template as written, prefix included
+	Handler  string `json:"handler"`  // the handler type's name
+	Source   string `json:"source"`   // where the route was declared, "dir/file.go:line"
 }
 
 func newRouter(types map[string]func(string) (any, error)) *router {

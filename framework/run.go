@@ -11,23 +11,22 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Run is the whole of an app's main: it registers the blueprints on a new
-// server and serves them on opts.Addr until ctx ends or the process gets
+// Run is the whole of an app's main: it registers the blueprints on s and
+// serves them on its Options.Addr until ctx ends or the process gets
 // SIGINT or SIGTERM (clients are closed with 1001) or SIGHUP (1012 Service
 // Restart, sent by `nows run --watch`); then it shuts down gracefully and
 // returns nil. Errors found before it listens come first: a bad variable
 // of [Options.BindFlags], a route conflict or bad handler
 // ([Server.Register]), an address in use. With BindFlags's --routes flag
 // it prints the route table as JSON lines instead of serving.
-func Run(ctx context.Context, opts Options, bps ...*Blueprint) error {
-	if err := opts.flags.check(); err != nil {
+func Run(ctx context.Context, s *Server, bps ...*Blueprint) error {
+	if err := s.opts.flags.check(); err != nil {
 		return err
 	}
-	s := NewServer(opts)
 	if err := s.Register(bps...); err != nil {
 		return err
 	}
-	if opts.flags != nil && opts.flags.routes {
+	if s.opts.flags != nil && s.opts.flags.routes {
 		return printRoutes(os.Stdout, s.Routes())
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -58,7 +57,7 @@ func Run(ctx context.Context, opts Options, bps ...*Blueprint) error {
 func printRoutes(w io.Writer, routes []RouteInfo) error {
 	enc := json.NewEncoder(w)
 	for _, r := range routes {
-		if err := enc.Encode(map[string]string{"template": r.Template, "handler": r.Handler, "source": r.Source}); err != nil {
+		if err := enc.Encode(r); err != nil {
 			return err
 		}
 	}

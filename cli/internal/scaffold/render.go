@@ -26,7 +26,8 @@ type File struct {
 }
 
 // Render renders every file under dir in fsys. A name ending in .tmpl is
-// executed with data and loses the suffix; other files are copied. Go
+// executed with data and loses the suffix (a template whose output is
+// blank makes no file); other files are copied. Go
 // files are formatted with go/format; a template whose output is not valid
 // Go is an error naming the template. The files come back sorted by path.
 func Render(fsys fs.FS, dir string, data any) ([]File, error) {
@@ -55,6 +56,9 @@ func Render(fsys fs.FS, dir string, data any) ([]File, error) {
 		b, err := execute(set, p, data)
 		if err != nil {
 			return err
+		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil // a file for some projects only, such as broker.go
 		}
 		files = append(files, File{Path: strings.TrimSuffix(rel, ".tmpl"), Data: b})
 		return nil

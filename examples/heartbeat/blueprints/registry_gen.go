@@ -4,7 +4,9 @@ package blueprints
 
 import "github.com/nowebsocket/nows/framework"
 
-// All returns every blueprint declared in this package's *_bp.go and *Bp.go files, sorted by name; constructors get d.
+// All returns every blueprint declared in this package's *_bp.go and *Bp.go
+// files, sorted by file name: the variables as they are, the constructors
+// (func X(d *Deps) *framework.Blueprint) called with d.
 func All(d *Deps) []*framework.Blueprint {
 	return []*framework.Blueprint{
 		Heartbeat(d), // heartbeat_bp.go

@@ -35,7 +35,7 @@ func main() {
 	deps.BindFlags(flag.CommandLine)
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	flag.Parse()
-	if err := framework.Run(context.Background(), opts, blueprints.All(deps)...); err != nil {
+	if err := framework.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "auth:", err)
 		os.Exit(1)
 	}

@@ -21,7 +21,7 @@ func serve(opts framework.Options, deps *blueprints.Deps) error {
 	}
 	defer closer.Close()
 	opts.Hub.Broker = broker
-	return framework.Run(context.Background(), opts, blueprints.All(deps)...)
+	return framework.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...)
 }
 
 // newBroker connects to the broker named by url: "" for none (this process

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"log/slog"
 	"slices"
 	"strings"
@@ -93,6 +94,29 @@ func TestNickname(t *testing.T) {
 	if n := len([]rune(got.Name)); n != 32 {
 		b, _ := json.Marshal(got)
 		t.Errorf("got a name of %d characters (%s), want 32", n, b)
+	}
+}
+
+// TestBrokerFlag: --broker wins over NOWS_BROKER, which is the default.
+func TestBrokerFlag(t *testing.T) {
+	t.Setenv("NOWS_BROKER", "nats://env:4222")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "nats://env:4222"},
+		{[]string{"--broker", "redis://flag:6379"}, "redis://flag:6379"},
+		{[]string{"--broker", ""}, ""},
+	} {
+		d := testDeps(t)
+		fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+		d.BindFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if d.Broker != tc.want {
+			t.Errorf("%q: got broker %q, want %q", tc.args, d.Broker, tc.want)
+		}
 	}
 }
 

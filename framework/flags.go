@@ -44,6 +44,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	b.bind(&durationFlag{&o.WriteTimeout}, "write-timeout", "drop clients that take no data for this `duration` (negative: never)")
 	b.bind(&durationFlag{&o.ShutdownTimeout}, "shutdown-timeout", "the longest `duration` of a graceful shutdown")
 	b.bind(&durationFlag{&o.PingInterval}, "ping-interval", "ping connections quiet for this `duration` and drop those that do not answer (0: off)")
+	b.bind(&durationFlag{&o.PongTimeout}, "pong-timeout", "close with 1001 a connection whose pong is later than this `duration` (0: the ping interval)")
 	b.bind(&listFlag{&o.AllowedOrigins}, "origins", "comma-separated host `patterns` of the other sites whose pages may connect (default: same origin only)")
 	b.bind(&boolFlag{&o.Compression}, "compression", "enable permessage-deflate")
 	b.bind(&sizeFlag[int]{&o.SendQueue.MaxMessages}, "queue-messages", "`messages` of broadcasts that may wait for one slow client")

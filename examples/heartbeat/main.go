@@ -32,8 +32,8 @@ func main() {
 	opts.Logger = logger
 	opts.Fallback = http.FileServerFS(page) // the test page, at /
 	opts.PingInterval = 30 * time.Second    // the built-in keep-alive, on by default here
-	opts.BindFlags(flag.CommandLine)
-	flag.DurationVar(&opts.PongTimeout, "pong-timeout", 10*time.Second, "close with 1001 when a pong is this late")
+	opts.PongTimeout = 10 * time.Second
+	opts.BindFlags(flag.CommandLine) // --ping-interval, --pong-timeout and every other limit
 	deps := &blueprints.Deps{Logger: logger}
 	deps.BindFlags(flag.CommandLine)
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")

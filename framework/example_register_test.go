@@ -41,4 +41,3 @@ func ExampleServer_Register() {
 	// bad handler: route "" (framework/example_register_test.go:30): method (*framework_test.PyRoom).OnOpen has signature func(*framework.Conn) error; want func(ctx context.Context, c *framework.Conn) error
 	// 1 route registered
 }
-

@@ -25,7 +25,7 @@ type Broker struct {
 var Brokers = []Broker{
 	{
 		Name: "nats", Title: "NATS", Package: "natsbroker",
-		Import:  "github.com/nowebsocket/nows/framework/broker/nats",
+		Import:  "github.com/nowebsocket/nows/framework/broker/natsbroker",
 		Schemes: []string{"nats://"},
 		URL:     "nats://127.0.0.1:4222", Sep: ".", Topics: "subjects",
 		Server:  "nats-server -a 127.0.0.1 -p 4222",
@@ -33,7 +33,7 @@ var Brokers = []Broker{
 	},
 	{
 		Name: "redis", Title: "Redis", Package: "redisbroker",
-		Import:  "github.com/nowebsocket/nows/framework/broker/redis",
+		Import:  "github.com/nowebsocket/nows/framework/broker/redisbroker",
 		Schemes: []string{"redis://", "rediss://"},
 		URL:     "redis://127.0.0.1:6379", Sep: ":", Topics: "channels",
 		Server:  "redis-server --bind 127.0.0.1 --port 6379 --save ''",

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +38,6 @@ type Conn struct {
 	// closing holds the *CloseStatus of whoever started the close first.
 	closing atomic.Pointer[CloseStatus]
 	ended   atomic.Bool
-	final   CloseStatus // set before ended
 	pinger  sync.WaitGroup
 	timer   *time.Timer
 
@@ -359,7 +357,6 @@ func (c *Conn) finish(st CloseStatus) {
 	c.pinger.Wait()
 	c.stopQueue()      // no broadcast is written once the connection has ended
 	defer c.leaveHub() // after OnClose, which may still tell the rooms
-	c.final = st
 	c.ended.Store(true)
 	c.cancel()
 	if c.srv.log.Enabled(context.Background(), slog.LevelDebug) {
@@ -368,7 +365,7 @@ func (c *Conn) finish(st CloseStatus) {
 	if c.hooks.close != nil {
 		defer func() {
 			if v := recover(); v != nil {
-				c.srv.log.Error("nows: panic in OnClose", "route", c.route.full, "panic", v, "stack", string(debug.Stack()))
+				c.srv.log.Error("nows: panic in OnClose", "route", c.route.full, "panic", v, panicStack())
 			}
 		}()
 		c.hooks.close.OnClose(c, st)

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 func echoServer(t *testing.T) string {
 	t.Helper()
 	srv := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err := srv.Register(blueprints.All()...); err != nil {
+	if err := srv.Register(blueprints.All(&blueprints.Deps{Logger: slog.New(slog.DiscardHandler)})...); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

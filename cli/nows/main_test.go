@@ -53,6 +53,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"freeport": cmdFreeport,
+			"replace":  cmdReplace,
 			"wsclient": cmdWsclient,
 		},
 	})
@@ -100,6 +101,26 @@ func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ts.Check(ln.Close())
 	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// cmdReplace replaces the one occurrence of OLD in FILE with NEW; \n and
+// \t in OLD and NEW are a newline and a tab. It fails when OLD is not in
+// the file exactly once, so that a script editing a generated file notices
+// when the template changes.
+//
+//	replace FILE OLD NEW
+func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: replace FILE OLD NEW")
+	}
+	unescape := strings.NewReplacer(`\n`, "\n", `\t`, "\t").Replace
+	file, old, repl := ts.MkAbs(args[0]), unescape(args[1]), unescape(args[2])
+	data, err := os.ReadFile(file)
+	ts.Check(err)
+	if n := strings.Count(string(data), old); n != 1 {
+		ts.Fatalf("replace: %q occurs %d times in %s, want once", old, n, args[0])
+	}
+	ts.Check(os.WriteFile(file, []byte(strings.Replace(string(data), old, repl, 1)), 0o644))
 }
 
 // cmdWsclient connects to a WebSocket URL (retrying while nothing listens,

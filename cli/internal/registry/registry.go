@@ -142,6 +142,16 @@ func Check(dir string) error {
 	return nil
 }
 
+// Want returns what Sync would write to dir/registry_gen.go, and whether
+// the file on disk differs from it (or is missing). It writes nothing.
+func Want(dir string) (want []byte, stale bool, err error) {
+	want, old, err := compute(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	return want, old == nil || !bytes.Equal(old, want), nil
+}
+
 func compute(dir string) (want, old []byte, err error) {
 	files, err := discover.ReadPackage(dir)
 	if err != nil {

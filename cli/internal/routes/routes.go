@@ -1,7 +1,11 @@
-// Package routes builds the route table of a project from its blueprint
-// files, without building or running it: the templates are read by package
-// discover and checked with the framework's own pattern parser, in the
-// order the server registers them, so conflicts show before the app runs.
+// Package routes builds the route table of a project, two ways. FromApp
+// takes the routes the app itself registered (its --routes output, see
+// Ask), so that routes registered in main.go or built from configuration
+// are there too. Analyze reads the blueprint files without building or
+// running the app: the templates are read by package discover and checked
+// with the framework's own pattern parser, in the order the server
+// registers them, so conflicts show before the app runs; its rows also give
+// the app's rows their blueprint and prefix.
 package routes
 
 import (
@@ -20,10 +24,9 @@ import (
 type Status string
 
 const (
-	OK       Status = "ok"       // served
-	Conflict Status = "conflict" // matches exactly the paths of an earlier route: its blueprint is skipped
-	Skipped  Status = "skipped"  // its blueprint is skipped because of another route
-	Invalid  Status = "invalid"  // the template does not parse: the server refuses to start
+	OK       Status = "ok"       // registered without error
+	Conflict Status = "conflict" // matches exactly the paths of an earlier route: Register fails, the app does not start
+	Invalid  Status = "invalid"  // the template does not parse: Register fails, the app does not start
 	Unknown  Status = "unknown"  // not a literal: cannot be analysed statically
 )
 
@@ -39,7 +42,7 @@ type Route struct {
 	Canonical string  `json:"canonical,omitempty"` // the framework's canonical form
 	Params    []Param `json:"params"`
 	Handler   string  `json:"handler"`
-	Blueprint string  `json:"blueprint"` // the blueprint variable
+	Blueprint string  `json:"blueprint"` // the blueprint variable or constructor; "" when not declared in the blueprint files
 	Prefix    string  `json:"prefix"`
 	File      string  `json:"file"` // relative to the project root, slash-separated
 	Line      int     `json:"line"`
@@ -50,23 +53,33 @@ type Route struct {
 	order   int
 }
 
-// Source is "file:line".
-func (r *Route) Source() string { return fmt.Sprintf("%s:%d", r.File, r.Line) }
+// Source is "file:line" (the file alone when the line is not known).
+func (r *Route) Source() string {
+	if r.Line == 0 {
+		return r.File
+	}
+	return fmt.Sprintf("%s:%d", r.File, r.Line)
+}
 
 // Table is the route table of a project.
 type Table struct {
 	// Routes are sorted from the most to the least specific; routes with
 	// problems come last, in declaration order.
 	Routes []*Route
-	// Blueprints counts the blueprints found.
+	// Blueprints counts the blueprints found in the blueprint files (0 in
+	// a table FromApp).
 	Blueprints int
+	// FromApp is true for the routes the app registered, false for those
+	// read from the blueprint files.
+	FromApp bool
 }
 
-// Problems counts the routes whose status is Conflict, Skipped or Invalid.
+// Problems counts the routes whose status is Conflict or Invalid: each
+// makes Register fail, so the app does not start.
 func (t *Table) Problems() int {
 	n := 0
 	for _, r := range t.Routes {
-		if r.Status == Conflict || r.Status == Invalid || r.Status == Skipped {
+		if r.Status == Conflict || r.Status == Invalid {
 			n++
 		}
 	}
@@ -86,8 +99,12 @@ func Analyze(dir, rel string, types []string) (*Table, error) {
 
 // FromFiles builds the table of the files of a blueprints package, in the
 // order the registry lists the blueprints (by file name, then in
-// declaration order). It fails on the mistakes discover.Scan reports, such
-// as a blueprint declared in a file not named *_bp.go.
+// declaration order). As in Server.Register, a blueprint with an invalid or
+// conflicting route adds none of its routes, so later blueprints are only
+// checked against the blueprints before them that register; the routes of
+// such a blueprint that are fine by themselves stay OK. It fails on the
+// mistakes discover.Scan reports, such as a blueprint declared in a file
+// not named *_bp.go.
 func FromFiles(files []discover.File, rel string, types []string) (*Table, error) {
 	custom := make([]route.Type, len(types))
 	for i, t := range types {
@@ -113,7 +130,7 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 				continue
 			}
 			var mine []*Route
-			skipped := ""
+			failed := false
 			for _, dr := range bp.Routes {
 				order++
 				r := &Route{
@@ -137,8 +154,8 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 				r.Template = route.Join(bp.Prefix.Value, dr.Template.Value)
 				pat, err := route.Parse(r.Template, custom...)
 				if err != nil {
-					r.Status, r.Problem = Invalid, err.Error()
-					skipped = fmt.Sprintf("its route %s is invalid", r.Template)
+					r.Status, r.Problem = Invalid, err.Error()+": the app does not start"
+					failed = true
 					continue
 				}
 				r.pattern, r.Canonical, r.Status = pat, pat.String(), OK
@@ -148,10 +165,9 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 				for _, other := range slices.Concat(served, mine) {
 					if pat.Conflicts(other.pattern) {
 						r.Status = Conflict
-						r.Problem = fmt.Sprintf("conflicts with %s (%s, handler %s): blueprint %s is skipped",
-							other.Template, other.Source(), other.Handler, bp.Var)
-						skipped = fmt.Sprintf("its route %s (%s) conflicts with %s (%s)",
-							r.Template, r.Source(), other.Template, other.Source())
+						r.Problem = fmt.Sprintf("matches the same paths as %s (%s, handler %s): the app does not start",
+							other.Template, other.Source(), other.Handler)
+						failed = true
 						break
 					}
 				}
@@ -159,13 +175,9 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 					mine = append(mine, r)
 				}
 			}
-			if skipped != "" {
-				for _, r := range mine {
-					r.Status, r.Problem = Skipped, fmt.Sprintf("blueprint %s is skipped: %s", bp.Var, skipped)
-				}
-				continue
+			if !failed { // else Register adds none of the blueprint's routes
+				served = append(served, mine...)
 			}
-			served = append(served, mine...)
 		}
 	}
 	slices.SortStableFunc(t.Routes, func(a, b *Route) int {
@@ -189,7 +201,7 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 func (r *Route) Pattern() *route.Pattern { return r.pattern }
 
 // Match returns the route a request for path would reach (the most
-// specific served route that matches) and its parameters. path may be
+// specific OK route that matches) and its parameters. path may be
 // given decoded ("/echo/hello world") or escaped (with "%").
 func (t *Table) Match(path string) (*Route, route.Values, bool) {
 	escaped := path

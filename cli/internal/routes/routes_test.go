@@ -36,12 +36,15 @@ func TestFromFiles(t *testing.T) {
 			want: "ok /chat E chat_bp.go:10\nok /chat/lobby D chat_bp.go:9\nok /chat/{id:int} C chat_bp.go:8\nok /chat/{name} B chat_bp.go:7\nok /chat/{rest...} A chat_bp.go:6\n",
 		},
 		{
-			name: "a conflict skips the later blueprint whole",
+			// As in Server.Register: B adds no route, so C's /y is no
+			// conflict; B's /y is fine by itself and stays ok.
+			name: "a conflict is flagged on the later route; its blueprint adds no route",
 			files: []discover.File{
 				bp("a_bp.go", "var A = framework.NewBlueprint(\"/x\", framework.Route[H](\"/{id:int}\"))\n"),
 				bp("b_bp.go", "var B = framework.NewBlueprint(\"\", framework.Route[H](\"/y\"), framework.Route[H](\"/x/{n:int}\"))\n"),
+				bp("c_bp.go", "var C = framework.NewBlueprint(\"\", framework.Route[H](\"/y\"))\n"),
 			},
-			want: "ok /x/{id:int} H a_bp.go:5\nskipped /y H b_bp.go:5\nconflict /x/{n:int} H b_bp.go:5\n",
+			want: "ok /y H b_bp.go:5\nok /y H c_bp.go:5\nok /x/{id:int} H a_bp.go:5\nconflict /x/{n:int} H b_bp.go:5\n",
 		},
 		{
 			name: "invalid and unknown",

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -118,19 +119,63 @@ func (r *runner) build(ctx context.Context) (string, error) {
 		u.Status(ui.Update, "blueprints/"+registry.FileName)
 	}
 	r.builds++
-	bin := filepath.Join(r.tmp, fmt.Sprintf("app-%d", r.builds))
-	if isWindows {
-		bin += ".exe"
-	}
+	bin := filepath.Join(r.tmp, fmt.Sprintf("app-%d", r.builds)+ExeSuffix())
 	u.Status(ui.Run, "go build")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-	cmd.Dir = r.opt.Root
+	if err := Build(ctx, r.opt.Root, bin, nil); err != nil {
+		return "", err
+	}
+	return bin, nil
+}
+
+// Build runs go build on the main package of root, writing the binary to
+// bin (on Windows, give it the .exe suffix). replace maps files of the
+// project (absolute paths) to the content the build should see instead, as
+// go build -overlay does: the files on disk are left as they are. A
+// compiler error is a *BuildError with go build's output.
+func Build(ctx context.Context, root, bin string, replace map[string][]byte) error {
+	args := []string{"build", "-o", bin}
+	if len(replace) > 0 {
+		dir, err := os.MkdirTemp(filepath.Dir(bin), "overlay-*")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		overlay := map[string]map[string]string{"Replace": {}}
+		i := 0
+		for name, data := range replace {
+			i++
+			f := filepath.Join(dir, fmt.Sprintf("%d-%s", i, filepath.Base(name)))
+			if err := os.WriteFile(f, data, 0o644); err != nil {
+				return err
+			}
+			overlay["Replace"][name] = f
+		}
+		js, err := json.Marshal(overlay)
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(dir, "overlay.json")
+		if err := os.WriteFile(f, js, 0o644); err != nil {
+			return err
+		}
+		args = append(args, "-overlay", f)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
+	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return "", &BuildError{Output: strings.TrimSpace(out.String()), Err: err}
+		return &BuildError{Output: strings.TrimSpace(out.String()), Err: err}
 	}
-	return bin, nil
+	return nil
+}
+
+// ExeSuffix is what the name of a binary ends with: ".exe" on Windows.
+func ExeSuffix() string {
+	if isWindows {
+		return ".exe"
+	}
+	return ""
 }
 
 // BuildError is a failed go build, with its output.

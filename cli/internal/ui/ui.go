@@ -124,6 +124,12 @@ func (u *UI) Warn(format string, args ...any) {
 	fmt.Fprintf(u.err, "%s %s\n", u.eStyles.warn.Render("warning:"), fmt.Sprintf(format, args...))
 }
 
+// Note prints a note to the error writer: what a command did instead of
+// the usual, and why.
+func (u *UI) Note(format string, args ...any) {
+	fmt.Fprintf(u.err, "%s %s\n", u.eStyles.faint.Render("note:"), fmt.Sprintf(format, args...))
+}
+
 // Error prints an error to the error writer, prefixed "nows: error:".
 func (u *UI) Error(err error) {
 	fmt.Fprintf(u.err, "nows: %s %v\n", u.eStyles.errorS.Render("error:"), err)

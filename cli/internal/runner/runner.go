@@ -3,8 +3,8 @@
 // restart it when its sources change.
 //
 // A restart asks the running app to close its clients with 1012 (service
-// restart): the app made by nows new maps SIGHUP to
-// Server.ShutdownWith(ctx, StatusServiceRestart, ...). The new build starts
+// restart): it sends SIGHUP, which framework.Run, the main of the app made
+// by nows new, answers that way. The new build starts
 // once the old process has exited and its port is free. A build that fails
 // leaves the old process running.
 package runner

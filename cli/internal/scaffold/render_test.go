@@ -15,7 +15,7 @@ func TestRender(t *testing.T) {
 		err   string
 	}{
 		{
-			name: "go is formatted, suffix dropped, others copied, defines shared",
+			name: "go is formatted, suffix dropped, others copied, defines shared, blank output makes no file",
 			files: fstest.MapFS{
 				"p/main.go.tmpl":  {Data: []byte("package main\n{{ template \"x\" . }}\n")},
 				"p/defs.txt.tmpl": {Data: []byte("{{ define \"x\" }}var   A = {{ .N | quote }}{{ end }}")},
@@ -23,7 +23,6 @@ func TestRender(t *testing.T) {
 			},
 			want: map[string]string{
 				"main.go":       "package main\n\nvar A = \"n\"\n",
-				"defs.txt":      "",
 				"static/a.html": "{{ not a template }}",
 			},
 		},

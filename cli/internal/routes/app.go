@@ -53,14 +53,16 @@ func (e *TimeoutError) Error() string {
 // and exits without listening. An app whose main does not know --routes
 // fails on the flag instead (ErrNoRoutesFlag). The app runs with the
 // environment of nows, NOWS_ADDR set to 127.0.0.1:0 so that an app that
-// ignores its flags and serves takes no port anyone uses, and is killed
-// after timeout.
+// ignores its flags and serves takes no port anyone uses, and NOWS_BROKER
+// unset, so that listing the routes does not connect to a broker (a
+// project of nows new --broker connects before Run); it is killed after
+// timeout.
 func Ask(ctx context.Context, bin, dir string, timeout time.Duration) ([]AppRoute, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--routes")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NOWS_ADDR=127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "NOWS_ADDR=127.0.0.1:0", "NOWS_BROKER=")
 	cmd.WaitDelay = 2 * time.Second // for output still held by the app's children
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

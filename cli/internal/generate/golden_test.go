@@ -156,12 +156,12 @@ func TestTidyProblems(t *testing.T) {
 	t.Parallel()
 	out := `go: downloading github.com/bsm/ginkgo/v2 v2.12.0
 go: app imports
-	github.com/nowebsocket/nows/framework/broker/redis imports
+	github.com/nowebsocket/nows/framework/broker/redisbroker imports
 	github.com/redis/go-redis/v9 tested by
 	github.com/redis/go-redis/v9.test imports
 	github.com/bsm/ginkgo/v2: module lookup disabled by GOPROXY=off
 go: app imports
-	github.com/nowebsocket/nows/framework/broker/redis imports
+	github.com/nowebsocket/nows/framework/broker/redisbroker imports
 	github.com/redis/go-redis/v9 tested by
 	github.com/redis/go-redis/v9.test imports
 	github.com/bsm/ginkgo/v2: module lookup disabled by GOPROXY=off

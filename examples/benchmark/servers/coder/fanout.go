@@ -54,7 +54,7 @@ func subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.CloseNow()
 	done := c.CloseRead(context.Background()).Done() // ends with the connection
-	ctx := context.Background()                       // no Done for Write: coder's fast path
+	ctx := context.Background()                      // no Done for Write: coder's fast path
 	cl := &client{send: make(chan []byte, 256)}
 	room.mu.Lock()
 	room.clients[cl] = struct{}{}

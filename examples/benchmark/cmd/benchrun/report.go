@@ -505,7 +505,8 @@ func (r *report) fanoutSVG() string {
 			if sc.kind != "fanout" {
 				continue
 			}
-			g := group{label: strings.TrimPrefix(sc.title, "fan-out, ")}
+			label, _, _ := strings.Cut(strings.TrimPrefix(sc.title, "fan-out, "), ", ") // no rate: it is in the tables
+			g := group{label: label}
 			for _, s := range peers {
 				g.vals = append(g.vals, r.ratio(sc.id, s, metric))
 			}

@@ -491,6 +491,11 @@ deliveries/s ÷ members).
   delivery likewise, for the load client: the two share the machine.
 - "÷ coder": as above, the median of per-repetition ratios to raw
   coder/websocket; below 1 is better for both latency and CPU.
+- Latency is the noisiest figure here: a broadcast to 5,000 members is a
+  burst of 5,000 writes, and the scheduler's sharing of 2 CPUs among the
+  server, the client and anything else moves its tail from run to run by
+  a factor of 2 or more. Server CPU per delivery is the figure to compare
+  first.
 %s`, fmtNum(float64(r.FanLoad), 0), r.FanDur, r.tablesOf(func(k string) bool { return k == "fanout" }))
 	return b.String()
 }

@@ -4,10 +4,10 @@ BIN     := bin
 ADDR    ?= 0.0.0.0:8765
 FUZZTIME ?= 30s
 
-.PHONY: help build test lint api demo echo bench soak fuzz screenshots clean
+.PHONY: help build test lint api demo echo bench bench-quick soak fuzz screenshots clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 build: ## build the nows CLI into ./bin/nows
 	$(GO) build -o $(BIN)/nows ./cli/nows
@@ -45,8 +45,11 @@ demo: build ## create a demo app with nows new in a temp dir and run it on $(ADD
 echo: ## run examples/echo directly on $(ADDR)
 	$(GO) run ./examples/echo --addr $(ADDR)
 
-bench: ## the side-by-side benchmark against the peers; rewrites docs/benchmarks.md (about 7 min)
+bench: ## the side-by-side benchmark against the peers, echo and fan-out; rewrites docs/benchmarks.md (about 15 min)
 	./examples/benchmark/run.sh
+
+bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 2 min) into $TMPDIR/nows-bench; docs/ left alone
+	./examples/benchmark/run.sh -quick -out $${TMPDIR:-/tmp}/nows-bench
 
 soak: ## the long soak (5 min) and the 10,000-connection storm, with -race
 	NOWS_SOAK=1 $(GO) test -race -run 'TestSoak|TestStorm' -timeout 30m -v ./framework/

@@ -11,6 +11,7 @@ require (
 	github.com/lxzan/gws v1.8.9
 	github.com/nowebsocket/nows v0.0.0-00010101000000-000000000000
 	github.com/olahol/melody v1.1.4
+	golang.org/x/sys v0.49.0
 )
 
 require (
@@ -32,7 +33,6 @@ require (
 	github.com/urfave/cli/v2 v2.27.7 // indirect
 	github.com/xo/terminfo v0.0.0-20220910002029-abceb7e1c41e // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
-	golang.org/x/sys v0.49.0 // indirect
 )
 
 // Built by cmd/benchrun from the main module (through the replace above):

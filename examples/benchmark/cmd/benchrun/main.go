@@ -1,9 +1,11 @@
-// Command benchrun builds the five echo servers of the benchmark (nows from
-// examples/echo, raw coder/websocket, gorilla, melody, gws) and the nows
-// load generator, runs every scenario against every server in one
+// Command benchrun builds the five servers of the benchmark (nows from
+// examples/echo and, for fan-out, servers/nows; raw coder/websocket,
+// gorilla, melody, gws), the nows load generator and the fan-out client
+// (cmd/fanout), runs every scenario against every server in one
 // interleaved run (A B C D E, A B C D E, ..., medians of the repetitions),
 // each server in its own process restarted per scenario, and writes
-// docs/benchmarks.md and docs/benchmarks-ratios.svg.
+// docs/benchmarks.md, docs/benchmarks-ratios.svg and
+// docs/benchmarks-fanout.svg.
 //
 //	cd examples/benchmark && go run ./cmd/benchrun -out ../../docs
 package main
@@ -19,33 +21,55 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// The servers, in the order they run. Their names are the report's.
-var allServers = []struct{ name, pkg string }{
-	{"nows", "github.com/nowebsocket/nows/examples/echo"},
-	{"coder", "./servers/coder"},
-	{"gorilla", "./servers/gorilla"},
-	{"melody", "./servers/melody"},
-	{"gws", "./servers/gws"},
+// The servers, in the order they run. Their names are the report's. fanPkg
+// serves the fan-out scenarios when pkg does not.
+var allServers = []struct{ name, pkg, fanPkg string }{
+	{"nows", "github.com/nowebsocket/nows/examples/echo", "./servers/nows"},
+	{"coder", "./servers/coder", ""},
+	{"gorilla", "./servers/gorilla", ""},
+	{"melody", "./servers/melody", ""},
+	{"gws", "./servers/gws", ""},
 }
 
-const benchPkg = "github.com/nowebsocket/nows/cli/internal/bench/standalone"
+const (
+	benchPkg  = "github.com/nowebsocket/nows/cli/internal/bench/standalone"
+	fanoutPkg = "./cmd/fanout"
+)
 
 // scenario is one workload.
 type scenario struct {
 	id    string // short id, for -only
 	title string
-	kind  string // "echo", "idle", "handshakes"
+	kind  string // "echo", "idle", "handshakes", "fanout"
 	args  []string
 }
 
-func scenarios(d time.Duration, idle, handshakes int) []scenario {
-	dur := d.String()
-	return []scenario{
+// params are the sizes of the scenarios, from the flags.
+type params struct {
+	dur        time.Duration // each echo run
+	idle       int           // idle connections
+	handshakes int
+	fanDur     time.Duration // sending time of each fan-out run
+	fanLoad    int           // deliveries a second each fan-out run asks for
+	fanMembers []int         // room sizes
+}
+
+// fanoutSizes are the message sizes of the fan-out scenarios.
+var fanoutSizes = []struct {
+	label string
+	size  int
+}{{"64", 64}, {"4k", 4096}}
+
+func scenarios(p params) []scenario {
+	dur := p.dur.String()
+	idle, handshakes := p.idle, p.handshakes
+	scens := []scenario{
 		{"1x64", "echo, 1 connection × 64 B", "echo", []string{"--conns", "1", "--size", "64", "--binary", "--duration", dur}},
 		{"1x16k", "echo, 1 connection × 16 KiB", "echo", []string{"--conns", "1", "--size", "16384", "--binary", "--duration", dur}},
 		{"100x64", "echo, 100 connections × 64 B", "echo", []string{"--conns", "100", "--size", "64", "--binary", "--duration", dur}},
@@ -54,6 +78,60 @@ func scenarios(d time.Duration, idle, handshakes int) []scenario {
 		{"idle", fmt.Sprintf("%d idle connections", idle), "idle", []string{"--idle", fmt.Sprint(idle), "--hold", "3s"}},
 		{"handshakes", fmt.Sprintf("%d handshakes, 32 at a time", handshakes), "handshakes", []string{"--handshakes", fmt.Sprint(handshakes), "--conns", "32"}},
 	}
+	for _, m := range p.fanMembers {
+		for _, sz := range fanoutSizes {
+			rate := float64(p.fanLoad) / float64(m)
+			scens = append(scens, scenario{
+				id:    fmt.Sprintf("fan%sx%s", memberLabel(m), sz.label),
+				title: fmt.Sprintf("fan-out, %s members × %s, %s broadcasts/s", fmtNum(float64(m), 0), fmtSize(sz.size), strconv.FormatFloat(rate, 'g', 4, 64)),
+				kind:  "fanout",
+				args: []string{"-members", fmt.Sprint(m), "-size", fmt.Sprint(sz.size),
+					"-rate", strconv.FormatFloat(rate, 'g', -1, 64), "-duration", p.fanDur.String()},
+			})
+		}
+	}
+	return scens
+}
+
+// memberLabel is the room size in a scenario id: 1k for 1000, 500 for 500.
+func memberLabel(m int) string {
+	if m%1000 == 0 {
+		return fmt.Sprintf("%dk", m/1000)
+	}
+	return fmt.Sprint(m)
+}
+
+func fmtSize(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// selected reports whether -only (ids, or the groups "echo" and "fanout")
+// picks sc.
+func selected(only string, sc scenario) bool {
+	if only == "" {
+		return true
+	}
+	ids := strings.Split(only, ",")
+	return slices.Contains(ids, sc.id) || slices.Contains(ids, sc.kind)
+}
+
+// parseMembers parses -fanout-members.
+func parseMembers(s string) ([]int, error) {
+	var ms []int
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("-fanout-members: bad room size %q", f)
+		}
+		ms = append(ms, n)
+	}
+	return ms, nil
 }
 
 // sample is what one run of one scenario against one server measured.
@@ -64,6 +142,12 @@ type sample struct {
 	RSSKiBPer    float64 `json:"rss_kib_per_conn,omitempty"`
 	HandshakesPS float64 `json:"handshakes_per_sec,omitempty"`
 	CPUusPerHS   float64 `json:"cpu_us_per_handshake,omitempty"`
+	DeliveriesPS float64 `json:"deliveries_per_sec,omitempty"` // fan-out
+	P50us        float64 `json:"p50_us,omitempty"`             // fan-out
+	CPUusPerDlv  float64 `json:"cpu_us_per_delivery,omitempty"`
+	ClientCPUPer float64 `json:"client_cpu_us_per_delivery,omitempty"`
+	Lost         int64   `json:"lost,omitempty"`
+	Dup          int64   `json:"dup,omitempty"`
 	Errors       int64   `json:"errors"`
 	Note         string  `json:"note,omitempty"`
 }
@@ -76,6 +160,20 @@ type benchJSON struct {
 	Opened           int     `json:"opened"`
 	Alive            int     `json:"alive"`
 	HandshakesPerSec float64 `json:"handshakes_per_sec"`
+	Errors           int64   `json:"errors"`
+	FirstError       string  `json:"first_error"`
+}
+
+// fanoutJSON is the part of `fanout -json` read here.
+type fanoutJSON struct {
+	Deliveries       int64   `json:"deliveries"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	Lost             int64   `json:"lost"`
+	Dup              int64   `json:"dup"`
+	P50us            float64 `json:"p50_us"`
+	P99us            float64 `json:"p99_us"`
+	ServerCPUus      float64 `json:"server_cpu_us"`
+	ClientCPUus      float64 `json:"client_cpu_us"`
 	Errors           int64   `json:"errors"`
 	FirstError       string  `json:"first_error"`
 }
@@ -93,14 +191,32 @@ func run() error {
 	dur := flag.Duration("duration", 3*time.Second, "duration of each echo run")
 	idle := flag.Int("idle", 10000, "idle connections")
 	handshakes := flag.Int("handshakes", 3000, "handshakes")
-	only := flag.String("only", "", "comma-separated scenario ids to run (default all: 1x64,1x16k,100x64,100x16k,100x64text,idle,handshakes)")
+	fanDur := flag.Duration("fanout-duration", 4*time.Second, "sending time of each fan-out run")
+	fanLoad := flag.Int("fanout-load", 50000, "deliveries per second each fan-out run asks for (broadcasts/s = this ÷ members)")
+	fanMembers := flag.String("fanout-members", "1000,5000", "comma-separated room sizes of the fan-out scenarios")
+	quick := flag.Bool("quick", false, "a quick look: -reps 1 -duration 1s -idle 2000 -handshakes 1000 -fanout-duration 2s -fanout-members 1000 unless given")
+	only := flag.String("only", "", "comma-separated scenario ids, or echo or fanout, to run (default all: 1x64,1x16k,100x64,100x16k,100x64text,idle,handshakes,fan1kx64,fan1kx4k,fan5kx64,fan5kx4k)")
 	serverList := flag.String("servers", "", "comma-separated servers to run (default all: nows,coder,gorilla,melody,gws)")
 	bin := flag.String("bin", "", "directory for the built binaries (default a temporary one)")
 	rawOut := flag.String("raw", "", "also write every sample as JSON to this file")
 	from := flag.String("from", "", "do not run: render the report from a file written with -raw")
 	flag.Parse()
+	if *quick {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]string{"reps": "1", "duration": "1s", "idle": "2000", "handshakes": "1000", "fanout-duration": "2s", "fanout-members": "1000"} {
+			if !set[name] {
+				_ = flag.Set(name, v)
+			}
+		}
+	}
+	members, err := parseMembers(*fanMembers)
+	if err != nil {
+		return err
+	}
+	p := params{dur: *dur, idle: *idle, handshakes: *handshakes, fanDur: *fanDur, fanLoad: *fanLoad, fanMembers: members}
 	if *from != "" {
-		return render(*from, *out, *reps, *dur, *idle, *handshakes, *only, *serverList)
+		return render(*from, *out, *reps, p, *only, *serverList)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -123,23 +239,39 @@ func run() error {
 		}
 	}
 	var scens []scenario
-	for _, sc := range scenarios(*dur, *idle, *handshakes) {
-		if *only == "" || slices.Contains(strings.Split(*only, ","), sc.id) {
+	fanout := false
+	for _, sc := range scenarios(p) {
+		if selected(*only, sc) {
 			scens = append(scens, sc)
+			fanout = fanout || sc.kind == "fanout"
 		}
 	}
 
 	fmt.Fprintln(os.Stderr, "benchrun: building into", dir)
-	bins := map[string]string{}
+	bins := map[string]string{}    // server -> binary
+	fanBins := map[string]string{} // server -> binary for the fan-out scenarios
 	for _, s := range servers {
 		bins[s.name] = filepath.Join(dir, s.name)
 		if err := goBuild(ctx, bins[s.name], s.pkg); err != nil {
 			return err
 		}
+		fanBins[s.name] = bins[s.name]
+		if s.fanPkg != "" && fanout {
+			fanBins[s.name] = filepath.Join(dir, s.name+"-fanout")
+			if err := goBuild(ctx, fanBins[s.name], s.fanPkg); err != nil {
+				return err
+			}
+		}
 	}
 	benchBin := filepath.Join(dir, "nows-bench")
 	if err := goBuild(ctx, benchBin, benchPkg); err != nil {
 		return err
+	}
+	fanoutBin := filepath.Join(dir, "fanout")
+	if fanout {
+		if err := goBuild(ctx, fanoutBin, fanoutPkg); err != nil {
+			return err
+		}
 	}
 	goVersion, _ := exec.Command("go", "env", "GOVERSION").Output()
 
@@ -152,7 +284,13 @@ func run() error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				smp, err := runOne(ctx, sc, s.name, bins[s.name], benchBin, tck, *idle)
+				var smp sample
+				var err error
+				if sc.kind == "fanout" {
+					smp, err = runFanout(ctx, sc, s.name, fanBins[s.name], fanoutBin)
+				} else {
+					smp, err = runOne(ctx, sc, s.name, bins[s.name], benchBin, tck, *idle)
+				}
 				if err != nil {
 					smp.Note = err.Error()
 					smp.Errors++
@@ -178,6 +316,8 @@ func run() error {
 		Duration:  *dur,
 		Idle:      *idle,
 		Handshake: *handshakes,
+		FanDur:    *fanDur,
+		FanLoad:   *fanLoad,
 		Servers:   names,
 		Scenarios: scens,
 		Samples:   samples,
@@ -186,6 +326,7 @@ func run() error {
 	}
 	if *rawOut != "" {
 		b, _ := json.MarshalIndent(rawFile{report: rep, TookS: rep.Took.Seconds()}, "", "  ")
+		_ = os.MkdirAll(filepath.Dir(*rawOut), 0o755)
 		if err := os.WriteFile(*rawOut, b, 0o644); err != nil {
 			return err
 		}
@@ -201,7 +342,7 @@ type rawFile struct {
 
 // render writes the report from a -raw file; the flags choose the servers
 // and scenarios shown.
-func render(from, out string, reps int, dur time.Duration, idle, handshakes int, only, serverList string) error {
+func render(from, out string, reps int, p params, only, serverList string) error {
 	b, err := os.ReadFile(from)
 	if err != nil {
 		return err
@@ -218,9 +359,12 @@ func render(from, out string, reps int, dur time.Duration, idle, handshakes int,
 			return fmt.Errorf("%s: no samples", from)
 		}
 	}
+	if rep.FanLoad != 0 {
+		p.fanDur, p.fanLoad = rep.FanDur, rep.FanLoad
+	}
 	rep.Scenarios = nil
-	for _, sc := range scenarios(dur, idle, handshakes) {
-		if rep.Samples[sc.id] != nil && (only == "" || slices.Contains(strings.Split(only, ","), sc.id)) {
+	for _, sc := range scenarios(p) {
+		if rep.Samples[sc.id] != nil && selected(only, sc) {
 			rep.Scenarios = append(rep.Scenarios, sc)
 		}
 	}
@@ -232,7 +376,7 @@ func render(from, out string, reps int, dur time.Duration, idle, handshakes int,
 		}
 	}
 	if rep.Reps == 0 {
-		rep.Reps, rep.Duration, rep.Idle, rep.Handshake = reps, dur, idle, handshakes
+		rep.Reps, rep.Duration, rep.Idle, rep.Handshake = reps, p.dur, p.idle, p.handshakes
 	}
 	if rep.ClkTck == 0 {
 		rep.ClkTck = clockTicks()
@@ -256,6 +400,11 @@ func write(rep report, out string) error {
 	}
 	if err := os.WriteFile(filepath.Join(out, "benchmarks-ratios.svg"), []byte(rep.svg()), 0o644); err != nil {
 		return err
+	}
+	if rep.hasKind("fanout") {
+		if err := os.WriteFile(filepath.Join(out, "benchmarks-fanout.svg"), []byte(rep.fanoutSVG()), 0o644); err != nil {
+			return err
+		}
 	}
 	fmt.Print(rep.tables())
 	fmt.Fprintf(os.Stderr, "benchrun: wrote %s and benchmarks-ratios.svg\n", filepath.Join(out, "benchmarks.md"))
@@ -392,6 +541,45 @@ func runBench(ctx context.Context, benchBin string, args []string) (benchJSON, e
 	return res, nil
 }
 
+// runFanout starts the server, runs the fan-out client against it and
+// stops it. The client reads the server's CPU time itself, around the
+// sending only (the handshakes of the room stay out of it).
+func runFanout(ctx context.Context, sc scenario, name, bin, fanoutBin string) (sample, error) {
+	srv, err := startServer(ctx, name, bin)
+	if err != nil {
+		return sample{}, err
+	}
+	defer srv.stop()
+	time.Sleep(200 * time.Millisecond) // let the runtime settle after start-up
+
+	args := append(append([]string{}, sc.args...), "-json", "-pid", fmt.Sprint(srv.pid), srv.baseURL())
+	cmd, stdout, err := startBench(ctx, fanoutBin, args)
+	if err != nil {
+		return sample{}, err
+	}
+	waitErr := cmd.Wait() // non-zero on a loss: the JSON still comes
+	var res fanoutJSON
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		if waitErr != nil {
+			return sample{}, fmt.Errorf("fanout: %w", waitErr)
+		}
+		return sample{}, fmt.Errorf("fanout output: %w: %s", err, stdout.String())
+	}
+	smp := sample{
+		DeliveriesPS: res.DeliveriesPerSec, P50us: res.P50us, P99us: res.P99us,
+		Lost: res.Lost, Dup: res.Dup, Errors: res.Errors, Note: res.FirstError,
+	}
+	if res.Deliveries > 0 {
+		smp.CPUusPerDlv = res.ServerCPUus / float64(res.Deliveries)
+		smp.ClientCPUPer = res.ClientCPUus / float64(res.Deliveries)
+	}
+	if waitErr != nil && res.Errors == 0 && res.Lost == 0 && res.Dup == 0 {
+		smp.Errors++
+		smp.Note = strings.TrimSpace(smp.Note + " fanout: " + waitErr.Error())
+	}
+	return smp, nil
+}
+
 func (s sample) String(kind string) string {
 	var b strings.Builder
 	switch kind {
@@ -399,6 +587,8 @@ func (s sample) String(kind string) string {
 		fmt.Fprintf(&b, "%.1f KiB/conn", s.RSSKiBPer)
 	case "handshakes":
 		fmt.Fprintf(&b, "%.0f handshakes/s  %.0f µs CPU/handshake", s.HandshakesPS, s.CPUusPerHS)
+	case "fanout":
+		fmt.Fprintf(&b, "%.0f deliveries/s  p50 %.0f µs  p99 %.0f µs  %.2f µs CPU/delivery  lost %d  dup %d", s.DeliveriesPS, s.P50us, s.P99us, s.CPUusPerDlv, s.Lost, s.Dup)
 	default:
 		fmt.Fprintf(&b, "%.0f msgs/s  p99 %.0f µs  %.2f µs CPU/msg", s.MsgsPerSec, s.P99us, s.CPUusPerMsg)
 	}

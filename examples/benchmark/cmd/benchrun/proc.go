@@ -55,6 +55,9 @@ func startServer(ctx context.Context, name, bin string) (*server, error) {
 // url returns the server's /echo URL.
 func (s *server) url() string { return "ws://" + s.addr + "/echo" }
 
+// baseURL returns the server's ws:// URL without a path, for cmd/fanout.
+func (s *server) baseURL() string { return "ws://" + s.addr }
+
 // stop sends SIGTERM, waits up to 5 s, then kills.
 func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)

@@ -18,6 +18,8 @@ type report struct {
 	Duration  time.Duration
 	Idle      int
 	Handshake int
+	FanDur    time.Duration // sending time of each fan-out run
+	FanLoad   int           // deliveries/s each fan-out run asks for
 	Servers   []string
 	Scenarios []scenario
 	Samples   map[string]map[string][]sample
@@ -51,7 +53,25 @@ var (
 	rssPerConn = func(s sample) float64 { return s.RSSKiBPer }
 	hsPerSec   = func(s sample) float64 { return s.HandshakesPS }
 	cpuPerHS   = func(s sample) float64 { return s.CPUusPerHS }
+	dlvPerSec  = func(s sample) float64 { return s.DeliveriesPS }
+	p50        = func(s sample) float64 { return s.P50us }
+	cpuPerDlv  = func(s sample) float64 { return s.CPUusPerDlv }
+	cliPerDlv  = func(s sample) float64 { return s.ClientCPUPer }
 )
+
+// hasKind reports whether the report has a scenario of kind.
+func (r *report) hasKind(kind string) bool {
+	return slices.ContainsFunc(r.Scenarios, func(sc scenario) bool { return sc.kind == kind })
+}
+
+// total sums f over the samples of scenario id and server.
+func (r *report) total(id, server string, f func(sample) int64) int64 {
+	var n int64
+	for _, s := range r.Samples[id][server] {
+		n += f(s)
+	}
+	return n
+}
 
 // value returns the median of metric for scenario id and server.
 func (r *report) value(id, server string, metric func(sample) float64) float64 {
@@ -107,9 +127,15 @@ func fmtNum(x float64, prec int) string {
 }
 
 // tables renders the result tables in Markdown.
-func (r *report) tables() string {
+func (r *report) tables() string { return r.tablesOf(func(string) bool { return true }) }
+
+// tablesOf renders the tables of the scenarios whose kind keep accepts.
+func (r *report) tablesOf(keep func(kind string) bool) string {
 	var b strings.Builder
 	for _, sc := range r.Scenarios {
+		if !keep(sc.kind) {
+			continue
+		}
 		fmt.Fprintf(&b, "\n### %s\n\n", sc.title)
 		switch sc.kind {
 		case "echo":
@@ -133,6 +159,18 @@ func (r *report) tables() string {
 				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n", s,
 					fmtNum(r.value(sc.id, s, hsPerSec), 0), fmtRatio(r.ratio(sc.id, s, hsPerSec)),
 					fmtNum(r.value(sc.id, s, cpuPerHS), 0), fmtRatio(r.ratio(sc.id, s, cpuPerHS)),
+					r.errors(sc.id, s))
+			}
+		case "fanout":
+			b.WriteString("| server | deliveries/s | p50 (µs) | p99 (µs) | ÷ coder | server CPU µs/delivery | ÷ coder | client CPU µs/delivery | lost | dup | errors |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+			for _, s := range r.Servers {
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d |\n", s,
+					fmtNum(r.value(sc.id, s, dlvPerSec), 0),
+					fmtNum(r.value(sc.id, s, p50), 0), fmtNum(r.value(sc.id, s, p99), 0), fmtRatio(r.ratio(sc.id, s, p99)),
+					fmtNum(r.value(sc.id, s, cpuPerDlv), 2), fmtRatio(r.ratio(sc.id, s, cpuPerDlv)),
+					fmtNum(r.value(sc.id, s, cliPerDlv), 2),
+					r.total(sc.id, s, func(x sample) int64 { return x.Lost }),
+					r.total(sc.id, s, func(x sample) int64 { return x.Dup }),
 					r.errors(sc.id, s))
 			}
 		}
@@ -224,7 +262,7 @@ ratio within 0.1 of a target is not a clear pass or miss.
 Medians of %d repetitions. "÷ coder" is the median of the server's figure
 divided by raw coder/websocket's from the same repetition: above 1 is better
 for msgs/s and handshakes/s, below 1 is better for CPU and memory.
-%s
+%s%s
 ## Method
 
 - Servers: `+"`nows`"+` is examples/echo (route /echo, default options);
@@ -256,18 +294,20 @@ for msgs/s and handshakes/s, below 1 is better for CPU and memory.
 - Handshakes: %d connections opened and closed (close handshake included),
   32 at a time, with a minimal client (one write, one read per handshake);
   server CPU per handshake as above.
+- Fan-out: see [Fan-out](#fan-out).
 
 Reproduce with `+"`make bench`"+`, or:
 
     cd examples/benchmark && go run ./cmd/benchrun -out ../../docs
 
-Flags: `+"`-reps`, `-duration`, `-idle`, `-handshakes`, `-only 100x64,idle`, `-servers nows,coder`"+`.
+Flags: `+"`-reps`, `-duration`, `-idle`, `-handshakes`, `-fanout-duration`, `-fanout-load`, `-fanout-members`, `-only 100x64,idle` (or `-only echo`, `-only fanout`), `-servers nows,coder`, `-quick`"+`.
 `,
 		r.Date, r.Took.Round(time.Second),
 		m.CPUs, m.Model, m.Memory, m.Kernel, m.Go,
 		m.CPUs, r.Load[0], r.Load[1],
 		r.targets(),
-		r.Reps, r.tables(),
+		r.Reps, r.tablesOf(func(k string) bool { return k != "fanout" }),
+		r.fanoutSection(),
 		strings.Join(r.Servers, ", "), r.Reps,
 		r.Duration, r.ClkTck, r.Idle, r.Handshake)
 	return b.String()
@@ -276,22 +316,7 @@ Flags: `+"`-reps`, `-duration`, `-idle`, `-handshakes`, `-only 100x64,idle`, `-s
 // svg draws the ratios to raw coder as grouped bar charts: msgs/s and CPU
 // per message for each echo scenario, then idle memory and handshakes/s.
 func (r *report) svg() string {
-	peers := []string{}
-	for _, s := range []string{"nows", "melody", "gorilla", "gws"} {
-		if slices.Contains(r.Servers, s) {
-			peers = append(peers, s)
-		}
-	}
-	colors := map[string]string{"nows": "#2563eb", "melody": "#f59e0b", "gorilla": "#10b981", "gws": "#a855f7"}
-
-	type group struct {
-		label string
-		vals  []float64
-	}
-	type panel struct {
-		title  string
-		groups []group
-	}
+	peers := r.peers()
 	var echoIDs []scenario
 	for _, sc := range r.Scenarios {
 		if sc.kind == "echo" {
@@ -333,6 +358,35 @@ func (r *report) svg() string {
 	if len(other.groups) > 0 {
 		panels = append(panels, other)
 	}
+	return drawSVG(peers, panels)
+}
+
+// peers returns the servers drawn against coder, in the charts' order.
+func (r *report) peers() []string {
+	peers := []string{}
+	for _, s := range []string{"nows", "melody", "gorilla", "gws"} {
+		if slices.Contains(r.Servers, s) {
+			peers = append(peers, s)
+		}
+	}
+	return peers
+}
+
+// group is one cluster of bars: one per peer.
+type group struct {
+	label string
+	vals  []float64
+}
+
+// panel is one bar chart.
+type panel struct {
+	title  string
+	groups []group
+}
+
+// drawSVG draws panels of ratios to raw coder, one under the other.
+func drawSVG(peers []string, panels []panel) string {
+	colors := map[string]string{"nows": "#2563eb", "melody": "#f59e0b", "gorilla": "#10b981", "gws": "#a855f7"}
 
 	const (
 		width   = 820
@@ -393,4 +447,80 @@ func (r *report) svg() string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// fanoutSection renders the fan-out part of benchmarks.md, or "" when the
+// run had no fan-out scenario.
+func (r *report) fanoutSection() string {
+	if !r.hasKind("fanout") {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `
+## Fan-out
+
+One room, every connection in it; one more connection publishes messages
+of a fixed size at a steady rate and the server broadcasts each one to the
+room. Each run asks for %s deliveries a second for %s (broadcasts/s =
+deliveries/s ÷ members).
+
+![Fan-out: ratios to raw coder/websocket](benchmarks-fanout.svg)
+
+- Servers, as their users write a room: `+"`nows`"+` is
+  examples/benchmark/servers/nows (`+"`c.Join(room)`"+` in OnOpen,
+  `+"`Hub().Broadcast`"+`, the default send queue: 256 messages, close on
+  overflow); `+"`coder`"+` a hub of clients, each with a channel of 256
+  drained by its own writer goroutine (reads left to CloseRead);
+  `+"`gorilla`"+` the chat example's hub goroutine with a channel and a
+  writePump per client, each broadcast a `+"`websocket.PreparedMessage`"+`;
+  `+"`melody`"+` `+"`BroadcastBinaryFilter`"+` (the publisher's session is
+  filtered out); `+"`gws`"+` a `+"`gws.Broadcaster`"+` per message over the
+  room's sockets. Routes: /fanout joins, /fanout/pub publishes.
+- Load: examples/benchmark/cmd/fanout in its own process. The members are
+  raw sockets read by one epoll loop (a goroutine per connection would take
+  more CPU than the server). It waits until every member has received a
+  probe broadcast, then sends. Each message carries a sequence number and
+  its send time: latency is from the publisher's send to the member's read
+  (p50, p99 over every delivery; the histogram has 1.6 %% resolution), and
+  every member's sequence numbers are checked: lost and duplicated
+  deliveries must be 0. At most 64 broadcasts are in flight; a server that
+  cannot keep up shows fewer deliveries/s, not a growing queue.
+- Server CPU per delivery: the server's utime+stime from /proc/PID/stat
+  over the sending and the delivery of the last message (the room's
+  handshakes are not in it), divided by the deliveries. Client CPU per
+  delivery likewise, for the load client: the two share the machine.
+- "÷ coder": as above, the median of per-repetition ratios to raw
+  coder/websocket; below 1 is better for both latency and CPU.
+- Latency is the noisiest figure here: a broadcast to 5,000 members is a
+  burst of 5,000 writes, and the scheduler's sharing of 2 CPUs among the
+  server, the client and anything else moves its tail from run to run by
+  a factor of 2 or more. Server CPU per delivery is the figure to compare
+  first.
+%s`, fmtNum(float64(r.FanLoad), 0), r.FanDur, r.tablesOf(func(k string) bool { return k == "fanout" }))
+	return b.String()
+}
+
+// fanoutSVG draws the fan-out ratios to raw coder: server CPU per delivery
+// and p99 latency for each fan-out scenario.
+func (r *report) fanoutSVG() string {
+	peers := r.peers()
+	mk := func(title string, metric func(sample) float64) panel {
+		p := panel{title: title}
+		for _, sc := range r.Scenarios {
+			if sc.kind != "fanout" {
+				continue
+			}
+			label, _, _ := strings.Cut(strings.TrimPrefix(sc.title, "fan-out, "), ", ") // no rate: it is in the tables
+			g := group{label: label}
+			for _, s := range peers {
+				g.vals = append(g.vals, r.ratio(sc.id, s, metric))
+			}
+			p.groups = append(p.groups, g)
+		}
+		return p
+	}
+	return drawSVG(peers, []panel{
+		mk("Fan-out: server CPU per delivery ÷ raw coder (lower is better)", cpuPerDlv),
+		mk("Fan-out: p99 latency ÷ raw coder (lower is better)", p99),
+	})
 }

@@ -1,7 +1,7 @@
 // Command coder is the raw github.com/coder/websocket echo server of the
 // benchmark, written the fast way (DESIGN.md, "Using coder/websocket
 // fast"): Reader into a pooled buffer, Write, and a context whose Done is
-// nil for both. It serves /echo.
+// nil for both. It serves /echo, and /fanout and /fanout/pub (fanout.go).
 //
 //	go run ./servers/coder --addr 127.0.0.1:8766
 package main
@@ -63,6 +63,8 @@ func main() {
 	flag.Parse()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", echo)
+	mux.HandleFunc("/fanout", subscribe)
+	mux.HandleFunc("/fanout/pub", publish)
 	if err := http.ListenAndServe(*addr, mux); err != nil {
 		fmt.Fprintln(os.Stderr, "coder:", err)
 		os.Exit(1)

@@ -1,6 +1,6 @@
 // Command gorilla is the github.com/gorilla/websocket echo server of the
 // benchmark: NextReader into a pooled buffer, WriteMessage. It serves
-// /echo.
+// /echo, and /fanout and /fanout/pub (fanout.go).
 //
 //	go run ./servers/gorilla --addr 127.0.0.1:8766
 package main
@@ -65,6 +65,9 @@ func main() {
 	flag.Parse()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/echo", echo)
+	mux.HandleFunc("/fanout", subscribe)
+	mux.HandleFunc("/fanout/pub", publish)
+	go room.run()
 	if err := http.ListenAndServe(*addr, mux); err != nil {
 		fmt.Fprintln(os.Stderr, "gorilla:", err)
 		os.Exit(1)

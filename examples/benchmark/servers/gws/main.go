@@ -1,6 +1,6 @@
 // Command gws is the github.com/lxzan/gws echo server of the benchmark,
 // behind net/http like the others (gws.Upgrader), reading on the handler's
-// goroutine. It serves /echo.
+// goroutine. It serves /echo, and /fanout and /fanout/pub (fanout.go).
 //
 //	go run ./servers/gws --addr 127.0.0.1:8766
 package main
@@ -33,6 +33,7 @@ func main() {
 		}
 		socket.ReadLoop()
 	})
+	serveFanout(mux)
 	if err := http.ListenAndServe(*addr, mux); err != nil {
 		fmt.Fprintln(os.Stderr, "gws:", err)
 		os.Exit(1)

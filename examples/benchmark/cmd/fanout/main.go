@@ -1,0 +1,362 @@
+//go:build linux
+
+// Command fanout is the load client of the benchmark's fan-out scenarios.
+// It opens -members connections to URL/fanout (each server joins them to
+// one room), waits until every one of them has received a probe broadcast,
+// then sends -rate messages a second of -size bytes for -duration on one
+// more connection, to URL/fanout/pub, which the server broadcasts to the
+// room. Every message carries a sequence number and its send time; the
+// client reports deliveries per second, latency from send to receipt (p50,
+// p99), lost and duplicated deliveries, and, with -pid, the server's CPU
+// time per delivery from /proc/PID/stat.
+//
+// The members are read by one epoll loop on raw descriptors (-readers for
+// more), not by a goroutine per connection: on a small machine that would
+// cost more CPU than the server under test.
+//
+//	go run ./cmd/fanout -members 1000 -size 64 -rate 100 -duration 4s ws://127.0.0.1:8766
+package main
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// result is what -json prints.
+type result struct {
+	Members          int     `json:"members"`
+	Size             int     `json:"size"`
+	Rate             float64 `json:"rate"`
+	DurationS        float64 `json:"duration_s"`
+	Broadcasts       int64   `json:"broadcasts"`
+	Skipped          int64   `json:"skipped"`
+	BroadcastsPerSec float64 `json:"broadcasts_per_sec"`
+	Deliveries       int64   `json:"deliveries"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	Lost             int64   `json:"lost"`
+	Dup              int64   `json:"dup"`
+	P50us            float64 `json:"p50_us"`
+	P99us            float64 `json:"p99_us"`
+	MaxUs            float64 `json:"max_us"`
+	ServerCPUus      float64 `json:"server_cpu_us,omitempty"`
+	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
+	ClientCPUus      float64 `json:"client_cpu_us"`
+	SetupS           float64 `json:"setup_s"`
+	Errors           int64   `json:"errors"`
+	FirstError       string  `json:"first_error,omitempty"`
+}
+
+type config struct {
+	members, size, readers, window, parallel int
+	rate                                     float64
+	duration, timeout, lossAfter             time.Duration
+	pid                                      int
+}
+
+func main() {
+	var cfg config
+	flag.IntVar(&cfg.members, "members", 1000, "connections in the room")
+	flag.IntVar(&cfg.size, "size", 64, "message size in bytes (at least 16)")
+	flag.Float64Var(&cfg.rate, "rate", 100, "broadcasts per second")
+	flag.DurationVar(&cfg.duration, "duration", 4*time.Second, "how long to send")
+	flag.IntVar(&cfg.window, "window", 64, "broadcasts in flight at most (not yet received by every member); a tick that finds the window full sends nothing")
+	flag.IntVar(&cfg.readers, "readers", 1, "epoll loops reading the members")
+	flag.IntVar(&cfg.parallel, "dial", 64, "handshakes at a time while opening the members")
+	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "bound on each handshake, and on the wait for every member to join")
+	flag.DurationVar(&cfg.lossAfter, "loss-after", 2*time.Second, "a broadcast not received by every member this long after its send no longer holds the window, and the end waits no longer for it")
+	flag.IntVar(&cfg.pid, "pid", 0, "the server's process ID: report its CPU time per delivery")
+	asJSON := flag.Bool("json", false, "print the result as JSON")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: fanout [flags] ws://HOST:PORT\n\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() != 1 || cfg.size < headerLen || cfg.members < 1 || cfg.rate <= 0 || cfg.readers < 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	res, err := run(cfg, flag.Arg(0))
+	if *asJSON {
+		b, _ := json.Marshal(res)
+		fmt.Println(string(b))
+	} else {
+		printResult(res)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fanout:", err)
+		os.Exit(1)
+	}
+}
+
+func printResult(r result) {
+	fmt.Printf("members %d  size %d B  rate %.0f/s  sent %d (skipped %d)\n", r.Members, r.Size, r.Rate, r.Broadcasts, r.Skipped)
+	fmt.Printf("deliveries %d  %.0f/s  lost %d  dup %d  errors %d\n", r.Deliveries, r.DeliveriesPerSec, r.Lost, r.Dup, r.Errors)
+	fmt.Printf("latency p50 %.0f µs  p99 %.0f µs  max %.0f µs\n", r.P50us, r.P99us, r.MaxUs)
+	if r.ServerCPUus > 0 {
+		fmt.Printf("server CPU %.3f µs/delivery  (client %.3f µs/delivery)\n", r.CPUusPerDelivery, r.ClientCPUus/float64(max(r.Deliveries, 1)))
+	}
+	if r.FirstError != "" {
+		fmt.Println("first error:", r.FirstError)
+	}
+}
+
+// parseURL returns the address to dial and the Host header of a ws:// URL.
+func parseURL(raw string) (netip.AddrPort, string, string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "ws" {
+		return netip.AddrPort{}, "", "", fmt.Errorf("want ws://HOST:PORT, got %q", raw)
+	}
+	ips, err := net.LookupIP(u.Hostname())
+	if err != nil {
+		return netip.AddrPort{}, "", "", err
+	}
+	var ip4 netip.Addr
+	for _, ip := range ips {
+		if a, ok := netip.AddrFromSlice(ip.To4()); ok && ip.To4() != nil {
+			ip4 = a
+			break
+		}
+	}
+	if !ip4.IsValid() {
+		return netip.AddrPort{}, "", "", fmt.Errorf("%s: no IPv4 address", u.Hostname())
+	}
+	port, err := strconv.Atoi(cmpOr(u.Port(), "80"))
+	if err != nil {
+		return netip.AddrPort{}, "", "", err
+	}
+	return netip.AddrPortFrom(ip4, uint16(port)), u.Host, strings.TrimSuffix(u.Path, "/"), nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func run(cfg config, rawURL string) (result, error) {
+	res := result{Members: cfg.members, Size: cfg.size, Rate: cfg.rate}
+	addr, host, base, err := parseURL(rawURL)
+	if err != nil {
+		return res, err
+	}
+	raiseFileLimit(uint64(cfg.members) + 256)
+
+	total := uint64(cfg.rate*cfg.duration.Seconds()) + 1
+	sh := &shared{size: cfg.size, maxSeq: total, counts: make([]atomic.Int32, total)}
+	readers := make([]*reader, cfg.readers)
+	for i := range readers {
+		if readers[i], err = newReader(sh); err != nil {
+			return res, err
+		}
+	}
+	setup := time.Now()
+
+	// Open the members, cfg.parallel handshakes at a time.
+	type dialed struct {
+		fd   int
+		left []byte
+		err  error
+	}
+	conns := make([]dialed, cfg.members)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(cfg.parallel, cfg.members) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < cfg.members; i = int(next.Add(1) - 1) {
+				fd, left, err := rawDial(addr, host, base+"/fanout", cfg.timeout)
+				conns[i] = dialed{fd, left, err}
+			}
+		})
+	}
+	wg.Wait()
+	defer func() {
+		for _, c := range conns {
+			if c.err == nil {
+				_ = unix.Close(c.fd)
+			}
+		}
+	}()
+	for i, c := range conns {
+		if c.err != nil {
+			res.Errors++
+			if res.FirstError == "" {
+				res.FirstError = "member: " + c.err.Error()
+			}
+			continue
+		}
+		if err := readers[i%len(readers)].add(c.fd, c.left); err != nil {
+			return res, err
+		}
+	}
+	if res.Errors > 0 {
+		return res, fmt.Errorf("%d of %d members failed to connect: %s", res.Errors, cfg.members, res.FirstError)
+	}
+	pub, _, err := rawDial(addr, host, base+"/fanout/pub", cfg.timeout)
+	if err != nil {
+		return res, fmt.Errorf("publisher: %w", err)
+	}
+	defer unix.Close(pub)
+	_ = unix.SetsockoptInt(pub, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+
+	var readersDone sync.WaitGroup
+	for _, r := range readers {
+		readersDone.Go(r.run)
+	}
+	stopReaders := sync.OnceFunc(func() { sh.stop.Store(true); readersDone.Wait() })
+	defer stopReaders()
+
+	frame := clientFrame(0x2, make([]byte, cfg.size))
+	payload := frame[len(frame)-cfg.size:]
+	for i := headerLen; i < len(payload); i++ {
+		payload[i] = byte('a' + i%26)
+	}
+	send := func(seq uint64) error {
+		binary.LittleEndian.PutUint64(payload, seq)
+		binary.LittleEndian.PutUint64(payload[8:], uint64(time.Now().UnixNano()))
+		return writeAll(pub, frame)
+	}
+
+	// Probe until every member has received a broadcast: then each one is
+	// in the room, whenever its server runs the join.
+	deadline := time.Now().Add(cfg.timeout)
+	for k := uint64(0); sh.joined.Load() < int64(cfg.members); k++ {
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("only %d of %d members received the probes within %s", sh.joined.Load(), cfg.members, cfg.timeout)
+		}
+		if err := send(probeBit | k); err != nil {
+			return res, fmt.Errorf("publisher: %w", err)
+		}
+		for range 10 {
+			if sh.joined.Load() >= int64(cfg.members) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let the last probes drain
+	res.SetupS = time.Since(setup).Seconds()
+
+	// Send at a steady rate, at most cfg.window broadcasts in flight.
+	sentAt := make([]int64, total)
+	var sent, done uint64
+	advance := func(now int64) {
+		for done < sent && (sh.counts[done].Load() >= int32(cfg.members) || now-sentAt[done] > cfg.lossAfter.Nanoseconds()) {
+			done++
+		}
+	}
+	srv0, _ := cpuTicks(cfg.pid)
+	cli0, _ := cpuTicks(os.Getpid())
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / cfg.rate)
+	for i := range total - 1 {
+		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
+		now := time.Now().UnixNano()
+		advance(now)
+		if sent-done >= uint64(cfg.window) {
+			res.Skipped++
+			continue
+		}
+		sentAt[sent] = now
+		if err := send(sent); err != nil {
+			return res, fmt.Errorf("publisher: %w", err)
+		}
+		sent++
+	}
+	endSend := time.Now()
+	for done < sent {
+		time.Sleep(2 * time.Millisecond)
+		advance(time.Now().UnixNano())
+	}
+	end := time.Unix(0, max(sh.lastRecv.Load(), endSend.UnixNano()))
+	srv1, _ := cpuTicks(cfg.pid)
+	cli1, _ := cpuTicks(os.Getpid())
+	stopReaders()
+
+	var st stats
+	for _, r := range readers {
+		st.delivered += r.st.delivered
+		st.dup += r.st.dup
+		st.bad += r.st.bad
+		st.closed += r.st.closed
+		st.lat.merge(&r.st.lat)
+		if st.firstErr == "" {
+			st.firstErr = r.st.firstErr
+		}
+		for _, m := range r.members {
+			res.Lost += m.lost(sent)
+		}
+	}
+	el := end.Sub(start).Seconds()
+	res.DurationS = el
+	res.Broadcasts = int64(sent)
+	res.BroadcastsPerSec = float64(sent) / el
+	res.Deliveries, res.Dup = st.delivered, st.dup
+	res.DeliveriesPerSec = float64(st.delivered) / el
+	res.P50us = float64(st.lat.quantile(0.50)) / 1e3
+	res.P99us = float64(st.lat.quantile(0.99)) / 1e3
+	res.MaxUs = float64(st.lat.max) / 1e3
+	res.Errors = st.bad + st.closed
+	res.FirstError = st.firstErr
+	// /proc reports CPU time in USER_HZ, 100 a second on Linux.
+	res.ClientCPUus = float64(cli1-cli0) * 1e4
+	if cfg.pid > 0 && srv1 > srv0 {
+		res.ServerCPUus = float64(srv1-srv0) * 1e4
+		res.CPUusPerDelivery = res.ServerCPUus / float64(max(st.delivered, 1))
+	}
+	if res.Lost > 0 || res.Dup > 0 || res.Errors > 0 {
+		return res, fmt.Errorf("lost %d, duplicated %d, errors %d: %s", res.Lost, res.Dup, res.Errors, res.FirstError)
+	}
+	return res, nil
+}
+
+// cpuTicks returns the process's user+system CPU time in clock ticks, from
+// /proc/PID/stat, or 0 for pid 0.
+func cpuTicks(pid int) (int64, error) {
+	if pid <= 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, errors.New("malformed /proc/PID/stat")
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, errors.New("short /proc/PID/stat")
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("malformed /proc/PID/stat")
+	}
+	return u + st, nil
+}
+
+// raiseFileLimit raises the soft limit on open files towards need.
+func raiseFileLimit(need uint64) {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur >= need {
+		return
+	}
+	lim.Cur = min(need, lim.Max)
+	_ = unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+}

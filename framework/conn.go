@@ -261,32 +261,44 @@ func (c *Conn) dispatch(typ websocket.MessageType, msg []byte) (CloseStatus, boo
 	return c.call(func() error { return c.hooks.binary.OnBinary(c.ctx, c, msg) })
 }
 
-// call runs a hook, turning its error or panic into a close.
+// call runs a hook, turning its error or panic into a close. Its frame
+// and its deferred function's are kept small, the slow paths apart: it
+// runs on the connection's goroutine, whose stack an idle connection
+// keeps, and a stack that grew (past 2 KiB) does not shrink back.
 func (c *Conn) call(hook func() error) (st CloseStatus, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
-			c.srv.log.Error("nows: panic in handler", "route", c.route.full, "remote", c.req.RemoteAddr,
-				"panic", v, panicStack())
-			st, ok = c.fail(websocket.StatusInternalError, "", CauseHandlerPanic, fmt.Errorf("panic: %v", v)), false
+			st, ok = c.hookPanicked(v), false
 		}
 	}()
-	err := hook()
-	if err == nil {
-		return CloseStatus{}, true
+	if err := hook(); err != nil {
+		return c.hookFailed(err), false
 	}
+	return CloseStatus{}, true
+}
+
+// hookPanicked logs a hook's panic and closes the connection.
+func (c *Conn) hookPanicked(v any) CloseStatus {
+	c.srv.log.Error("nows: panic in handler", "route", c.route.full, "remote", c.req.RemoteAddr,
+		"panic", v, panicStack())
+	return c.fail(websocket.StatusInternalError, "", CauseHandlerPanic, fmt.Errorf("panic: %v", v))
+}
+
+// hookFailed turns a hook's error into a close.
+func (c *Conn) hookFailed(err error) CloseStatus {
 	if cur := c.closing.Load(); cur != nil {
 		// The hook's error comes from a close already under way.
-		return *cur, false
+		return *cur
 	}
 	if ce, ok := closeErrorOf(err); ok {
 		reason, bad := checkClose(ce.Code, ce.Reason)
 		if bad == nil {
-			return c.fail(ce.Code, reason, CauseClosed, err), false
+			return c.fail(ce.Code, reason, CauseClosed, err)
 		}
 		err = fmt.Errorf("hook returned %w: %w", err, bad)
 	}
 	c.srv.log.Error("nows: handler error", "route", c.route.full, "remote", c.req.RemoteAddr, "err", err)
-	return c.fail(websocket.StatusInternalError, "", CauseHandlerError, err), false
+	return c.fail(websocket.StatusInternalError, "", CauseHandlerError, err)
 }
 
 // fail closes the connection with a status chosen by the server and

@@ -188,6 +188,7 @@ func (c *Conn) run() CloseStatus {
 		}
 	}
 	for {
+		c.wire.awaitData() // the idle wait, on this shallow stack (netconn.go)
 		typ, r, err := c.ws.Reader(context.Background())
 		if err != nil {
 			return c.readFailed(err)

@@ -106,9 +106,11 @@ const (
 	defaultShutdownTimeout  = 10 * time.Second
 
 	// Each connection holds a read buffer (frame headers and small
-	// messages; larger payloads are read straight into the message) and a
-	// write buffer (a larger message still leaves in one writev).
-	readBufferSize  = 1024
+	// payloads; larger payloads are read straight into the message) and a
+	// write buffer (a larger message still leaves in one writev). The read
+	// buffer is small: bytes arrive in a pooled buffer while a message is
+	// read (see awaitData in netconn.go).
+	readBufferSize  = 128
 	writeBufferSize = 512
 )
 

@@ -159,8 +159,8 @@ func (c *Conn) Params() Params {
 func (c *Conn) Route() string { return c.route.full }
 
 // Request returns the handshake request: its headers, query, cookies and
-// TLS state. Its body is empty and its context must not be used; use
-// Context instead.
+// TLS state. Its body is empty and its context is the connection's
+// (Context).
 func (c *Conn) Request() *http.Request { return c.req }
 
 // Subprotocol returns the negotiated subprotocol, or "".

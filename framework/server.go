@@ -136,10 +136,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
-	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, req: r, params: params, hooks: h, at: time.Now()}
+	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, params: params, hooks: h, at: time.Now()}
 	// No parent to register with: Shutdown cancels each connection itself,
 	// and a shared parent would be a lock and a map entry per handshake.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.req = connRequest(r, c.ctx)
 	if !s.track(c) {
 		c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
 		c.finish(*c.closing.Load())
@@ -158,6 +159,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.untrack(c)
 		c.serve()
 	}()
+}
+
+// connRequest returns the copy of the handshake request that Conn.Request
+// returns for the connection's life: the same headers, URL and TLS state,
+// an empty body, and the connection's context. The request's own context
+// (a chain of net/http's, a few hundred bytes) is not kept alive by every
+// idle connection.
+func connRequest(r *http.Request, ctx context.Context) *http.Request {
+	req := r.WithContext(ctx)
+	req.Body, req.GetBody = http.NoBody, nil
+	return req
 }
 
 // route matches the request's path. The parameters go to the heap, and only

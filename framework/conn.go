@@ -174,32 +174,48 @@ func (c *Conn) Context() context.Context { return c.ctx }
 // not read from it: the framework does.
 func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
 
-// serve runs the connection: OnOpen, the read loop, OnClose.
+// serve runs the connection: OnOpen, the read loop, OnClose. An idle
+// connection waits in awaitData called from here, so that the stack it
+// keeps is as shallow as can be: its depth decides whether the goroutine
+// fits in 2 KiB (and, through Go's adaptive initial stack size, whether
+// new goroutines start with 2 KiB or 4 KiB).
 func (c *Conn) serve() {
 	c.startPing()
-	st := c.run()
+	st := c.open() // the final status: nil while the connection runs
+	for st == nil {
+		c.wire.awaitData() // netconn.go
+		st = c.next()
+	}
 	c.finish(st)
 }
 
-func (c *Conn) run() CloseStatus {
-	if c.hooks.open != nil {
-		if st, ok := c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) }); !ok {
-			return st
-		}
+// open runs OnOpen, and returns the final status if the connection ends.
+func (c *Conn) open() *CloseStatus {
+	if c.hooks.open == nil {
+		return nil
 	}
-	for {
-		c.wire.awaitData() // the idle wait, on this shallow stack (netconn.go)
-		typ, r, err := c.ws.Reader(context.Background())
-		if err != nil {
-			return c.readFailed(err)
-		}
-		if st, ok := c.limitMessage(); !ok { // ratelimit.go
-			return st
-		}
-		if st, ok := c.handleMessage(typ, r); !ok {
-			return st
-		}
+	if st, ok := c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) }); !ok {
+		return &st
 	}
+	return nil
+}
+
+// next reads one message and dispatches it, and returns the final status
+// if the connection ends.
+func (c *Conn) next() *CloseStatus {
+	typ, r, err := c.ws.Reader(context.Background())
+	if err != nil {
+		st := c.readFailed(err)
+		return &st
+	}
+	st, ok := c.limitMessage() // ratelimit.go
+	if ok {
+		st, ok = c.handleMessage(typ, r)
+	}
+	if !ok {
+		return &st
+	}
+	return nil
 }
 
 // handleMessage reads one message into a pooled buffer (an idle connection
@@ -359,7 +375,7 @@ func isNetErr(err error) bool {
 
 // finish ends the connection: stops the keep-alive, cancels the context and
 // runs OnClose.
-func (c *Conn) finish(st CloseStatus) {
+func (c *Conn) finish(st *CloseStatus) {
 	c.mu.Lock()
 	c.pingStopped = true // no tick starts a ping, or re-arms the timer, after this
 	if c.timer != nil {
@@ -381,7 +397,7 @@ func (c *Conn) finish(st CloseStatus) {
 				c.srv.log.Error("nows: panic in OnClose", "route", c.route.full, "panic", v, panicStack())
 			}
 		}()
-		c.hooks.close.OnClose(c, st)
+		c.hooks.close.OnClose(c, *st)
 	}
 }
 

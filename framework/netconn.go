@@ -278,15 +278,14 @@ func (c *wireConn) awaitData() {
 	if c.raw == nil || !c.rmu.TryLock() {
 		return
 	}
-	defer c.rmu.Unlock()
 	c.reading.Add(1) // see linger
-	defer c.reading.Add(-1)
-	if len(c.pending) > 0 || len(c.unread) > 0 || c.unreadErr != nil || len(c.ready) > 0 || len(c.held) > 0 ||
-		c.failNext != nil || c.rateOver || !c.inspect || !c.scan.atFrameStart() ||
-		c.readEnded.Load() || c.lingering.Load() || c.aborted.Load() {
-		return
+	if len(c.pending) == 0 && len(c.unread) == 0 && c.unreadErr == nil && len(c.ready) == 0 && len(c.held) == 0 &&
+		c.failNext == nil && !c.rateOver && c.inspect && c.scan.atFrameStart() &&
+		!c.readEnded.Load() && !c.lingering.Load() && !c.aborted.Load() {
+		_ = c.raw.Read(c.fillFn) // fill cannot panic: no defer, for a smaller frame
 	}
-	_ = c.raw.Read(c.fillFn)
+	c.reading.Add(-1)
+	c.rmu.Unlock()
 }
 
 // fill is awaitData's RawConn callback: it reads what the socket has into

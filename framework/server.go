@@ -143,7 +143,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.req = connRequest(r, c.ctx)
 	if !s.track(c) {
 		c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
-		c.finish(*c.closing.Load())
+		c.finish(c.closing.Load())
 		return
 	}
 	if s.log.Enabled(c.ctx, slog.LevelDebug) {

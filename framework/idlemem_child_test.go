@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -87,6 +88,12 @@ func TestIdleMemory(t *testing.T) {
 		per(after.StackInuse, before.StackInuse), per(after.Sys, before.Sys),
 		(float64(after.HeapObjects)-float64(before.HeapObjects))/float64(n),
 		float64(after.goroutines-before.goroutines)/float64(n), per(after.rss, before.rss))
+	t.Logf("the rest of Sys, per connection (KiB): heap free, not returned %.2f  StackSys-StackInuse %.2f  MSpanSys %.2f  GCSys %.2f  OtherSys %.2f",
+		per(after.HeapIdle-after.HeapReleased, before.HeapIdle-before.HeapReleased), per(after.StackSys-after.StackInuse, before.StackSys-before.StackInuse),
+		per(after.MSpanSys, before.MSpanSys), per(after.GCSys, before.GCSys), per(after.OtherSys, before.OtherSys))
+	start := []metrics.Sample{{Name: "/gc/stack/starting-size:bytes"}}
+	metrics.Read(start)
+	t.Logf("new goroutines start with %d bytes of stack (it follows the average stack in use: Go's adaptivestackstart)", start[0].Value.Uint64())
 	if path := os.Getenv("NOWS_IDLE_MEM_PROF"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {

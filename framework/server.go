@@ -264,9 +264,13 @@ func headerBytes(r *http.Request) int {
 	return n + 2
 }
 
+// hasToken reports whether a comma-separated header has token, without
+// allocating.
 func hasToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
@@ -275,9 +279,15 @@ func hasToken(h http.Header, name, token string) bool {
 	return false
 }
 
+// validKey reports whether k is 16 bytes in base64, without allocating.
 func validKey(k string) bool {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k))
-	return err == nil && len(b) == 16
+	k = strings.TrimSpace(k)
+	var b [18]byte
+	if base64.StdEncoding.DecodedLen(len(k)) > len(b) {
+		return false
+	}
+	n, err := base64.StdEncoding.Decode(b[:], []byte(k))
+	return err == nil && n == 16
 }
 
 // originAllowed implements the same-origin default and AllowedOrigins.

@@ -274,18 +274,22 @@ var readBufs = sync.Pool{New: func() any { return new([readChunk]byte) }}
 // coder's bufio.Reader holds nothing when a message has been read: Read
 // hands it no byte past the end of the frame under way (see frameEnd), and
 // coder reads no further than the end of a message.
-func (c *wireConn) awaitData() {
+//
+// It reports whether what it read starts with a close frame.
+func (c *wireConn) awaitData() (closeNext bool) {
 	if c.raw == nil || !c.rmu.TryLock() {
-		return
+		return false
 	}
 	c.reading.Add(1) // see linger
 	if len(c.pending) == 0 && len(c.unread) == 0 && c.unreadErr == nil && len(c.ready) == 0 && len(c.held) == 0 &&
 		c.failNext == nil && !c.rateOver && c.inspect && c.scan.atFrameStart() &&
 		!c.readEnded.Load() && !c.lingering.Load() && !c.aborted.Load() {
 		_ = c.raw.Read(c.fillFn) // fill cannot panic: no defer, for a smaller frame
+		closeNext = len(c.unread) > 0 && c.unread[0]&0x0f == 0x8
 	}
 	c.reading.Add(-1)
 	c.rmu.Unlock()
+	return closeNext
 }
 
 // fill is awaitData's RawConn callback: it reads what the socket has into

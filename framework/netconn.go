@@ -212,16 +212,15 @@ func (c *wireConn) Read(p []byte) (int, error) {
 
 // readRaw reads from the bytes buffered before the hijack, then those
 // awaitData read, then the socket, re-arming the idle deadline only when
-// it fires early. With a RawConn (see awaitData), it hands coder no byte
-// past the end of the frame under way, and keeps the rest in unread.
+// it fires early.
 func (c *wireConn) readRaw(p []byte) (int, error) {
 	if len(c.pending) > 0 {
-		n := c.frameEnd(p, c.pending)
+		n := copy(p, c.pending)
 		c.pending = c.pending[n:]
 		return n, nil
 	}
 	if len(c.unread) > 0 {
-		n := c.frameEnd(p, c.unread)
+		n := copy(p, c.unread)
 		c.unread = c.unread[n:]
 		if len(c.unread) == 0 {
 			c.dropUnread()
@@ -235,10 +234,6 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 		n, err := c.Conn.Read(p)
 		if n > 0 {
 			c.lastRead.Store(int64(time.Since(c.start)))
-			if k := c.frameEnd(p[:n], p[:n]); k < n {
-				c.keepUnread(p[k:n])
-				n = k
-			}
 			return n, err
 		}
 		if err == nil || c.readTimeout <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() || c.lingering.Load() {
@@ -265,15 +260,16 @@ var readBufs = sync.Pool{New: func() any { return new([readChunk]byte) }}
 // awaitData waits, on the read loop's shallow stack, until the client
 // sends something, and reads it into a pooled buffer that Read hands out.
 // An idle connection thus waits with no read buffer and without going
-// down coder's read path, which would keep its goroutine's stack grown
-// (an idle connection's largest cost). It returns at once when bytes are
-// buffered anywhere, when a Read is under way (coder's close handshake),
-// and without a RawConn (TLS); on a deadline, close or error the Read
-// that follows meets the same condition and reports it.
+// down coder's read path, which would grow its goroutine's stack (an idle
+// connection's largest cost). It returns at once when bytes are buffered
+// here, when a Read is under way (coder's close handshake), and without a
+// RawConn (TLS); on a deadline, close or error the Read that follows meets
+// the same condition and reports it.
 //
-// coder's bufio.Reader holds nothing when a message has been read: Read
-// hands it no byte past the end of the frame under way (see frameEnd), and
-// coder reads no further than the end of a message.
+// serve calls it before the first message only, when coder's
+// bufio.Reader has read nothing: it cannot hold bytes awaitData would
+// wait in front of (a close handshake that has read some has also read
+// the client's close frame, which ends inspect).
 //
 // It reports whether what it read starts with a close frame.
 func (c *wireConn) awaitData() (closeNext bool) {
@@ -316,34 +312,6 @@ func (c *wireConn) fill(fd uintptr) bool {
 		readBufs.Put(buf)
 		return true
 	}
-}
-
-// frameEnd copies into p what of src it may hand coder and returns how
-// many bytes: with a RawConn, no byte past the end of the frame under way.
-// p and src may be the same slice.
-func (c *wireConn) frameEnd(p, src []byte) int {
-	n := min(len(p), len(src))
-	if c.raw != nil && c.inspect && len(c.held) == 0 {
-		f := c.scan.frameCursor
-		for i := 0; i < n; {
-			if i, _ = f.advance(src, i); f.atFrameStart() {
-				n = i
-				break
-			}
-		}
-	}
-	return copy(p, src[:n])
-}
-
-// keepUnread keeps b, read from the socket but not handed to coder, for
-// the next Read.
-func (c *wireConn) keepUnread(b []byte) {
-	if len(b) <= readChunk {
-		c.unreadBuf = readBufs.Get().(*[readChunk]byte)
-		c.unread = c.unreadBuf[:copy(c.unreadBuf[:], b)]
-		return
-	}
-	c.unread = append([]byte(nil), b...)
 }
 
 // dropUnread returns unread's pooled buffer once it is empty.

@@ -108,8 +108,9 @@ const (
 	// Each connection holds a read buffer (frame headers and small
 	// payloads; larger payloads are read straight into the message) and a
 	// write buffer (a larger message still leaves in one writev). The read
-	// buffer is small: bytes arrive in a pooled buffer while a message is
-	// read (see awaitData in netconn.go).
+	// buffer is small: every idle connection holds it, and a message that
+	// ends a wait arrives in a pooled buffer (awaitData in netconn.go)
+	// until the connection's first message, then straight into this one.
 	readBufferSize  = 128
 	writeBufferSize = 512
 )

@@ -231,7 +231,7 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 		return 0, err
 	}
 	for {
-		n, err := c.Conn.Read(p)
+		n, err := c.readSocket(p)
 		if n > 0 {
 			c.lastRead.Store(int64(time.Since(c.start)))
 			return n, err
@@ -250,6 +250,28 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 		_ = c.Conn.SetReadDeadline(now.Add(closeGrace))
 		return 0, errIdle
 	}
+}
+
+// readSocket reads from the socket. A read into coder's small buffer
+// goes, with a RawConn, through a pooled buffer taken only once the socket
+// has bytes: a read takes up to readChunk bytes at once (several
+// pipelined messages), and a wait holds no buffer.
+func (c *wireConn) readSocket(p []byte) (int, error) {
+	if c.raw == nil || len(p) >= readChunk {
+		return c.Conn.Read(p)
+	}
+	if err := c.raw.Read(c.fillFn); err != nil {
+		return 0, err
+	}
+	if len(c.unread) == 0 {
+		return 0, c.unreadErr
+	}
+	n := copy(p, c.unread)
+	c.unread = c.unread[n:]
+	if len(c.unread) == 0 {
+		c.dropUnread()
+	}
+	return n, nil
 }
 
 // readChunk is the size of the pooled buffers awaitData reads into.

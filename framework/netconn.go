@@ -274,7 +274,8 @@ func (c *wireConn) readSocket(p []byte) (int, error) {
 	return n, nil
 }
 
-// readChunk is the size of the pooled buffers awaitData reads into.
+// readChunk is the size of the pooled buffers fill reads into (for
+// awaitData and readSocket).
 const readChunk = 4096
 
 var readBufs = sync.Pool{New: func() any { return new([readChunk]byte) }}

@@ -108,9 +108,9 @@ const (
 	// Each connection holds a read buffer (frame headers and small
 	// payloads; larger payloads are read straight into the message) and a
 	// write buffer (a larger message still leaves in one writev). The read
-	// buffer is small: every idle connection holds it, and a message that
-	// ends a wait arrives in a pooled buffer (awaitData in netconn.go)
-	// until the connection's first message, then straight into this one.
+	// buffer is small: every idle connection holds it, and the socket is
+	// read, up to 4 KiB at a time, into a pooled buffer taken only once it
+	// has bytes (readSocket and awaitData in netconn.go).
 	readBufferSize  = 128
 	writeBufferSize = 512
 )

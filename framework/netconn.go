@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 )
@@ -71,6 +72,18 @@ type wireConn struct {
 	rate      *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go); never changes
 	rateOver  bool         // the byte limit was exceeded: nothing more is read
 
+	// The idle wait (see awaitData), on sockets that have a RawConn. rmu
+	// serialises Read with awaitData: coder's close handshake may read
+	// from another goroutine while the read loop waits. unread holds
+	// bytes read from the socket and not yet handed to coder (in front of
+	// the socket's), in the pooled array unreadBuf when it is not nil.
+	raw       syscall.RawConn
+	fillFn    func(uintptr) bool // c.fill, made once: a method value allocates
+	rmu       sync.Mutex
+	unread    []byte
+	unreadBuf *[readChunk]byte
+	unreadErr error // what the socket returned after unread
+
 	// Write side: serialised by coder's frame lock.
 	writeArmed time.Time
 	outFrames  frameCursor // where the server's outgoing frames end
@@ -110,6 +123,11 @@ func newWireConn(nc net.Conn, pending []byte, limit int64, readTimeout, writeTim
 	c.readArmed, c.writeArmed = rd, wd
 	_ = nc.SetReadDeadline(rd)
 	_ = nc.SetWriteDeadline(wd)
+	if sc, ok := nc.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw, c.fillFn = raw, c.fill
+		}
+	}
 	return c
 }
 
@@ -141,6 +159,8 @@ func (c *wireConn) truncated() bool { return c.cut.Load() }
 func (c *wireConn) Read(p []byte) (int, error) {
 	c.reading.Add(1) // before readEnded is looked at (see linger)
 	defer c.reading.Add(-1)
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
 	for {
 		if c.readEnded.Load() {
 			return 0, io.EOF
@@ -190,16 +210,28 @@ func (c *wireConn) Read(p []byte) (int, error) {
 	}
 }
 
-// readRaw reads from the bytes buffered before the hijack, then the socket,
-// re-arming the idle deadline only when it fires early.
+// readRaw reads from the bytes buffered before the hijack, then those
+// awaitData read, then the socket, re-arming the idle deadline only when
+// it fires early.
 func (c *wireConn) readRaw(p []byte) (int, error) {
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
 		c.pending = c.pending[n:]
 		return n, nil
 	}
+	if len(c.unread) > 0 {
+		n := copy(p, c.unread)
+		c.unread = c.unread[n:]
+		if len(c.unread) == 0 {
+			c.dropUnread()
+		}
+		return n, nil
+	}
+	if err := c.unreadErr; err != nil {
+		return 0, err
+	}
 	for {
-		n, err := c.Conn.Read(p)
+		n, err := c.readSocket(p)
 		if n > 0 {
 			c.lastRead.Store(int64(time.Since(c.start)))
 			return n, err
@@ -218,6 +250,99 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 		_ = c.Conn.SetReadDeadline(now.Add(closeGrace))
 		return 0, errIdle
 	}
+}
+
+// readSocket reads from the socket. A read into coder's small buffer
+// goes, with a RawConn, through a pooled buffer taken only once the socket
+// has bytes: a read takes up to readChunk bytes at once (several
+// pipelined messages), and a wait holds no buffer.
+func (c *wireConn) readSocket(p []byte) (int, error) {
+	if c.raw == nil || len(p) >= readChunk {
+		return c.Conn.Read(p)
+	}
+	if err := c.raw.Read(c.fillFn); err != nil {
+		return 0, err
+	}
+	if len(c.unread) == 0 {
+		return 0, c.unreadErr
+	}
+	n := copy(p, c.unread)
+	c.unread = c.unread[n:]
+	if len(c.unread) == 0 {
+		c.dropUnread()
+	}
+	return n, nil
+}
+
+// readChunk is the size of the pooled buffers fill reads into (for
+// awaitData and readSocket).
+const readChunk = 4096
+
+var readBufs = sync.Pool{New: func() any { return new([readChunk]byte) }}
+
+// awaitData waits, on the read loop's shallow stack, until the client
+// sends something, and reads it into a pooled buffer that Read hands out.
+// An idle connection thus waits with no read buffer and without going
+// down coder's read path, which would grow its goroutine's stack (an idle
+// connection's largest cost). It returns at once when bytes are buffered
+// here, when a Read is under way (coder's close handshake), and without a
+// RawConn (TLS); on a deadline, close or error the Read that follows meets
+// the same condition and reports it.
+//
+// serve calls it before the first message only, when coder's
+// bufio.Reader has read nothing: it cannot hold bytes awaitData would
+// wait in front of (a close handshake that has read some has also read
+// the client's close frame, which ends inspect).
+//
+// It reports whether what it read starts with a close frame.
+func (c *wireConn) awaitData() (closeNext bool) {
+	if c.raw == nil || !c.rmu.TryLock() {
+		return false
+	}
+	c.reading.Add(1) // see linger
+	if len(c.pending) == 0 && len(c.unread) == 0 && c.unreadErr == nil && len(c.ready) == 0 && len(c.held) == 0 &&
+		c.failNext == nil && !c.rateOver && c.inspect && c.scan.atFrameStart() &&
+		!c.readEnded.Load() && !c.lingering.Load() && !c.aborted.Load() {
+		_ = c.raw.Read(c.fillFn) // fill cannot panic: no defer, for a smaller frame
+		closeNext = len(c.unread) > 0 && c.unread[0]&0x0f == 0x8
+	}
+	c.reading.Add(-1)
+	c.rmu.Unlock()
+	return closeNext
+}
+
+// fill is awaitData's RawConn callback: it reads what the socket has into
+// a pooled buffer, and reports false (wait) when it has nothing.
+func (c *wireConn) fill(fd uintptr) bool {
+	buf := readBufs.Get().(*[readChunk]byte)
+	for {
+		n, err := syscall.Read(int(fd), buf[:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			readBufs.Put(buf)
+			return false
+		case err != nil:
+			c.unreadErr = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", err)}
+		case n == 0:
+			c.unreadErr = io.EOF
+		default:
+			c.lastRead.Store(int64(time.Since(c.start)))
+			c.unread, c.unreadBuf = buf[:n], buf
+			return true
+		}
+		readBufs.Put(buf)
+		return true
+	}
+}
+
+// dropUnread returns unread's pooled buffer once it is empty.
+func (c *wireConn) dropUnread() {
+	if c.unreadBuf != nil {
+		readBufs.Put(c.unreadBuf)
+	}
+	c.unread, c.unreadBuf = nil, nil
 }
 
 // inspectBytes runs the frame scanner over b, which was just read into the
@@ -422,7 +547,7 @@ func (c *wireConn) linger() {
 	// and returns at once, without touching the stream or the scanner.
 	if c.readEnded.Load() && c.reading.Load() == 0 {
 		seek = &closeSeeker{frameCursor: c.scan.frameCursor}
-		if seek.feed(c.held) {
+		if seek.feed(c.held) || seek.feed(c.pending) || seek.feed(c.unread) {
 			return // the client's close frame is all read
 		}
 		if owed := seek.remaining; owed > 0 {

@@ -106,9 +106,12 @@ const (
 	defaultShutdownTimeout  = 10 * time.Second
 
 	// Each connection holds a read buffer (frame headers and small
-	// messages; larger payloads are read straight into the message) and a
-	// write buffer (a larger message still leaves in one writev).
-	readBufferSize  = 1024
+	// payloads; larger payloads are read straight into the message) and a
+	// write buffer (a larger message still leaves in one writev). The read
+	// buffer is small: every idle connection holds it, and the socket is
+	// read, up to 4 KiB at a time, into a pooled buffer taken only once it
+	// has bytes (readSocket and awaitData in netconn.go).
+	readBufferSize  = 128
 	writeBufferSize = 512
 )
 

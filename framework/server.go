@@ -136,13 +136,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
-	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, req: r, params: params, hooks: h, at: time.Now()}
+	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, params: params, hooks: h, at: time.Now()}
 	// No parent to register with: Shutdown cancels each connection itself,
 	// and a shared parent would be a lock and a map entry per handshake.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.req = connRequest(r, c.ctx)
 	if !s.track(c) {
 		c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
-		c.finish(*c.closing.Load())
+		c.finish(c.closing.Load())
 		return
 	}
 	if s.log.Enabled(c.ctx, slog.LevelDebug) {
@@ -158,6 +159,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.untrack(c)
 		c.serve()
 	}()
+}
+
+// connRequest returns the copy of the handshake request that Conn.Request
+// returns for the connection's life: the same headers, URL and TLS state,
+// an empty body, and the connection's context. The request's own context
+// (a chain of net/http's, a few hundred bytes) is not kept alive by every
+// idle connection.
+func connRequest(r *http.Request, ctx context.Context) *http.Request {
+	req := r.WithContext(ctx)
+	req.Body, req.GetBody = http.NoBody, nil
+	return req
 }
 
 // route matches the request's path. The parameters go to the heap, and only
@@ -252,9 +264,13 @@ func headerBytes(r *http.Request) int {
 	return n + 2
 }
 
+// hasToken reports whether a comma-separated header has token, without
+// allocating.
 func hasToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
@@ -263,9 +279,15 @@ func hasToken(h http.Header, name, token string) bool {
 	return false
 }
 
+// validKey reports whether k is 16 bytes in base64, without allocating.
 func validKey(k string) bool {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(k))
-	return err == nil && len(b) == 16
+	k = strings.TrimSpace(k)
+	var b [18]byte
+	if base64.StdEncoding.DecodedLen(len(k)) > len(b) {
+		return false
+	}
+	n, err := base64.StdEncoding.Decode(b[:], []byte(k))
+	return err == nil && n == 16
 }
 
 // originAllowed implements the same-origin default and AllowedOrigins.

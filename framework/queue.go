@@ -95,6 +95,7 @@ type queueStats struct {
 	Queued       uint64 // messages accepted into the queue
 	Sent         uint64 // messages the queue wrote to the client
 	Dropped      uint64 // messages dropped: by QueueDrop, by an overflow close, or because the connection ended first
+	Batches      uint64 // writes of several messages at once (see writeBatch)
 	Pending      int    // messages waiting now
 	PendingBytes int    // bytes waiting now
 }
@@ -117,6 +118,7 @@ type sendQueue struct {
 
 	queued, sent, dropped atomic.Uint64
 	discards              atomic.Uint64 // calls of discard, for a batch in flight
+	batches               atomic.Uint64
 }
 
 // queued is one entry of a send queue: a message, or a close to run in
@@ -304,6 +306,7 @@ func (q *sendQueue) stats() queueStats {
 		Queued:       q.queued.Load(),
 		Sent:         q.sent.Load(),
 		Dropped:      q.dropped.Load(),
+		Batches:      q.batches.Load(),
 		Pending:      pending,
 		PendingBytes: bytes,
 	}
@@ -358,6 +361,9 @@ func (c *Conn) writeLoop(q *sendQueue) {
 		q.sent.Add(uint64(sent))
 		q.total.sent.Add(uint64(sent))
 		q.drop(dropped)
+		if sent > 1 {
+			q.batches.Add(1)
+		}
 		if err != nil {
 			q.mu.Lock()
 			q.closed = true

@@ -359,8 +359,10 @@ func (c *Conn) writeLoop(q *sendQueue) {
 		}
 		sent, dropped, err := c.writeBatch(q, batch, gen)
 		q.sent.Add(uint64(sent))
-		q.total.sent.Add(uint64(sent))
-		q.drop(dropped)
+		q.total.sent.Add(uint64(sent)) // shared by every writer: one add a batch
+		if dropped > 0 {
+			q.drop(dropped)
+		}
 		if sent > 1 {
 			q.batches.Add(1)
 		}

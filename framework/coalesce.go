@@ -13,16 +13,25 @@ import "sync"
 
 // maxHeldOut bounds the bytes held for one frame: a larger frame goes out
 // in pieces of about this size.
+//
+// The send queue's writer extends this to whole messages: while it has more
+// messages of a batch to hand coder, it corks the wire layer (wireConn.corked),
+// which then holds complete data frames too; the batch's last message,
+// written uncorked, takes them all out in one writev. coder still builds and
+// writes every frame under its own lock, so frames stay whole and in coder's
+// order. A control frame (a pong or a close from coder's read loop, a ping)
+// is never held: it leaves at once, after the frames held before it. Held
+// bytes are bounded by maxHeldOut, as a split frame's are.
 const maxHeldOut = 64 << 10
 
-// coalesce handles a write that ends inside a frame, or completes one
-// whose start is held.
-func (c *wireConn) coalesce(p []byte, complete bool) (int, error) {
+// coalesce handles a write that is to be held (it ends inside a frame, or
+// is a data frame while corked), or one that follows bytes held.
+func (c *wireConn) coalesce(p []byte, hold bool) (int, error) {
 	held := 0
 	if c.heldOut != nil {
 		held = len(*c.heldOut)
 	}
-	if !complete && held+len(p) <= maxHeldOut {
+	if hold && held+len(p) <= maxHeldOut {
 		if c.heldOut == nil {
 			c.heldOut = heldOutPool.Get().(*[]byte)
 		}
@@ -75,6 +84,10 @@ func (f *frameCursor) advance(b []byte, i int) (int, bool) {
 	}
 	return i + 1, false
 }
+
+// dataFrame reports whether the last header read was a data frame's (text,
+// binary or continuation), not a control frame's.
+func (f *frameCursor) dataFrame() bool { return f.hdr[0]&0x08 == 0 }
 
 // feed consumes p and reports whether it ended exactly at the end of a frame.
 func (f *frameCursor) feed(p []byte) bool {

@@ -136,3 +136,80 @@ func mustWrite(t *testing.T, c *wireConn, p []byte) {
 		t.Fatalf("Write(%d bytes) = %d, %v", len(p), n, err)
 	}
 }
+
+// countingConn counts the writes that reach it.
+type countingConn struct {
+	net.Conn
+	writes int
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes++
+	return c.Conn.Write(p)
+}
+
+// TestCork checks what a corked wire layer holds: whole data frames until
+// an uncorked one takes them out, never a control frame, which leaves at
+// once after what is held; the bytes stay in order.
+func TestCork(t *testing.T) {
+	t.Parallel()
+	server, client := net.Pipe()
+	defer client.Close()
+	counted := &countingConn{Conn: server}
+	c := newWireConn(counted, nil, 0, 0, 0)
+	defer c.abort()
+	var want []byte
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	write := func(p []byte) {
+		t.Helper()
+		mustWrite(t, c, p)
+		want = append(want, p...)
+	}
+	pong := []byte{0x8a, 1, 'p'}
+
+	c.corked.Store(true)
+	for range 10 {
+		write(frame(100))
+	}
+	if c.heldOut == nil || len(*c.heldOut) != 10*len(frame(100)) || counted.writes != 0 {
+		t.Fatalf("corked: %d writes, want 10 frames held and none written", counted.writes)
+	}
+	write(pong) // a control frame is not held, and follows what is
+	if c.heldOut != nil || counted.writes == 0 {
+		t.Fatalf("a pong while corked: still held, or nothing written")
+	}
+	writes := counted.writes
+	for range 5 {
+		write(frame(200))
+	}
+	c.corked.Store(false)
+	write(frame(300))
+	if c.heldOut != nil {
+		t.Fatalf("uncorked: %d bytes still held", len(*c.heldOut))
+	}
+	// net.Pipe is no TCP socket: the writev is a write per buffer.
+	if n := counted.writes - writes; n != 2 {
+		t.Errorf("6 frames, the last uncorked: %d writes, want 2 (held, last)", n)
+	}
+	// A corked batch larger than maxHeldOut goes out in pieces.
+	c.corked.Store(true)
+	for range 100 {
+		write(frame(4000))
+		if c.heldOut != nil && len(*c.heldOut) > maxHeldOut {
+			t.Fatalf("held %d bytes, more than maxHeldOut (%d)", len(*c.heldOut), maxHeldOut)
+		}
+	}
+	c.corked.Store(false)
+	write(frame(1))
+	if c.heldOut != nil {
+		t.Fatalf("uncorked: %d bytes still held", len(*c.heldOut))
+	}
+	server.Close()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the client read %d bytes, not the %d written in order", len(b), len(want))
+	}
+}

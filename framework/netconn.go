@@ -87,7 +87,12 @@ type wireConn struct {
 	// Write side: serialised by coder's frame lock.
 	writeArmed time.Time
 	outFrames  frameCursor // where the server's outgoing frames end
-	heldOut    *[]byte     // the start of a frame whose end is on its way (coalesce.go)
+	heldOut    *[]byte     // the start of a frame whose end is on its way, or whole data frames while corked (coalesce.go)
+
+	// corked is set by the send queue's writer while more messages of a
+	// batch follow: complete data frames are then held too, and leave with
+	// the batch's last one (or a control frame) in one writev (coalesce.go).
+	corked atomic.Bool
 
 	// peerClosed is set once a valid close frame from the client has been
 	// read: the client sends nothing after it, so Close need not linger.
@@ -430,11 +435,11 @@ func closePayload(b []byte) ([]byte, bool) {
 // Write implements net.Conn for coder's bufio.Writer. A write fails when
 // the client has taken no bytes for writeTimeout.
 func (c *wireConn) Write(p []byte) (int, error) {
-	complete := c.outFrames.feed(p)
-	if c.heldOut == nil && complete {
+	hold := !c.outFrames.feed(p) || c.corked.Load() && c.outFrames.dataFrame()
+	if c.heldOut == nil && !hold {
 		return c.writeOut(nil, p)
 	}
-	return c.coalesce(p, complete)
+	return c.coalesce(p, hold)
 }
 
 // writeOut writes held (bytes accepted by earlier calls, may be nil) and p,

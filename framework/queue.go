@@ -95,6 +95,7 @@ type queueStats struct {
 	Queued       uint64 // messages accepted into the queue
 	Sent         uint64 // messages the queue wrote to the client
 	Dropped      uint64 // messages dropped: by QueueDrop, by an overflow close, or because the connection ended first
+	Batches      uint64 // writes of several messages at once (see writeBatch)
 	Pending      int    // messages waiting now
 	PendingBytes int    // bytes waiting now
 }
@@ -104,16 +105,20 @@ type sendQueue struct {
 	opts  QueueOptions
 	total *hubCounters
 
-	mu      sync.Mutex
-	items   []queued
-	head    int
-	bytes   int
-	running bool          // a writer goroutine is draining the queue
-	closed  bool          // the queue accepts nothing more
-	space   chan struct{} // closed when room is made, for QueueBlock
-	writer  sync.WaitGroup
+	mu            sync.Mutex
+	items         []queued
+	head          int
+	bytes         int
+	inflight      int           // messages of the batch being written, but its first
+	inflightBytes int           // their bytes
+	running       bool          // a writer goroutine is draining the queue
+	closed        bool          // the queue accepts nothing more
+	space         chan struct{} // closed when room is made, for QueueBlock
+	writer        sync.WaitGroup
 
 	queued, sent, dropped atomic.Uint64
+	discards              atomic.Uint64 // calls of discard, for a batch in flight
+	batches               atomic.Uint64
 }
 
 // queued is one entry of a send queue: a message, or a close to run in
@@ -138,8 +143,8 @@ const (
 // full reports whether a message of n bytes must wait. One message always
 // fits in an empty queue.
 func (q *sendQueue) full(n int) bool {
-	pending := len(q.items) - q.head
-	return pending > 0 && (pending >= q.opts.MaxMessages || q.bytes+n > q.opts.MaxBytes)
+	pending := len(q.items) - q.head + q.inflight
+	return pending > 0 && (pending >= q.opts.MaxMessages || q.bytes+q.inflightBytes+n > q.opts.MaxBytes)
 }
 
 // offer queues m for c without blocking and applies the queue's policy
@@ -267,6 +272,7 @@ func (q *sendQueue) closeInOrder(c *Conn, st CloseStatus) bool {
 
 // discard drops every queued entry: direct sends get err. q.mu is held.
 func (q *sendQueue) discard(err error) {
+	q.discards.Add(1)
 	n := 0
 	for _, it := range q.items[q.head:] {
 		switch {
@@ -294,23 +300,44 @@ func (q *sendQueue) stop() {
 // stats returns a snapshot of the counters.
 func (q *sendQueue) stats() queueStats {
 	q.mu.Lock()
-	pending, bytes := len(q.items)-q.head, q.bytes
+	pending, bytes := len(q.items)-q.head+q.inflight, q.bytes+q.inflightBytes
 	q.mu.Unlock()
 	return queueStats{
 		Queued:       q.queued.Load(),
 		Sent:         q.sent.Load(),
 		Dropped:      q.dropped.Load(),
+		Batches:      q.batches.Load(),
 		Pending:      pending,
 		PendingBytes: bytes,
 	}
 }
 
+// Batches: when the queue holds several messages, the writer takes up to
+// maxBatch of them (maxBatchBytes at most, and never past a close) and
+// hands them to coder one by one with the wire layer corked, so that their
+// frames leave in one writev with the last one instead of one write(2)
+// each (see coalesce.go). The messages of a batch still count against the
+// queue's bounds until the batch is written: its bytes reach the client
+// together.
+const (
+	maxBatch      = 64
+	maxBatchBytes = maxHeldOut
+)
+
 // writeLoop writes the queue out and returns when it is empty. It runs only
 // while the queue holds messages; push starts it again.
 func (c *Conn) writeLoop(q *sendQueue) {
 	defer q.writer.Done()
+	var buf [4]queued // most batches fit: no allocation
+	batch := buf[:0]
 	for {
 		q.mu.Lock()
+		if n := len(batch); n > 0 { // the previous batch is written
+			clear(batch)
+			batch = batch[:0]
+			q.inflight, q.inflightBytes = 0, 0
+			q.makeRoom()
+		}
 		if q.head == len(q.items) {
 			q.running = false
 			if cap(q.items) > 64 {
@@ -322,23 +349,22 @@ func (c *Conn) writeLoop(q *sendQueue) {
 			q.mu.Unlock()
 			return
 		}
-		it := q.items[q.head]
-		q.items[q.head] = queued{}
-		q.head++
-		q.bytes -= len(it.data)
-		if q.space != nil {
-			close(q.space)
-			q.space = nil
-		}
+		batch = q.take(batch)
+		gen := q.discards.Load()
 		q.mu.Unlock()
 
-		if it.close != nil {
+		if it := batch[0]; it.close != nil {
 			_ = c.ws.Close((it.close.Code), it.close.Reason)
 			continue
 		}
-		err := c.ws.Write(context.Background(), it.typ, it.data)
-		if it.done != nil {
-			it.done <- err
+		sent, dropped, err := c.writeBatch(q, batch, gen)
+		q.sent.Add(uint64(sent))
+		q.total.sent.Add(uint64(sent)) // shared by every writer: one add a batch
+		if dropped > 0 {
+			q.drop(dropped)
+		}
+		if sent > 1 {
+			q.batches.Add(1)
 		}
 		if err != nil {
 			q.mu.Lock()
@@ -347,9 +373,91 @@ func (c *Conn) writeLoop(q *sendQueue) {
 			q.mu.Unlock()
 			continue // the loop ends on the empty queue
 		}
-		q.sent.Add(1)
-		q.total.sent.Add(1)
 	}
+}
+
+// take moves the next entries from the queue into batch: a close alone, or
+// up to maxBatch messages. Those after the first stay counted as in
+// flight. q.mu is held.
+func (q *sendQueue) take(batch []queued) []queued {
+	bytes := 0
+	for q.head < len(q.items) && len(batch) < maxBatch {
+		it := q.items[q.head]
+		if len(batch) > 0 && (it.close != nil || bytes+len(it.data) > maxBatchBytes) {
+			break
+		}
+		batch = append(batch, it)
+		q.items[q.head] = queued{}
+		q.head++
+		q.bytes -= len(it.data)
+		if len(batch) > 1 {
+			q.inflight++
+			q.inflightBytes += len(it.data)
+		}
+		bytes += len(it.data)
+		if it.close != nil {
+			break
+		}
+	}
+	q.makeRoom()
+	return batch
+}
+
+// makeRoom wakes broadcasts waiting for room (QueueBlock). q.mu is held.
+func (q *sendQueue) makeRoom() {
+	if q.space != nil {
+		close(q.space)
+		q.space = nil
+	}
+}
+
+// writeBatch writes the messages of batch through coder, corking the wire
+// layer until the last one so that they leave in one writev, and reports
+// the outcome to the direct sends among them once the batch is out. It
+// returns how many messages were sent and how many broadcasts dropped. A
+// failed write fails the whole batch: what of it reached the client is
+// unknown. When the queue is discarded meanwhile (an overflow, gen is then
+// stale), the messages not yet handed to coder are dropped, and those held
+// leave with the close frame that follows.
+func (c *Conn) writeBatch(q *sendQueue, batch []queued, gen uint64) (sent, dropped int, err error) {
+	last := len(batch) - 1
+	if last > 0 {
+		c.wire.corked.Store(true)
+	}
+	n := len(batch) // messages handed to coder
+	for i, it := range batch {
+		if i > 0 && q.discards.Load() != gen {
+			n = i
+			break
+		}
+		if i == last && last > 0 {
+			c.wire.corked.Store(false)
+		}
+		if err = c.ws.Write(context.Background(), it.typ, it.data); err != nil {
+			n = 0
+			break
+		}
+	}
+	if last > 0 {
+		// Also after a failure: the next frame takes out what is held.
+		c.wire.corked.Store(false)
+	}
+	for i, it := range batch {
+		e := err
+		if i >= n && e == nil {
+			e = ErrClosed
+		}
+		switch {
+		case it.done != nil:
+			it.done <- e
+		case e != nil:
+			dropped++
+		}
+		if e == nil {
+			sent++
+		}
+	}
+	return sent, dropped, err
 }
 
 // sendInOrder queues a direct send behind the broadcasts still waiting for
@@ -407,10 +515,7 @@ func (q *sendQueue) unqueue(done chan error) bool {
 		q.items[len(q.items)-1] = queued{}
 		q.items = q.items[:len(q.items)-1]
 		q.drop(1)
-		if q.space != nil { // room for QueueBlock
-			close(q.space)
-			q.space = nil
-		}
+		q.makeRoom() // for QueueBlock
 		return true
 	}
 	return false

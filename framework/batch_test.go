@@ -54,19 +54,27 @@ func waitPending(t *testing.T, c *framework.Conn, n int) {
 	eventually(t, fmt.Sprintf("%d messages pending", n), func() bool { return framework.QueueStats(c).Pending == n })
 }
 
-// TestQueueBatchOrder: broadcasts and direct sends queued together leave
-// in batches, whole and in order.
-func TestQueueBatchOrder(t *testing.T) {
-	t.Parallel()
+// batchConn opens one connection that joins batchRoom and returns its
+// probe, the raw client, the server side, the hub, and a context bounded
+// for the test.
+func batchConn(t *testing.T) (*probe, *rawConn, *framework.Conn, *framework.Hub, context.Context) {
+	t.Helper()
 	srv := serve(t, framework.Options{})
 	p := newProbe(t)
 	joinOnOpen(p)
 	client := dialRaw(t, srv.Addr, p.path("/probe"))
-	defer client.nc.Close()
+	t.Cleanup(func() { client.nc.Close() })
 	c := p.waitOpen(t)
-	hub := srv.Hub()
 	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
-	defer cancel()
+	t.Cleanup(cancel)
+	return p, client, c, srv.Hub(), ctx
+}
+
+// TestQueueBatchOrder: broadcasts and direct sends queued together leave
+// in batches, whole and in order.
+func TestQueueBatchOrder(t *testing.T) {
+	t.Parallel()
+	p, client, c, hub, ctx := batchConn(t)
 
 	// The first broadcast starts the writer, which blocks behind the held
 	// writer with it; the rest wait in the queue.
@@ -116,15 +124,7 @@ func TestQueueBatchOrder(t *testing.T) {
 // still comes after all of them, when they leave as a batch.
 func TestQueueBatchCloseLast(t *testing.T) {
 	t.Parallel()
-	srv := serve(t, framework.Options{})
-	p := newProbe(t)
-	joinOnOpen(p)
-	client := dialRaw(t, srv.Addr, p.path("/probe"))
-	defer client.nc.Close()
-	c := p.waitOpen(t)
-	hub := srv.Hub()
-	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
-	defer cancel()
+	p, client, c, hub, ctx := batchConn(t)
 
 	release := holdWriter(t, c)
 	if err := hub.Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {

@@ -23,8 +23,9 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
 }
 
-// handshakeStatuses are the answers of DESIGN's bad-input table (and of
-// the test routes' OnHandshake: 401).
+// handshakeStatuses are the statuses a handshake may get: those of
+// checkHandshake and the limits (the table "What bad input gets" in
+// docs/limits.md), and 401 from the test routes' OnHandshake.
 var handshakeStatuses = map[int]bool{
 	http.StatusSwitchingProtocols:          true,
 	http.StatusBadRequest:                  true,

@@ -183,8 +183,11 @@ func (s *Server) route(r *http.Request) (*boundRoute, *Params, bool) {
 	return rt, &Params{v: ps}, true
 }
 
-// checkHandshake answers requests that cannot be upgraded, with the status
-// of DESIGN's bad-input table, and reports whether the request may go on.
+// checkHandshake answers requests that cannot be upgraded (431 for large
+// headers, 503 while shutting down, 426 for no upgrade or another version,
+// 405 for a method other than GET, 400 for HTTP/1.0 or a bad key, 403 for
+// a foreign origin: the table "What bad input gets" in docs/limits.md),
+// and reports whether the request may go on.
 func (s *Server) checkHandshake(w http.ResponseWriter, r *http.Request) bool {
 	fail := func(status int, msg string) bool {
 		http.Error(w, msg, status)

@@ -1,7 +1,7 @@
 // Command coder is the raw github.com/coder/websocket echo server of the
-// benchmark, written the fast way (DESIGN.md, "Using coder/websocket
-// fast"): Reader into a pooled buffer, Write, and a context whose Done is
-// nil for both. It serves /echo, and /fanout and /fanout/pub (fanout.go).
+// benchmark, written the fast way: Reader into a pooled buffer (Read
+// allocates per message), Write, and a context whose Done is nil for both
+// (coder allocates per frame for a cancellable one), as nows itself does. It serves /echo, and /fanout and /fanout/pub (fanout.go).
 //
 //	go run ./servers/coder --addr 127.0.0.1:8766
 package main

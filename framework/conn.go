@@ -127,7 +127,7 @@ func (c *Conn) closeWith(st CloseStatus) {
 	if !c.closing.CompareAndSwap(nil, &st) {
 		return
 	}
-	_ = c.ws.Close((st.Code), st.Reason)
+	_ = c.ws.Close(st.Code, st.Reason)
 	c.cancel() // the connection has ended: wake a hook that waits on its ctx
 }
 

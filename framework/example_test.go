@@ -281,7 +281,7 @@ func ExampleServer_ServeHTTP() {
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
 	hs := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: (10 * time.Second), // Options.HandshakeTimeout applies only to Serve
+		ReadHeaderTimeout: 10 * time.Second, // Options.HandshakeTimeout applies only to Serve
 		MaxHeaderBytes:    4096,
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -19,7 +19,7 @@ func TestMaxMessageBytes(t *testing.T) {
 	const small = 1000
 	srvSmall := serve(t, framework.Options{MaxMessageBytes: small})
 	srvDefault := serve(t, framework.Options{})
-	const def = (2 << 20)
+	const def = 2 << 20
 	testCases := []struct {
 		name  string
 		srv   string

@@ -354,7 +354,7 @@ func (c *Conn) writeLoop(q *sendQueue) {
 		q.mu.Unlock()
 
 		if it := batch[0]; it.close != nil {
-			_ = c.ws.Close((it.close.Code), it.close.Reason)
+			_ = c.ws.Close(it.close.Code, it.close.Reason)
 			continue
 		}
 		sent, dropped, err := c.writeBatch(q, batch, gen)

@@ -148,16 +148,25 @@ func (h *Hub) Close() error {
 	return nil
 }
 
-// publishNow publishes e at once, for a hub without a server.
-func (h *Hub) publishNow(ctx context.Context, e *envelope) error {
+// send sends e to the other nodes: through the outbox for a server's hub,
+// which then delivers it locally (local), and at once for a hub of
+// NewHub, which has no connections and reports the broker's error.
+func (h *Hub) send(ctx context.Context, e *envelope) (local bool, err error) {
+	if h.srv != nil {
+		h.use()
+		if h.outbox != nil {
+			h.post(encodeEnvelope(e))
+		}
+		return true, nil
+	}
 	if h.broker == nil {
-		return fmt.Errorf("%w: the hub has no broker: set HubOptions.Broker", ErrBroker)
+		return false, fmt.Errorf("%w: the hub has no broker: set HubOptions.Broker", ErrBroker)
 	}
 	if err := h.broker.Publish(ctx, hubTopic, encodeEnvelope(e)); err != nil {
-		return fmt.Errorf("%w: publish: %w", ErrBroker, err)
+		return false, fmt.Errorf("%w: publish: %w", ErrBroker, err)
 	}
 	h.counters.published.Add(1)
-	return nil
+	return false, nil
 }
 
 func newHub(s *Server, opts HubOptions, log *slog.Logger) *Hub {
@@ -364,12 +373,8 @@ func (h *Hub) broadcast(ctx context.Context, kind byte, room, except string, m M
 		return ErrServerClosed
 	}
 	e := &envelope{kind: kind, node: h.opts.Node, room: room, id: except, typ: m.Type, data: m.Data}
-	if h.srv == nil {
-		return h.publishNow(ctx, e)
-	}
-	h.use()
-	if h.outbox != nil {
-		h.post(encodeEnvelope(e))
+	if local, err := h.send(ctx, e); !local {
+		return err
 	}
 	h.deliver(ctx, kind, room, except, m)
 	return nil
@@ -451,12 +456,8 @@ func (h *Hub) disconnect(ctx context.Context, kind byte, key string, code websoc
 		return ErrEmptyName
 	}
 	e := &envelope{kind: kind, node: h.opts.Node, room: key, user: reason, code: uint16(code)}
-	if h.srv == nil {
-		return h.publishNow(ctx, e)
-	}
-	h.use()
-	if h.outbox != nil {
-		h.post(encodeEnvelope(e))
+	if local, err := h.send(ctx, e); !local {
+		return err
 	}
 	h.disconnectLocal(kind, key, CloseStatus{Code: code, Reason: reason, Cause: CauseClosed})
 	return nil

@@ -225,12 +225,7 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 		return n, nil
 	}
 	if len(c.unread) > 0 {
-		n := copy(p, c.unread)
-		c.unread = c.unread[n:]
-		if len(c.unread) == 0 {
-			c.dropUnread()
-		}
-		return n, nil
+		return c.takeUnread(p), nil
 	}
 	if err := c.unreadErr; err != nil {
 		return 0, err
@@ -271,12 +266,7 @@ func (c *wireConn) readSocket(p []byte) (int, error) {
 	if len(c.unread) == 0 {
 		return 0, c.unreadErr
 	}
-	n := copy(p, c.unread)
-	c.unread = c.unread[n:]
-	if len(c.unread) == 0 {
-		c.dropUnread()
-	}
-	return n, nil
+	return c.takeUnread(p), nil
 }
 
 // readChunk is the size of the pooled buffers fill reads into (for
@@ -340,6 +330,17 @@ func (c *wireConn) fill(fd uintptr) bool {
 		readBufs.Put(buf)
 		return true
 	}
+}
+
+// takeUnread copies what it can of unread into p, and returns the pooled
+// buffer once unread is empty.
+func (c *wireConn) takeUnread(p []byte) int {
+	n := copy(p, c.unread)
+	c.unread = c.unread[n:]
+	if len(c.unread) == 0 {
+		c.dropUnread()
+	}
+	return n
 }
 
 // dropUnread returns unread's pooled buffer once it is empty.

@@ -80,6 +80,13 @@ var builtinKinds = map[string]kind{
 	"path":  kindPath,
 }
 
+// Builtin reports whether name is a built-in parameter type (str, int,
+// float, uuid, path) rather than a custom one.
+func Builtin(name string) bool {
+	_, ok := builtinKinds[name]
+	return ok
+}
+
 // segment is one segment of a pattern.
 type segment struct {
 	kind kind

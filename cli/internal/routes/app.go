@@ -148,12 +148,9 @@ func FromApp(app []AppRoute, root string, static *Table, types []string) (*Table
 	return t, nil
 }
 
-// builtinTypes are the parameter types of package route.
-var builtinTypes = map[string]bool{"str": true, "int": true, "float": true, "uuid": true, "path": true}
-
 // IsCustomType reports whether typ is a parameter type the app defines
 // (Options.ParamTypes), not a built-in one.
-func IsCustomType(typ string) bool { return !builtinTypes[typ] }
+func IsCustomType(typ string) bool { return !route.Builtin(typ) }
 
 // appTypes returns the custom types a template of the app uses: those of
 // types, and the type of every {name:type} whose types the CLI does not
@@ -162,7 +159,7 @@ func appTypes(template string, types []string) []route.Type {
 	known := map[string]bool{}
 	var custom []route.Type
 	add := func(name string) {
-		if !known[name] && !builtinTypes[name] {
+		if !known[name] && !route.Builtin(name) {
 			known[name] = true
 			custom = append(custom, route.Type{Name: name, Parse: func(s string) (any, error) { return s, nil }})
 		}
@@ -176,7 +173,7 @@ func appTypes(template string, types []string) []route.Type {
 			continue
 		}
 		name, typ, typed := strings.Cut(body, ":")
-		if !typed || builtinTypes[typ] || known[typ] || builtinTypes[name] || known[name] {
+		if !typed || route.Builtin(typ) || known[typ] || route.Builtin(name) || known[name] {
 			continue
 		}
 		add(typ) // {name:type}; for {type:name} the names are swapped, the match the same

@@ -2,8 +2,11 @@
 // examples/echo and, for fan-out, servers/nows; raw coder/websocket,
 // gorilla, melody, gws), the nows load generator and the fan-out client
 // (cmd/fanout), runs every scenario against every server in one
-// interleaved run (A B C D E, A B C D E, ..., medians of the repetitions),
-// each server in its own process restarted per scenario, and writes
+// interleaved run (in each repetition, each scenario against every server
+// in turn, the order of the servers changing from repetition to
+// repetition), each server in its own process restarted per scenario,
+// checks nows against the targets with per-repetition paired ratios, their
+// medians and 95 % intervals, and writes
 // docs/benchmarks.md, docs/benchmarks-ratios.svg and
 // docs/benchmarks-fanout.svg.
 //
@@ -16,6 +19,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -187,14 +191,14 @@ func main() {
 
 func run() error {
 	out := flag.String("out", "../../docs", "directory for benchmarks.md and benchmarks-ratios.svg")
-	reps := flag.Int("reps", 3, "repetitions (the report gives medians)")
-	dur := flag.Duration("duration", 3*time.Second, "duration of each echo run")
-	idle := flag.Int("idle", 10000, "idle connections")
+	reps := flag.Int("reps", 10, "repetitions, the servers interleaved in each (the report gives medians and 95 % intervals)")
+	dur := flag.Duration("duration", 2*time.Second, "duration of each echo run")
+	idle := flag.Int("idle", 5000, "idle connections held (the memory target is defined at 5,000)")
 	handshakes := flag.Int("handshakes", 3000, "handshakes")
-	fanDur := flag.Duration("fanout-duration", 4*time.Second, "sending time of each fan-out run")
+	fanDur := flag.Duration("fanout-duration", 2*time.Second, "sending time of each fan-out run")
 	fanLoad := flag.Int("fanout-load", 50000, "deliveries per second each fan-out run asks for (broadcasts/s = this ÷ members)")
 	fanMembers := flag.String("fanout-members", "1000,5000", "comma-separated room sizes of the fan-out scenarios")
-	quick := flag.Bool("quick", false, "a quick look: -reps 1 -duration 1s -idle 2000 -handshakes 1000 -fanout-duration 2s -fanout-members 1000 unless given")
+	quick := flag.Bool("quick", false, "a quick look: -reps 1 -duration 1s -idle 2000 -handshakes 1000 -fanout-duration 1s -fanout-members 1000 unless given")
 	only := flag.String("only", "", "comma-separated scenario ids, or echo or fanout, to run (default all: 1x64,1x16k,100x64,100x16k,100x64text,idle,handshakes,fan1kx64,fan1kx4k,fan5kx64,fan5kx4k)")
 	serverList := flag.String("servers", "", "comma-separated servers to run (default all: nows,coder,gorilla,melody,gws)")
 	bin := flag.String("bin", "", "directory for the built binaries (default a temporary one)")
@@ -204,7 +208,7 @@ func run() error {
 	if *quick {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, v := range map[string]string{"reps": "1", "duration": "1s", "idle": "2000", "handshakes": "1000", "fanout-duration": "2s", "fanout-members": "1000"} {
+		for name, v := range map[string]string{"reps": "1", "duration": "1s", "idle": "2000", "handshakes": "1000", "fanout-duration": "1s", "fanout-members": "1000"} {
 			if !set[name] {
 				_ = flag.Set(name, v)
 			}
@@ -279,13 +283,16 @@ func run() error {
 	loadBefore := loadAvg()
 	samples := map[string]map[string][]sample{} // scenario id -> server -> samples
 	for rep := 1; rep <= *reps; rep++ {
+		order := runOrder(len(servers), rep-1)
 		for _, sc := range scens {
-			for _, s := range servers {
+			for _, i := range order {
+				s := servers[i]
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
 				var smp sample
 				var err error
+				start := time.Now()
 				if sc.kind == "fanout" {
 					smp, err = runFanout(ctx, sc, s.name, fanBins[s.name], fanoutBin)
 				} else {
@@ -295,7 +302,7 @@ func run() error {
 					smp.Note = err.Error()
 					smp.Errors++
 				}
-				fmt.Fprintf(os.Stderr, "benchrun: rep %d/%d  %-34s %-8s %s\n", rep, *reps, sc.title, s.name, smp.String(sc.kind))
+				fmt.Fprintf(os.Stderr, "benchrun: rep %d/%d  %-34s %-8s %s  (%.1fs)\n", rep, *reps, sc.title, s.name, smp.String(sc.kind), time.Since(start).Seconds())
 				if samples[sc.id] == nil {
 					samples[sc.id] = map[string][]sample{}
 				}
@@ -332,6 +339,23 @@ func run() error {
 		}
 	}
 	return write(rep, *out)
+}
+
+// runOrder returns the order, as indexes, in which the n servers run in
+// repetition rep (from 0): the first is rep mod n, so each server leads in
+// turn, and the others follow in an order shuffled with rep as the seed, so
+// that no server always runs right after the same one. The same rep gives
+// the same order.
+func runOrder(n, rep int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = (rep + i) % n
+	}
+	if n > 2 {
+		rest := order[1:]
+		rand.New(rand.NewPCG(uint64(rep), 0x6e6f7773)).Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	}
+	return order
 }
 
 // rawFile is what -raw writes and -from reads.

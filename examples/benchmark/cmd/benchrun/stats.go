@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"math"
 	"slices"
 )
@@ -55,20 +56,26 @@ func binomCDF(n, k int) float64 {
 
 // uTest returns the two-sided p-value of the Mann-Whitney U test of xs
 // against ys: the probability, were both drawn from one distribution, of a
-// rank sum at least as far from its mean as the one observed. It uses the
-// exact distribution of U when no value repeats and the samples are small,
-// else the normal approximation with the correction for ties. It returns
+// rank sum of xs at least as far from its mean as the one observed. Equal
+// values share their mean rank. It is exact (over every way of splitting
+// the pooled values into the two samples) for up to 60 values in all, and
+// the normal approximation with the correction for ties beyond. It returns
 // NaN when either sample is empty.
 func uTest(xs, ys []float64) float64 {
 	n, m := len(xs), len(ys)
 	if n == 0 || m == 0 {
 		return math.NaN()
 	}
-	u, ties := mannWhitneyU(xs, ys)
-	if ties == 0 && n*m <= 2500 {
-		return exactUTestP(n, m, u)
+	ranks, ties := doubledRanks(xs, ys)
+	w := 0 // twice the rank sum of xs
+	for _, r := range ranks[:n] {
+		w += r
+	}
+	if n+m <= 60 {
+		return exactRankSumP(ranks, n, w)
 	}
 	N := float64(n + m)
+	u := float64(w)/2 - float64(n*(n+1))/2
 	mean := float64(n*m) / 2
 	variance := float64(n*m) / 12 * ((N + 1) - ties/(N*(N-1)))
 	if variance <= 0 {
@@ -78,76 +85,62 @@ func uTest(xs, ys []float64) float64 {
 	return math.Min(1, math.Erfc(math.Max(z, 0)/math.Sqrt2))
 }
 
-// mannWhitneyU returns U, the number of pairs (x, y) with x > y counting
-// ties as one half, and Σ(t³ − t) over the groups of t equal values in the
-// two samples together (0 when no value repeats).
-func mannWhitneyU(xs, ys []float64) (u, ties float64) {
-	for _, x := range xs {
-		for _, y := range ys {
-			switch {
-			case x > y:
-				u++
-			case x == y:
-				u += 0.5
-			}
-		}
+// doubledRanks returns twice the rank (from 1, equal values sharing their
+// mean rank) of each value of xs, then of ys, in the pooled sample; and
+// Σ(t³ − t) over the groups of t equal values (0 when no value repeats).
+func doubledRanks(xs, ys []float64) (ranks []int, ties float64) {
+	all := append(slices.Clone(xs), ys...)
+	idx := make([]int, len(all))
+	for i := range idx {
+		idx[i] = i
 	}
-	all := slices.Sorted(slices.Values(append(slices.Clone(xs), ys...)))
-	for i := 0; i < len(all); {
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(all[a], all[b]) })
+	ranks = make([]int, len(all))
+	for i := 0; i < len(idx); {
 		j := i
-		for j < len(all) && all[j] == all[i] {
+		for j < len(idx) && all[idx[j]] == all[idx[i]] {
 			j++
+		}
+		for _, k := range idx[i:j] {
+			ranks[k] = i + 1 + j // 2 × the mean of ranks i+1 … j
 		}
 		t := float64(j - i)
 		ties += t*t*t - t
 		i = j
 	}
-	return u, ties
+	return ranks, ties
 }
 
-// exactUTestP returns the two-sided p-value of U = u for samples of n and m
-// distinct values, from the exact distribution of U.
-func exactUTestP(n, m int, u float64) float64 {
-	counts := uCounts(n, m)
-	total, below, above := 0.0, 0.0, 0.0
-	for v, c := range counts {
-		total += c
-		if float64(v) <= u {
-			below += c
-		}
-		if float64(v) >= u {
-			above += c
-		}
+// exactRankSumP returns the probability that n of the pooled doubled ranks,
+// chosen at random, sum to a value at least as far from the mean as w. The
+// distribution is symmetric about its mean, so this is the two-sided
+// p-value.
+func exactRankSumP(ranks []int, n, w int) float64 {
+	total := 0
+	for _, r := range ranks {
+		total += r
 	}
-	return math.Min(1, 2*math.Min(below, above)/total)
-}
-
-// uCounts returns, for each u from 0 to n·m, the number of orderings of n
-// values of one sample and m of the other that give U = u. The largest of
-// all values is either from the first sample (it beats the m others: u−m
-// left for the rest) or from the second (it adds nothing).
-func uCounts(n, m int) []float64 {
-	// prev[j] holds the counts for (i−1, j); cur[j] for (i, j).
-	prev := make([][]float64, m+1)
-	for j := range prev {
-		prev[j] = []float64{1} // no value of the first sample: U = 0
+	// ways[k][s]: the number of k-subsets of the ranks seen so far with sum s.
+	ways := make([][]float64, n+1)
+	for k := range ways {
+		ways[k] = make([]float64, total+1)
 	}
-	for i := 1; i <= n; i++ {
-		cur := make([][]float64, m+1)
-		cur[0] = []float64{1} // no value of the second sample: U = 0
-		for j := 1; j <= m; j++ {
-			c := make([]float64, i*j+1)
-			for v := range c {
-				if v-j >= 0 && v-j < len(prev[j]) {
-					c[v] += prev[j][v-j]
-				}
-				if v < len(cur[j-1]) {
-					c[v] += cur[j-1][v]
-				}
+	ways[0][0] = 1
+	for _, r := range ranks {
+		for k := n; k >= 1; k-- {
+			for s := total; s >= r; s-- {
+				ways[k][s] += ways[k-1][s-r]
 			}
-			cur[j] = c
 		}
-		prev = cur
 	}
-	return prev[m]
+	mean := float64(n*total) / float64(len(ranks))
+	dev := math.Abs(float64(w)-mean) - 1e-9
+	far, all := 0.0, 0.0
+	for s, c := range ways[n] {
+		all += c
+		if math.Abs(float64(s)-mean) >= dev {
+			far += c
+		}
+	}
+	return math.Min(1, far/all)
 }

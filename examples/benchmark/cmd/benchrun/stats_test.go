@@ -40,7 +40,23 @@ func TestUTest(t *testing.T) {
 	if p := uTest([]float64{1, 3, 5, 7, 9}, []float64{2, 4, 6, 8, 10}); p < 0.5 {
 		t.Errorf("interleaved: p = %v, want large", p)
 	}
-	// Ties take the normal approximation, and identical samples give 1.
+	// Ties share their mean rank and the test stays exact: of the 6 ways
+	// to split {20, 20, 30, 30} in two, one puts both 30s in xs and one
+	// both 20s.
+	if p := uTest([]float64{30, 30}, []float64{20, 20}); !near(p, 2.0/6) {
+		t.Errorf("2 vs 2 apart, tied: p = %v, want 1/3", p)
+	}
+	// Beyond 60 values, the normal approximation.
+	var big, small []float64
+	for i := range 31 {
+		big, small = append(big, float64(100+i)), append(small, float64(i))
+	}
+	if p := uTest(big, small); p > 1e-9 {
+		t.Errorf("31 vs 31 apart: p = %v, want tiny", p)
+	}
+	if p := uTest(append(big, small...), append(small, big...)); !near(p, 1) {
+		t.Errorf("62 vs 62 alike: p = %v, want 1", p)
+	}
 	if p := uTest([]float64{1, 1, 2, 2}, []float64{1, 1, 2, 2}); !near(p, 1) {
 		t.Errorf("identical: p = %v, want 1", p)
 	}

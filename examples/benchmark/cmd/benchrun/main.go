@@ -79,7 +79,7 @@ func scenarios(p params) []scenario {
 		{"100x64", "echo, 100 connections × 64 B", "echo", []string{"--conns", "100", "--size", "64", "--binary", "--duration", dur}},
 		{"100x16k", "echo, 100 connections × 16 KiB", "echo", []string{"--conns", "100", "--size", "16384", "--binary", "--duration", dur}},
 		{"100x64text", "echo, 100 connections × 64 B text", "echo", []string{"--conns", "100", "--size", "64", "--duration", dur}},
-		{"idle", fmt.Sprintf("%d idle connections", idle), "idle", []string{"--idle", fmt.Sprint(idle), "--hold", "3s"}},
+		{"idle", fmt.Sprintf("%d idle connections", idle), "idle", []string{"--idle", fmt.Sprint(idle), "--hold", "2s"}},
 		{"handshakes", fmt.Sprintf("%d handshakes, 32 at a time", handshakes), "handshakes", []string{"--handshakes", fmt.Sprint(handshakes), "--conns", "32"}},
 	}
 	for _, m := range p.fanMembers {
@@ -192,7 +192,7 @@ func main() {
 func run() error {
 	out := flag.String("out", "../../docs", "directory for benchmarks.md and benchmarks-ratios.svg")
 	reps := flag.Int("reps", 10, "repetitions, the servers interleaved in each (the report gives medians and 95 % intervals)")
-	dur := flag.Duration("duration", 2*time.Second, "duration of each echo run")
+	dur := flag.Duration("duration", 1500*time.Millisecond, "duration of each echo run")
 	idle := flag.Int("idle", 5000, "idle connections held (the memory target is defined at 5,000)")
 	handshakes := flag.Int("handshakes", 3000, "handshakes")
 	fanDur := flag.Duration("fanout-duration", 2*time.Second, "sending time of each fan-out run")

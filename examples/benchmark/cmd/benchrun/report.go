@@ -100,6 +100,14 @@ func (r *report) errors(id, server string) int64 {
 	return n
 }
 
+// plural returns n and the noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 func fmtRatio(x float64) string {
 	if x == 0 {
 		return "–"
@@ -224,7 +232,7 @@ than the margins of the targets, so no single run decides one.
 %s
 ## Results
 
-Medians of %d repetitions. "÷ coder" is the median of the server's figure
+Medians of %s. "÷ coder" is the median of the server's figure
 divided by raw coder/websocket's from the same repetition: above 1 is better
 for msgs/s and handshakes/s, below 1 is better for CPU and memory.
 %s%s
@@ -238,8 +246,8 @@ for msgs/s and handshakes/s, below 1 is better for CPU and memory.
   `+"`gws`"+` is gws's Upgrader behind net/http, reading on the handler's
   goroutine. All five serve /echo through net/http, each in its own process,
   started afresh for every scenario and stopped (SIGTERM) after it.
-- Order: one interleaved run of %d repetitions; in each, each scenario
-  runs against every server in turn (%s), so that drift of the machine hits
+- Order: one interleaved run of %s; in each, each scenario runs against
+  every server (%s) one after the other, so that drift of the machine hits
   every server alike. The order of the servers changes from repetition to
   repetition: each leads in turn, and the others follow in an order
   shuffled with the repetition as the seed, so that no server always runs
@@ -274,9 +282,9 @@ Flags: `+"`-reps`, `-duration`, `-idle`, `-handshakes`, `-fanout-duration`, `-fa
 		m.CPUs, m.Model, m.Memory, m.Kernel, m.Go,
 		m.CPUs, r.Load[0], r.Load[1],
 		r.targetsSection(),
-		r.Reps, r.tablesOf(func(k string) bool { return k != "fanout" }),
+		plural(r.Reps, "repetition"), r.tablesOf(func(k string) bool { return k != "fanout" }),
 		r.fanoutSection(),
-		r.Reps, strings.Join(r.Servers, ", "),
+		plural(r.Reps, "repetition"), strings.Join(r.Servers, ", "),
 		r.Duration, r.ClkTck, r.Idle, r.Handshake)
 	return b.String()
 }

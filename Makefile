@@ -46,10 +46,10 @@ demo: build ## create a demo app with nows new in a temp dir and run it on $(ADD
 echo: ## run examples/echo directly on $(ADDR)
 	$(GO) run ./examples/echo --addr $(ADDR)
 
-bench: ## the side-by-side benchmark against the peers, echo and fan-out; rewrites docs/benchmarks.md (about 15 min)
+bench: ## the side-by-side benchmark against the peers, echo and fan-out; 10 interleaved repetitions; rewrites docs/benchmarks.md (about 25 min)
 	./examples/benchmark/run.sh
 
-bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 2 min) into $TMPDIR/nows-bench; docs/ left alone
+bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 1 min) into $TMPDIR/nows-bench; docs/ left alone
 	./examples/benchmark/run.sh -quick -out $${TMPDIR:-/tmp}/nows-bench
 
 soak: ## the long soak (5 min) and the 10,000-connection storm, with -race

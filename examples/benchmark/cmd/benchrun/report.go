@@ -79,8 +79,9 @@ func (r *report) value(id, server string, metric func(sample) float64) float64 {
 }
 
 // ratio returns the median, over the repetitions, of server's figure
-// divided by coder's from the same repetition (the two ran back to back, so
-// drifts of the machine's speed cancel out), or 0.
+// divided by coder's from the same repetition (the two ran the scenario
+// within seconds of each other, so drifts of the machine's speed cancel
+// out), or 0.
 func (r *report) ratio(id, server string, metric func(sample) float64) float64 {
 	base, runs := r.Samples[id]["coder"], r.Samples[id][server]
 	var ratios []sample
@@ -188,15 +189,6 @@ func (r *report) tablesOf(keep func(kind string) bool) string {
 		}
 	}
 	return b.String()
-}
-
-func (r *report) title(id string) string {
-	for _, sc := range r.Scenarios {
-		if sc.id == id {
-			return sc.title
-		}
-	}
-	return id
 }
 
 func (r *report) markdown() string {

@@ -247,10 +247,10 @@ same scenario within a minute of each other, so the ratio of their figures
 from that repetition cancels most of the machine's drift. "median" is the
 median of these per-repetition ratios, and "95 %% interval" a confidence
 interval for it: the pair of order statistics of the ratios that covers
-the median with at least 95 %% probability whatever their distribution,
-the interval benchstat gives; it needs 6 repetitions or more. A target is
-**met** when the whole interval satisfies it, **missed** when the whole
-interval is on the wrong side, and **within noise** when the interval
+the median with at least 95 %% probability whatever their distribution
+(the kind of interval benchstat gives); it needs 6 repetitions or more. A
+target is **met** when the whole interval satisfies it, **missed** when the
+whole interval is on the wrong side, and **within noise** when the interval
 contains the bound: this run can neither confirm nor rule the target out,
 and the median says only which side is likelier. p is the two-sided
 Mann–Whitney U test of nows's figures against the reference's from the

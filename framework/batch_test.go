@@ -14,8 +14,8 @@ import (
 )
 
 // These tests cover the send queue's batches (queue.go, writeBatch): the
-// messages a connection's queue holds leave in one writev, through coder,
-// with the wire layer corked until the last one.
+// messages a connection's queue holds leave in one writev, taking turns
+// with the frames coder writes.
 
 // batchRoom is the room the connections of these tests join.
 const batchRoom = "batch"
@@ -25,10 +25,18 @@ func joinOnOpen(p *probe) {
 	p.onOpen = func(ctx context.Context, c *framework.Conn) error { return c.Join(batchRoom) }
 }
 
-// holdWriter opens a message writer on c's coder connection, so that the
-// send queue's writer blocks in coder until release is called, which
-// writes the message "hold". Messages broadcast meanwhile pile up in the
-// queue and leave as one batch.
+// holdFirst is the first fragment holdWriter writes: larger than coder's
+// write buffer, so that it reaches the wire layer at once.
+var holdFirst = strings.Repeat("h", 5000)
+
+// holdMessage is the message holdWriter's writes make.
+var holdMessage = []byte(holdFirst + "hold")
+
+// holdWriter writes the first fragment of a message through c's coder
+// connection, so that the send queue's writer, which may not write a data
+// frame inside it, waits until release is called, which writes the rest
+// ("hold") and ends the message. Messages broadcast meanwhile pile up in
+// the queue and leave as one batch.
 func holdWriter(t *testing.T, c *framework.Conn) (release func()) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
@@ -36,6 +44,10 @@ func holdWriter(t *testing.T, c *framework.Conn) (release func()) {
 	if err != nil {
 		cancel()
 		t.Fatalf("Writer: %v", err)
+	}
+	if _, err := w.Write([]byte(holdFirst)); err != nil {
+		cancel()
+		t.Fatalf("write the first fragment: %v", err)
 	}
 	return func() {
 		defer cancel()
@@ -102,7 +114,7 @@ func TestQueueBatchOrder(t *testing.T) {
 		waitPending(t, c, pending)
 	}
 	release()
-	client.expectMessage(opText, []byte("hold"))
+	client.expectMessage(opText, holdMessage)
 	client.expectMessage(opText, []byte("first"))
 	for _, s := range want {
 		client.expectMessage(opText, []byte(s))
@@ -141,7 +153,7 @@ func TestQueueBatchCloseLast(t *testing.T) {
 		t.Fatal(err)
 	}
 	release()
-	client.expectMessage(opText, []byte("hold"))
+	client.expectMessage(opText, holdMessage)
 	client.expectMessage(opText, []byte("first"))
 	for i := range 40 {
 		client.expectMessage(opText, []byte(strconv.Itoa(i)))

@@ -1,6 +1,9 @@
 package framework
 
-import "sync"
+import (
+	"net"
+	"sync"
+)
 
 // coder/websocket writes a frame through a 4 KiB bufio.Writer: a 16 KiB
 // message leaves as 4 KiB (the header and the start of the payload, when the
@@ -13,20 +16,11 @@ import "sync"
 
 // maxHeldOut bounds the bytes held for one frame: a larger frame goes out
 // in pieces of about this size.
-//
-// The send queue's writer extends this to whole messages: while it has more
-// messages of a batch to hand coder, it corks the wire layer (wireConn.corked),
-// which then holds complete data frames too; the batch's last message,
-// written uncorked, takes them all out in one writev. coder still builds and
-// writes every frame under its own lock, so frames stay whole and in coder's
-// order. A control frame (a pong or a close from coder's read loop, a ping)
-// is never held: it leaves at once, after the frames held before it. Held
-// bytes are bounded by maxHeldOut, as a split frame's are.
 const maxHeldOut = 64 << 10
 
-// coalesce handles a write that is to be held (it ends inside a frame, or
-// is a data frame while corked), or one that follows bytes held.
-func (c *wireConn) coalesce(p []byte, hold bool) (int, error) {
+// coalesce handles a write that is to be held (it ends inside a frame), or
+// one that follows bytes held. wmu is held.
+func (c *wireConn) coalesce(p []byte, hold bool) error {
 	held := 0
 	if c.heldOut != nil {
 		held = len(*c.heldOut)
@@ -36,18 +30,19 @@ func (c *wireConn) coalesce(p []byte, hold bool) (int, error) {
 			c.heldOut = heldOutPool.Get().(*[]byte)
 		}
 		*c.heldOut = append(*c.heldOut, p...)
-		return len(p), nil
+		return nil
 	}
 	if c.heldOut == nil {
-		return c.writeOut(nil, p)
+		return c.writeOut(p, nil)
 	}
-	n, err := c.writeOut(*c.heldOut, p)
+	bufs := net.Buffers{*c.heldOut, p}
+	err := c.writeOut(nil, &bufs)
 	*c.heldOut = (*c.heldOut)[:0]
 	if cap(*c.heldOut) <= maxHeldOut {
 		heldOutPool.Put(c.heldOut)
 	}
 	c.heldOut = nil
-	return n, err
+	return err
 }
 
 var heldOutPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
@@ -84,10 +79,6 @@ func (f *frameCursor) advance(b []byte, i int) (int, bool) {
 	}
 	return i + 1, false
 }
-
-// dataFrame reports whether the last header read was a data frame's (text,
-// binary or continuation), not a control frame's.
-func (f *frameCursor) dataFrame() bool { return f.hdr[0]&0x08 == 0 }
 
 // feed consumes p and reports whether it ended exactly at the end of a frame.
 func (f *frameCursor) feed(p []byte) bool {

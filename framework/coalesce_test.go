@@ -3,10 +3,14 @@ package framework
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"testing"
+
+	"github.com/coder/websocket"
 )
 
 // frame builds an unmasked server frame with an n-byte payload.
@@ -137,79 +141,164 @@ func mustWrite(t *testing.T, c *wireConn, p []byte) {
 	}
 }
 
-// countingConn counts the writes that reach it.
-type countingConn struct {
-	net.Conn
-	writes int
-}
-
-func (c *countingConn) Write(p []byte) (int, error) {
-	c.writes++
-	return c.Conn.Write(p)
-}
-
-// TestCork checks what a corked wire layer holds: whole data frames until
-// an uncorked one takes them out, never a control frame, which leaves at
-// once after what is held; the bytes stay in order.
-func TestCork(t *testing.T) {
+// TestTakeTurns has coder (one goroutine writing frames in random pieces,
+// one of them a fragmented message with a ping inside) and nows's own
+// writes of data frames share one wireConn, and checks that the client
+// reads every frame whole, no data frame inside the fragmented message, and
+// that after coder's close frame nows's writes fail with net.ErrClosed.
+func TestTakeTurns(t *testing.T) {
 	t.Parallel()
 	server, client := net.Pipe()
 	defer client.Close()
-	counted := &countingConn{Conn: server}
-	c := newWireConn(counted, nil, 0, 0, 0)
+	c := newWireConn(server, nil, 0, 0, 0)
 	defer c.abort()
-	var want []byte
 	got := make(chan []byte)
 	go func() {
 		b, _ := io.ReadAll(client)
 		got <- b
 	}()
-	write := func(p []byte) {
-		t.Helper()
-		mustWrite(t, c, p)
-		want = append(want, p...)
-	}
-	pong := []byte{0x8a, 1, 'p'}
 
-	c.corked.Store(true)
-	for range 10 {
-		write(frame(100))
-	}
-	if c.heldOut == nil || len(*c.heldOut) != 10*len(frame(100)) || counted.writes != 0 {
-		t.Fatalf("corked: %d writes, want 10 frames held and none written", counted.writes)
-	}
-	write(pong) // a control frame is not held, and follows what is
-	if c.heldOut != nil || counted.writes == 0 {
-		t.Fatalf("a pong while corked: still held, or nothing written")
-	}
-	writes := counted.writes
-	for range 5 {
-		write(frame(200))
-	}
-	c.corked.Store(false)
-	write(frame(300))
-	if c.heldOut != nil {
-		t.Fatalf("uncorked: %d bytes still held", len(*c.heldOut))
-	}
-	// net.Pipe is no TCP socket: the writev is a write per buffer.
-	if n := counted.writes - writes; n != 2 {
-		t.Errorf("6 frames, the last uncorked: %d writes, want 2 (held, last)", n)
-	}
-	// A corked batch larger than maxHeldOut goes out in pieces.
-	c.corked.Store(true)
-	for range 100 {
-		write(frame(4000))
-		if c.heldOut != nil && len(*c.heldOut) > maxHeldOut {
-			t.Fatalf("held %d bytes, more than maxHeldOut (%d)", len(*c.heldOut), maxHeldOut)
+	const rounds = 40
+	ours := bytes.Repeat([]byte{0x55}, 100)
+	done := make(chan error, 1)
+	go func() {
+		for range rounds {
+			runtime.Gosched() // let coder's writes come in between
+			if err := c.writeMessage(websocket.MessageBinary, ours); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	r := rand.New(rand.NewPCG(3, 4))
+	coderWrite := func(f []byte) {
+		for len(f) > 0 {
+			n := min(len(f), 1+r.IntN(3000))
+			mustWrite(t, c, f[:n])
+			runtime.Gosched()
+			f = f[n:]
 		}
 	}
-	c.corked.Store(false)
-	write(frame(1))
-	if c.heldOut != nil {
-		t.Fatalf("uncorked: %d bytes still held", len(*c.heldOut))
+	for range rounds {
+		coderWrite(frame(16384))
+		coderWrite([]byte{0x01, 3, 'a', 'b', 'c'}) // a text message's first fragment
+		coderWrite([]byte{0x89, 0})                // a ping may come in between
+		coderWrite([]byte{0x80, 3, 'd', 'e', 'f'}) // its last fragment
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("writeMessage: %v", err)
+	}
+	coderWrite([]byte{0x88, 2, 0x03, 0xe8})
+	if err := c.writeMessage(websocket.MessageText, []byte("late")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("writeMessage after the close frame = %v, want net.ErrClosed", err)
 	}
 	server.Close()
-	if b := <-got; !bytes.Equal(b, want) {
-		t.Fatalf("the client read %d bytes, not the %d written in order", len(b), len(want))
+	frames := parseFrames(t, <-got)
+	var counts [16]int
+	inMessage := false
+	for i, f := range frames {
+		op := f.op
+		counts[op]++
+		switch {
+		case op == 0x1 || op == 0x2 || op == 0x0:
+			if inMessage != (op == 0x0) {
+				t.Fatalf("frame %d: opcode %#x inside a fragmented message, or a continuation outside one", i, op)
+			}
+			inMessage = !f.fin
+		case op == 0x8 && i != len(frames)-1:
+			t.Fatalf("frame %d: a close frame before the end", i)
+		}
+		if op == 0x2 && !bytes.Equal(f.payload, ours) && !bytes.Equal(f.payload, bytes.Repeat([]byte{0}, 16384)) {
+			t.Fatalf("frame %d: a binary frame of %d bytes that neither writer wrote whole", i, len(f.payload))
+		}
+	}
+	if counts[0x2] != 2*rounds || counts[0x1] != rounds || counts[0x0] != rounds || counts[0x9] != rounds || counts[0x8] != 1 {
+		t.Fatalf("frames read by opcode: %v", counts)
+	}
+}
+
+// wsFrame is a frame as the client read it.
+type wsFrame struct {
+	op      byte
+	fin     bool
+	payload []byte
+}
+
+// parseFrames splits b into unmasked server frames.
+func parseFrames(t *testing.T, b []byte) []wsFrame {
+	t.Helper()
+	var out []wsFrame
+	for len(b) > 0 {
+		if len(b) < 2 {
+			t.Fatalf("%d bytes left: not a frame header", len(b))
+		}
+		h := headerLen(b[1])
+		n := payloadLen(b)
+		if int64(len(b)-h) < n {
+			t.Fatalf("a frame of %d bytes with %d left", n, len(b)-h)
+		}
+		out = append(out, wsFrame{op: b[0] & 0x0f, fin: b[0]&0x80 != 0, payload: b[h : h+int(n)]})
+		b = b[h+int(n):]
+	}
+	return out
+}
+
+// TestTryWritePartial fills a TCP socket with tryWrite until the socket
+// takes only part of a frame, then checks that the next write sends the
+// rest of that frame first: the client reads every frame whole, in order.
+func TestTryWritePartial(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newWireConn(nc, nil, 0, 0, 0)
+	defer c.abort()
+
+	payload := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 1<<20) }
+	written, partial := 0, false
+	for i := 0; i < 100 && !partial; i++ {
+		f := newFrame(websocket.MessageBinary, payload(i))
+		switch n := c.tryWrite(f); {
+		case n == len(f):
+			written++
+		case n > 0:
+			written++
+			partial = true
+		default:
+			t.Fatalf("frame %d: tryWrite wrote nothing, want a part before the socket was full", i)
+		}
+	}
+	if !partial {
+		t.Fatal("the socket took 100 frames of 1 MiB without a short write")
+	}
+	got := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(client)
+		got <- b
+	}()
+	if err := c.writeMessage(websocket.MessageBinary, payload(written)); err != nil {
+		t.Fatalf("writeMessage after a short write: %v", err)
+	}
+	_ = nc.Close()
+	frames := parseFrames(t, <-got)
+	if len(frames) != written+1 {
+		t.Fatalf("the client read %d frames, want %d", len(frames), written+1)
+	}
+	for i, f := range frames {
+		if !bytes.Equal(f.payload, payload(i)) {
+			t.Fatalf("frame %d: not the payload written", i)
+		}
 	}
 }

@@ -86,11 +86,7 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 	if queued, err := c.sendInOrder(ctx, typ, p); queued {
 		return err // behind broadcasts still queued (queue.go)
 	}
-	wctx := context.Background() // coder is much faster with a ctx that has no Done
-	if ctx != c.ctx && ctx.Done() != nil {
-		wctx = ctx
-	}
-	if err := c.ws.Write(wctx, typ, p); err != nil {
+	if err := c.write(ctx, typ, p); err != nil {
 		if c.wire.detected() == CauseSlow {
 			// The hook that sees this error must not turn it into a
 			// handler error: the connection ended for the write timeout.
@@ -106,6 +102,20 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 		return err
 	}
 	return nil
+}
+
+// write writes a message: nows writes its frame (frames.go), unless ctx
+// has a deadline of its own, whose expiry coder's Write turns into the
+// close of the connection, or the connection compresses.
+func (c *Conn) write(ctx context.Context, typ websocket.MessageType, p []byte) error {
+	own := ctx != c.ctx && ctx.Done() != nil
+	if !own && !c.wire.flate {
+		return c.wire.writeMessage(typ, p)
+	}
+	if !own {
+		ctx = context.Background() // coder is much faster with a ctx that has no Done
+	}
+	return c.ws.Write(ctx, typ, p)
 }
 
 // Close starts the close handshake with code and reason and waits for it to

@@ -385,12 +385,16 @@ func (h *Hub) broadcast(ctx context.Context, kind byte, room, except string, m M
 // clients closed for overflow are logged last, with no lock held.
 func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Message) {
 	var blocked, overflowed []*Conn
+	frame := newFrame(m.Type, m.Data) // built once, written to every member (frames.go)
+	started := startedPool.Get().(*[]*Conn)
 	offer := func(c *Conn) {
 		cs := c.state()
 		if except != "" && cs.id == except {
 			return
 		}
-		switch cs.queue.offer(c, m) {
+		switch cs.queue.offer(c, queuedFor(c, m.Type, m.Data, frame)) {
+		case offeredStart:
+			*started = append(*started, c)
 		case offerFull:
 			blocked = append(blocked, c)
 		case offerOverflow:
@@ -408,10 +412,17 @@ func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Mes
 		}
 		h.mu.RUnlock()
 	}
+	// Written to, or handed to writer goroutines, with no lock held.
+	for _, c := range *started {
+		c.startWriter(&c.hs.Load().queue)
+	}
+	clear(*started)
+	*started = (*started)[:0]
+	startedPool.Put(started)
 	start := time.Now()
 	for _, c := range blocked {
 		q := &c.hs.Load().queue
-		if q.offerWait(ctx, c, m, start.Add(q.opts.BlockTimeout)) == offerOverflow {
+		if q.offerWait(ctx, c, queuedFor(c, m.Type, m.Data, frame), start.Add(q.opts.BlockTimeout)) == offerOverflow {
 			overflowed = append(overflowed, c)
 		}
 	}
@@ -419,6 +430,9 @@ func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Mes
 		c.hs.Load().queue.logOverflow(c)
 	}
 }
+
+// startedPool holds deliver's lists of the queues a broadcast started.
+var startedPool = sync.Pool{New: func() any { return new([]*Conn) }}
 
 // connections returns the server's open connections.
 func (s *Server) connections() []*Conn {

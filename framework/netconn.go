@@ -84,15 +84,23 @@ type wireConn struct {
 	unreadBuf *[readChunk]byte
 	unreadErr error // what the socket returned after unread
 
-	// Write side: serialised by coder's frame lock.
+	// Write side (frames.go): wmu is held by coder from the first byte
+	// of a frame to its last (coderHolds, which only coder's writer
+	// touches, under coder's frame lock), or by writeFrames. What follows
+	// is used under wmu.
+	wmu        sync.Mutex
+	coderHolds bool
+	fragmented bool   // coder is in the middle of a fragmented message: no other data frame may come between
+	closeSent  bool   // coder has written a close frame: no data frame may follow
+	writeErr   error  // a write failed: so does every later one
+	rest       []byte // the end of a frame tryWrite wrote in part: it goes before anything else
 	writeArmed time.Time
-	outFrames  frameCursor // where the server's outgoing frames end
-	heldOut    *[]byte     // the start of a frame whose end is on its way, or whole data frames while corked (coalesce.go)
+	outFrames  frameCursor // where coder's outgoing frames end
+	heldOut    *[]byte     // the start of a frame whose end is on its way (coalesce.go)
 
-	// corked is set by the send queue's writer while more messages of a
-	// batch follow: complete data frames are then held too, and leave with
-	// the batch's last one (or a control frame) in one writev (coalesce.go).
-	corked atomic.Bool
+	// flate is set, before the connection runs, when it negotiated
+	// permessage-deflate: coder then writes its data frames too.
+	flate bool
 
 	// peerClosed is set once a valid close frame from the client has been
 	// read: the client sends nothing after it, so Close need not linger.
@@ -436,17 +444,66 @@ func closePayload(b []byte) ([]byte, bool) {
 // Write implements net.Conn for coder's bufio.Writer. A write fails when
 // the client has taken no bytes for writeTimeout.
 func (c *wireConn) Write(p []byte) (int, error) {
-	hold := !c.outFrames.feed(p) || c.corked.Load() && c.outFrames.dataFrame()
-	if c.heldOut == nil && !hold {
-		return c.writeOut(nil, p)
+	if !c.coderHolds {
+		c.wmu.Lock()
+		c.coderHolds = true
 	}
-	return c.coalesce(p, hold)
+	free, err := c.coderWrite(p)
+	if err != nil || free {
+		c.coderHolds = false
+		c.wmu.Unlock()
+	}
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
-// writeOut writes held (bytes accepted by earlier calls, may be nil) and p,
-// failing when the client has taken no bytes for writeTimeout. It returns
-// len(p) or an error, as Write.
-func (c *wireConn) writeOut(held, p []byte) (int, error) {
+// coderWrite writes (or holds) p for Write and reports whether coder's
+// writes now end where another writer may write. wmu is held.
+func (c *wireConn) coderWrite(p []byte) (free bool, err error) {
+	if c.writeErr != nil {
+		return false, c.writeErr
+	}
+	if err := c.flushRest(); err != nil {
+		c.writeErr = err
+		return false, err
+	}
+	free = c.followOut(p)
+	hold := !c.outFrames.atFrameStart()
+	if c.heldOut == nil && !hold {
+		err = c.writeOut(p, nil)
+	} else {
+		err = c.coalesce(p, hold)
+	}
+	if err != nil {
+		c.writeErr = err
+	}
+	return free, err
+}
+
+// followOut moves outFrames over p, bytes coder writes, and reports
+// whether they end where another writer may write: at the end of a frame,
+// and not inside a fragmented message. wmu is held.
+func (c *wireConn) followOut(p []byte) bool {
+	for i := 0; i < len(p); {
+		var header bool
+		if i, header = c.outFrames.advance(p, i); header {
+			switch op := c.outFrames.hdr[0] & 0x0f; {
+			case op == 0x8:
+				c.closeSent = true
+			case op < 0x8: // text, binary or continuation
+				c.fragmented = c.outFrames.hdr[0]&0x80 == 0
+			}
+		}
+	}
+	return c.outFrames.atFrameStart() && !c.fragmented
+}
+
+// writeOut writes p, or when bufs is not nil the bytes of bufs (which it
+// consumes), failing when the client has taken no bytes for writeTimeout.
+// wmu is held.
+func (c *wireConn) writeOut(p []byte, bufs *net.Buffers) error {
 	var progress time.Time
 	if c.writeTimeout > 0 {
 		progress = time.Now()
@@ -455,21 +512,21 @@ func (c *wireConn) writeOut(held, p []byte) (int, error) {
 			_ = c.Conn.SetWriteDeadline(c.writeArmed)
 		}
 	}
-	total := len(p)
 	for {
-		var n int
+		var n int64
 		var err error
-		if held == nil {
-			n, err = c.Conn.Write(p)
-			p = p[n:]
-		} else {
-			n, err = c.writeHeld(&held, &p)
+		if bufs == nil {
+			var k int
+			k, err = c.Conn.Write(p)
+			p, n = p[k:], int64(k)
+		} else if n, err = bufs.WriteTo(c.Conn); err == nil && len(*bufs) > 0 {
+			err = io.ErrShortWrite
 		}
 		if err == nil {
-			return total, nil
+			return nil
 		}
 		if c.writeTimeout <= 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.aborted.Load() {
-			return 0, err
+			return err
 		}
 		now := time.Now()
 		if n > 0 {
@@ -478,29 +535,11 @@ func (c *wireConn) writeOut(held, p []byte) (int, error) {
 		if now.Sub(progress) >= c.writeTimeout {
 			c.setCause(CauseSlow)
 			c.abort()
-			return 0, err
+			return err
 		}
 		c.writeArmed = progress.Add(c.writeTimeout)
 		_ = c.Conn.SetWriteDeadline(c.writeArmed)
 	}
-}
-
-// writeHeld writes *held and *p in one writev (on a TCP socket) and leaves
-// in them what was not written.
-func (c *wireConn) writeHeld(held, p *[]byte) (int, error) {
-	bufs := net.Buffers{*held, *p}
-	n, err := bufs.WriteTo(c.Conn)
-	*held, *p = nil, nil
-	switch len(bufs) {
-	case 2:
-		*held, *p = bufs[0], bufs[1]
-	case 1:
-		*p = bufs[0]
-	}
-	if err == nil && (len(*held) > 0 || len(*p) > 0) {
-		err = io.ErrShortWrite
-	}
-	return int(n), err
 }
 
 // abort closes the socket at once, without lingering; it also cuts short a

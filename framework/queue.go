@@ -125,7 +125,8 @@ type sendQueue struct {
 // order after the messages before it.
 type queued struct {
 	typ   websocket.MessageType
-	data  []byte
+	data  []byte     // the payload
+	frame []byte     // the whole frame, data after its header (frames.go); nil on a connection coder writes to (permessage-deflate)
 	done  chan error // a direct send waiting for its write
 	close *CloseStatus
 }
@@ -133,7 +134,8 @@ type queued struct {
 type offerResult int
 
 const (
-	offered offerResult = iota
+	offered      offerResult = iota
+	offeredStart             // offered to an idle queue: the caller starts its writer (startWriter)
 	offerDropped
 	offerClosed
 	offerFull     // QueueBlock: the caller waits with offerWait
@@ -147,15 +149,15 @@ func (q *sendQueue) full(n int) bool {
 	return pending > 0 && (pending >= q.opts.MaxMessages || q.bytes+q.inflightBytes+n > q.opts.MaxBytes)
 }
 
-// offer queues m for c without blocking and applies the queue's policy
+// offer queues it for c without blocking and applies the queue's policy
 // when it is full (except QueueBlock, which the caller waits for).
-func (q *sendQueue) offer(c *Conn, m Message) offerResult {
+func (q *sendQueue) offer(c *Conn, it queued) offerResult {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || c.closing.Load() != nil {
 		return offerClosed
 	}
-	if q.full(len(m.Data)) {
+	if q.full(len(it.data)) {
 		switch q.opts.Policy {
 		case QueueDrop:
 			q.drop(1)
@@ -169,12 +171,14 @@ func (q *sendQueue) offer(c *Conn, m Message) offerResult {
 		}
 		return offerClosed
 	}
-	q.push(c, queued{typ: m.Type, data: m.Data})
+	if q.add(it) {
+		return offeredStart
+	}
 	return offered
 }
 
-// offerWait queues m once there is room, or closes c at deadline.
-func (q *sendQueue) offerWait(ctx context.Context, c *Conn, m Message, deadline time.Time) offerResult {
+// offerWait queues it once there is room, or closes c at deadline.
+func (q *sendQueue) offerWait(ctx context.Context, c *Conn, it queued, deadline time.Time) offerResult {
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
@@ -183,9 +187,12 @@ func (q *sendQueue) offerWait(ctx context.Context, c *Conn, m Message, deadline 
 			q.mu.Unlock()
 			return offerClosed
 		}
-		if !q.full(len(m.Data)) {
-			q.push(c, queued{typ: m.Type, data: m.Data})
+		if !q.full(len(it.data)) {
+			started := q.add(it)
 			q.mu.Unlock()
+			if started {
+				c.startWriter(q)
+			}
 			return offered
 		}
 		if q.space == nil {
@@ -215,17 +222,26 @@ func (q *sendQueue) offerWait(ctx context.Context, c *Conn, m Message, deadline 
 
 // push appends it and makes sure a writer drains the queue. q.mu is held.
 func (q *sendQueue) push(c *Conn, it queued) {
+	if q.add(it) {
+		go c.writeLoop(q)
+	}
+}
+
+// add appends it and reports whether the queue was idle: the caller then
+// starts its writer, with writeLoop or startWriter. q.mu is held.
+func (q *sendQueue) add(it queued) bool {
 	q.items = append(q.items, it)
 	q.bytes += len(it.data)
 	if it.close == nil {
 		q.queued.Add(1)
 		q.total.queued.Add(1)
 	}
-	if !q.running {
-		q.running = true
-		q.writer.Add(1)
-		go c.writeLoop(q)
+	if q.running {
+		return false
 	}
+	q.running = true
+	q.writer.Add(1)
+	return true
 }
 
 // drop counts n dropped messages. q.mu is held.
@@ -314,11 +330,9 @@ func (q *sendQueue) stats() queueStats {
 
 // Batches: when the queue holds several messages, the writer takes up to
 // maxBatch of them (maxBatchBytes at most, and never past a close) and
-// hands them to coder one by one with the wire layer corked, so that their
-// frames leave in one writev with the last one instead of one write(2)
-// each (see coalesce.go). The messages of a batch still count against the
-// queue's bounds until the batch is written: its bytes reach the client
-// together.
+// writes their frames in one writev instead of one write(2) each (see
+// frames.go). The messages of a batch still count against the queue's
+// bounds until the batch is written: its bytes reach the client together.
 const (
 	maxBatch      = 64
 	maxBatchBytes = maxHeldOut
@@ -328,8 +342,7 @@ const (
 // while the queue holds messages; push starts it again.
 func (c *Conn) writeLoop(q *sendQueue) {
 	defer q.writer.Done()
-	var buf [4]queued // most batches fit: no allocation
-	batch := buf[:0]
+	var batch []queued
 	for {
 		q.mu.Lock()
 		if n := len(batch); n > 0 { // the previous batch is written
@@ -338,16 +351,12 @@ func (c *Conn) writeLoop(q *sendQueue) {
 			q.inflight, q.inflightBytes = 0, 0
 			q.makeRoom()
 		}
-		if q.head == len(q.items) {
-			q.running = false
-			if cap(q.items) > 64 {
-				q.items = nil // a burst does not pin its memory
-			} else {
-				q.items = q.items[:0]
-			}
-			q.head = 0
+		if q.stopIfEmpty() {
 			q.mu.Unlock()
 			return
+		}
+		if batch == nil {
+			batch = make([]queued, 0, 4) // on the heap: a small stack is not grown
 		}
 		batch = q.take(batch)
 		gen := q.discards.Load()
@@ -358,22 +367,106 @@ func (c *Conn) writeLoop(q *sendQueue) {
 			continue
 		}
 		sent, dropped, err := c.writeBatch(q, batch, gen)
-		q.sent.Add(uint64(sent))
-		q.total.sent.Add(uint64(sent)) // shared by every writer: one add a batch
-		if dropped > 0 {
-			q.drop(dropped)
-		}
+		q.count(sent, dropped)
 		if sent > 1 {
 			q.batches.Add(1)
 		}
 		if err != nil {
-			q.mu.Lock()
-			q.closed = true
-			q.discard(ErrClosed)
-			q.mu.Unlock()
+			q.fail()
 			continue // the loop ends on the empty queue
 		}
 	}
+}
+
+// count adds to the counters what a write did.
+func (q *sendQueue) count(sent, dropped int) {
+	q.sent.Add(uint64(sent))
+	q.total.sent.Add(uint64(sent)) // shared by every writer: one add a batch
+	if dropped > 0 {
+		q.drop(dropped)
+	}
+}
+
+// fail closes the queue after a failed write and drops what it holds.
+func (q *sendQueue) fail() {
+	q.mu.Lock()
+	q.closed = true
+	q.discard(ErrClosed)
+	q.mu.Unlock()
+}
+
+// stopIfEmpty ends the writer's turn when the queue is empty, and reports
+// whether it did. q.mu is held.
+func (q *sendQueue) stopIfEmpty() bool {
+	if q.head != len(q.items) {
+		return false
+	}
+	q.running = false
+	if cap(q.items) > 64 {
+		q.items = nil // a burst does not pin its memory
+	} else {
+		q.items = q.items[:0]
+	}
+	q.head = 0
+	return true
+}
+
+// startWriter drains q, which the caller's offer has just started. The
+// caller's goroutine first tries to write the queue's first message
+// itself, once and without waiting: a client that keeps up takes it at
+// once, and a broadcast to a room of such clients then costs one system
+// call per member and no goroutine. Whatever is left (more messages, a
+// socket that was full, the rest of a frame written in part) goes to a
+// writer goroutine. The caller holds no lock.
+func (c *Conn) startWriter(q *sendQueue) {
+	q.mu.Lock()
+	if q.head == len(q.items) || q.items[q.head].frame == nil || q.items[q.head].done != nil || c.wire.raw == nil {
+		q.mu.Unlock()
+		go c.writeLoop(q)
+		return
+	}
+	it := q.items[q.head]
+	q.items[q.head] = queued{}
+	q.head++
+	q.bytes -= len(it.data)
+	gen := q.discards.Load()
+	q.mu.Unlock()
+
+	n := c.wire.tryWrite(it.frame)
+	if n == 0 {
+		q.mu.Lock()
+		if q.discards.Load() == gen { // put it back, for the writer
+			q.head--
+			q.items[q.head] = it
+			q.bytes += len(it.data)
+		} else {
+			q.drop(1)
+		}
+		q.mu.Unlock()
+		go c.writeLoop(q)
+		return
+	}
+	q.count(1, 0)
+	q.mu.Lock()
+	q.makeRoom()
+	done := n == len(it.frame) && q.stopIfEmpty()
+	q.mu.Unlock()
+	switch {
+	case done:
+		q.writer.Done()
+	case n < len(it.frame):
+		go c.writeRest(q)
+	default:
+		go c.writeLoop(q)
+	}
+}
+
+// writeRest writes what startWriter left of a frame, then the queue.
+func (c *Conn) writeRest(q *sendQueue) {
+	if c.wire.finishFrame() != nil {
+		q.fail()
+	}
+	c.writeLoop(q)
 }
 
 // take moves the next entries from the queue into batch: a close alone, or
@@ -411,36 +504,29 @@ func (q *sendQueue) makeRoom() {
 	}
 }
 
-// writeBatch writes the messages of batch through coder, corking the wire
-// layer until the last one so that they leave in one writev, and reports
-// the outcome to the direct sends among them once the batch is out. It
-// returns how many messages were sent and how many broadcasts dropped. A
-// failed write fails the whole batch: what of it reached the client is
-// unknown. When the queue is discarded meanwhile (an overflow, gen is then
-// stale), the messages not yet handed to coder are dropped, and those held
-// leave with the close frame that follows.
+// writeBatch writes the messages of batch, in one writev when nows
+// writes their frames, and reports the outcome to the direct sends among
+// them once the batch is out. It returns how many messages were sent and
+// how many broadcasts dropped. A failed write fails the whole batch: what
+// of it reached the client is unknown. When the queue is discarded
+// meanwhile (an overflow, gen is then stale), only the first message is
+// written; the close frame that follows goes after it.
 func (c *Conn) writeBatch(q *sendQueue, batch []queued, gen uint64) (sent, dropped int, err error) {
-	last := len(batch) - 1
-	if last > 0 {
-		c.wire.corked.Store(true)
+	n := len(batch) // messages written
+	if n > 1 && q.discards.Load() != gen {
+		n = 1
 	}
-	n := len(batch) // messages handed to coder
-	for i, it := range batch {
-		if i > 0 && q.discards.Load() != gen {
-			n = i
-			break
-		}
-		if i == last && last > 0 {
-			c.wire.corked.Store(false)
-		}
-		if err = c.ws.Write(context.Background(), it.typ, it.data); err != nil {
-			n = 0
-			break
+	if batch[0].frame != nil {
+		err = c.writeFramesOf(batch[:n])
+	} else {
+		for _, it := range batch[:n] {
+			if err = c.ws.Write(context.Background(), it.typ, it.data); err != nil {
+				break
+			}
 		}
 	}
-	if last > 0 {
-		// Also after a failure: the next frame takes out what is held.
-		c.wire.corked.Store(false)
+	if err != nil {
+		n = 0
 	}
 	for i, it := range batch {
 		e := err
@@ -458,6 +544,28 @@ func (c *Conn) writeBatch(q *sendQueue, batch []queued, gen uint64) (sent, dropp
 		}
 	}
 	return sent, dropped, err
+}
+
+// writeFramesOf writes the frames of batch in one writev.
+func (c *Conn) writeFramesOf(batch []queued) error {
+	ob := outBufs.Get().(*outBuf)
+	ob.bufs = ob.vec[:0]
+	for _, it := range batch {
+		ob.bufs = append(ob.bufs, it.frame)
+	}
+	err := c.wire.writeFrames(&ob.bufs)
+	clear(ob.vec[:len(batch)])
+	outBufs.Put(ob)
+	return err
+}
+
+// queuedFor returns the queue entry of a message of type typ holding p
+// (which it keeps) to c, with its frame when nows writes c's frames.
+func queuedFor(c *Conn, typ websocket.MessageType, p, frame []byte) queued {
+	if c.wire.flate {
+		return queued{typ: typ, data: p}
+	}
+	return queued{typ: typ, data: p, frame: frame}
 }
 
 // sendInOrder queues a direct send behind the broadcasts still waiting for
@@ -482,7 +590,15 @@ func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []b
 		return true, ErrClosed
 	}
 	done := make(chan error, 1)
-	q.push(c, queued{typ: typ, data: append([]byte(nil), p...), done: done})
+	var it queued
+	if c.wire.flate {
+		it = queued{typ: typ, data: append([]byte(nil), p...)}
+	} else {
+		frame := newFrame(typ, p)
+		it = queued{typ: typ, data: frame[len(frame)-len(p):], frame: frame}
+	}
+	it.done = done
+	q.push(c, it)
 	q.mu.Unlock()
 	var err error
 	select {

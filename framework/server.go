@@ -136,6 +136,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
+	// coder writes the data frames of a connection that compresses (frames.go).
+	hj.conn.flate = s.opts.Compression && strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, params: params, hooks: h, at: time.Now()}
 	// No parent to register with: Shutdown cancels each connection itself,
 	// and a shared parent would be a lock and a map entry per handshake.

@@ -33,7 +33,9 @@ type Conn struct {
 	hooks  hooks
 	ctx    context.Context
 	cancel context.CancelFunc
-	at     time.Time
+	// release uncounts the connection from the limits (connlimit.go) once
+	// it has ended.
+	release func()
 
 	// closing holds the *CloseStatus of whoever started the close first.
 	closing atomic.Pointer[CloseStatus]
@@ -145,7 +147,7 @@ func (c *Conn) Connected() bool { return c.closing.Load() == nil && !c.ended.Loa
 func (c *Conn) RemoteAddr() string { return c.req.RemoteAddr }
 
 // ConnectedAt returns when the connection was upgraded.
-func (c *Conn) ConnectedAt() time.Time { return c.at }
+func (c *Conn) ConnectedAt() time.Time { return c.wire.start }
 
 // Params returns the typed path parameters of the route.
 func (c *Conn) Params() Params {
@@ -173,6 +175,15 @@ func (c *Conn) Context() context.Context { return c.ctx }
 // Unwrap returns the underlying github.com/coder/websocket connection. Do
 // not read from it: the framework does.
 func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
+
+// run is the connection's goroutine, which the server owns (Shutdown waits
+// for it): it serves the connection, then lets the server forget it. A
+// method rather than a closure, so that the Conn is all it keeps.
+func (c *Conn) run() {
+	defer c.release()
+	defer c.srv.untrack(c)
+	c.serve()
+}
 
 // serve runs the connection: OnOpen, the read loop, OnClose.
 //

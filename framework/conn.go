@@ -381,16 +381,16 @@ func (c *Conn) readFailed(err error) CloseStatus {
 		c.abort(CloseStatus{Code: websocket.StatusAbnormalClosure, Cause: CauseSlow, Err: err})
 		return *c.closing.Load()
 	}
+	// In the two cases below the connection is closing or closed already;
+	// finish, which follows at once, closes it and waits for the handshake
+	// under way (one CloseNow: each costs a timer and a wrapped error).
 	if cur := c.closing.Load(); cur != nil {
-		_ = c.ws.CloseNow() // waits for the handshake under way
 		return *cur
 	}
-	var ce websocket.CloseError
-	switch {
-	case errors.As(err, &ce):
+	switch ce, peer := receivedClose(err); {
+	case peer:
 		st := CloseStatus{Code: websocket.StatusCode(ce.Code), Reason: ce.Reason, Cause: CausePeer}
 		c.closing.CompareAndSwap(nil, &st)
-		_ = c.ws.CloseNow()
 		return st
 	case errors.Is(err, websocket.ErrMessageTooBig):
 		c.wire.endReads()
@@ -404,6 +404,27 @@ func (c *Conn) readFailed(err error) CloseStatus {
 		c.wire.endReads()
 		return c.fail(websocket.StatusProtocolError, "protocol error", CauseProtocol, err)
 	}
+}
+
+// receivedClose finds the websocket.CloseError coder reports for the
+// client's close frame, as errors.As would, without moving a target to the
+// heap on every connection's last read.
+func receivedClose(err error) (websocket.CloseError, bool) {
+	for err != nil {
+		switch e := err.(type) {
+		case websocket.CloseError:
+			return e, true
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				if ce, ok := receivedClose(err); ok {
+					return ce, true
+				}
+			}
+			return websocket.CloseError{}, false
+		}
+		err = errors.Unwrap(err)
+	}
+	return websocket.CloseError{}, false
 }
 
 func isNetErr(err error) bool {

@@ -196,46 +196,41 @@ func (c *Conn) run() {
 // then on the wait is coder's: the same memory, and less time per message.
 func (c *Conn) serve() {
 	c.startPing()
-	st := c.open() // the final status: nil while the connection runs
-	if st == nil {
+	st, ok := c.open() // ok while the connection runs; st: the final status
+	if ok {
 		if c.wire.awaitData() { // netconn.go
 			growStack(0)
 		}
-		st = c.next()
+		st, ok = c.next()
 	}
-	for st == nil {
-		st = c.next()
+	for ok {
+		st, ok = c.next()
 	}
-	c.finish(st)
+	c.finish(&st)
 }
 
-// open runs OnOpen, and returns the final status if the connection ends.
-func (c *Conn) open() *CloseStatus {
+// open runs OnOpen, and returns the final status and false if the
+// connection ends.
+func (c *Conn) open() (CloseStatus, bool) {
 	if c.hooks.open == nil {
-		return nil
+		return CloseStatus{}, true
 	}
-	if st, ok := c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) }); !ok {
-		return &st
-	}
-	return nil
+	return c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) })
 }
 
 // next reads one message and dispatches it, and returns the final status
-// if the connection ends.
-func (c *Conn) next() *CloseStatus {
+// and false if the connection ends. The status is a value: a pointer
+// would move it to the heap, once per connection.
+func (c *Conn) next() (CloseStatus, bool) {
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
-		st := c.readFailed(err)
-		return &st
+		return c.readFailed(err), false
 	}
 	st, ok := c.limitMessage() // ratelimit.go
 	if ok {
 		st, ok = c.handleMessage(typ, r)
 	}
-	if !ok {
-		return &st
-	}
-	return nil
+	return st, ok
 }
 
 // growFrame is the frame of growStack: enough that, called from serve, it

@@ -680,6 +680,7 @@ type hijacker struct {
 	http.ResponseWriter
 	srv  *Server // makes the wireConn (Server.newWireConn)
 	conn *wireConn
+	rw   bufio.ReadWriter // what Hijack returns: one allocation fewer
 }
 
 // Hijack takes over the connection from net/http.
@@ -697,9 +698,9 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	// net/http's 4 KiB buffers are dropped for smaller ones: they are held
 	// by every idle connection, and the wire layer's coalescing makes a
 	// small write buffer cost no extra syscalls.
-	r := bufio.NewReaderSize(h.conn, readBufferSize)
-	w := bufio.NewWriterSize(h.conn, writeBufferSize)
-	return h.conn, bufio.NewReadWriter(r, w), nil
+	h.rw.Reader = bufio.NewReaderSize(h.conn, readBufferSize)
+	h.rw.Writer = bufio.NewWriterSize(h.conn, writeBufferSize)
+	return h.conn, &h.rw, nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -33,7 +33,9 @@ type Conn struct {
 	hooks  hooks
 	ctx    context.Context
 	cancel context.CancelFunc
-	at     time.Time
+	// release uncounts the connection from the limits (connlimit.go) once
+	// it has ended.
+	release func()
 
 	// closing holds the *CloseStatus of whoever started the close first.
 	closing atomic.Pointer[CloseStatus]
@@ -155,7 +157,7 @@ func (c *Conn) Connected() bool { return c.closing.Load() == nil && !c.ended.Loa
 func (c *Conn) RemoteAddr() string { return c.req.RemoteAddr }
 
 // ConnectedAt returns when the connection was upgraded.
-func (c *Conn) ConnectedAt() time.Time { return c.at }
+func (c *Conn) ConnectedAt() time.Time { return c.wire.start }
 
 // Params returns the typed path parameters of the route.
 func (c *Conn) Params() Params {
@@ -184,6 +186,15 @@ func (c *Conn) Context() context.Context { return c.ctx }
 // not read from it: the framework does.
 func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
 
+// run is the connection's goroutine, which the server owns (Shutdown waits
+// for it): it serves the connection, then lets the server forget it. A
+// method rather than a closure, so that the Conn is all it keeps.
+func (c *Conn) run() {
+	defer c.release()
+	defer c.srv.untrack(c)
+	c.serve()
+}
+
 // serve runs the connection: OnOpen, the read loop, OnClose.
 //
 // Until its first message, a connection waits in awaitData called from
@@ -195,46 +206,41 @@ func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
 // then on the wait is coder's: the same memory, and less time per message.
 func (c *Conn) serve() {
 	c.startPing()
-	st := c.open() // the final status: nil while the connection runs
-	if st == nil {
+	st, ok := c.open() // ok while the connection runs; st: the final status
+	if ok {
 		if c.wire.awaitData() { // netconn.go
 			growStack(0)
 		}
-		st = c.next()
+		st, ok = c.next()
 	}
-	for st == nil {
-		st = c.next()
+	for ok {
+		st, ok = c.next()
 	}
-	c.finish(st)
+	c.finish(&st)
 }
 
-// open runs OnOpen, and returns the final status if the connection ends.
-func (c *Conn) open() *CloseStatus {
+// open runs OnOpen, and returns the final status and false if the
+// connection ends.
+func (c *Conn) open() (CloseStatus, bool) {
 	if c.hooks.open == nil {
-		return nil
+		return CloseStatus{}, true
 	}
-	if st, ok := c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) }); !ok {
-		return &st
-	}
-	return nil
+	return c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) })
 }
 
 // next reads one message and dispatches it, and returns the final status
-// if the connection ends.
-func (c *Conn) next() *CloseStatus {
+// and false if the connection ends. The status is a value: a pointer
+// would move it to the heap, once per connection.
+func (c *Conn) next() (CloseStatus, bool) {
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
-		st := c.readFailed(err)
-		return &st
+		return c.readFailed(err), false
 	}
 	st, ok := c.limitMessage() // ratelimit.go
 	if ok {
 		st, ok = c.handleMessage(typ, r)
 	}
-	if !ok {
-		return &st
-	}
-	return nil
+	return st, ok
 }
 
 // growFrame is the frame of growStack: enough that, called from serve, it
@@ -380,16 +386,16 @@ func (c *Conn) readFailed(err error) CloseStatus {
 		c.abort(CloseStatus{Code: websocket.StatusAbnormalClosure, Cause: CauseSlow, Err: err})
 		return *c.closing.Load()
 	}
+	// In the two cases below the connection is closing or closed already;
+	// finish, which follows at once, closes it and waits for the handshake
+	// under way (one CloseNow: each costs a timer and a wrapped error).
 	if cur := c.closing.Load(); cur != nil {
-		_ = c.ws.CloseNow() // waits for the handshake under way
 		return *cur
 	}
-	var ce websocket.CloseError
-	switch {
-	case errors.As(err, &ce):
+	switch ce, peer := receivedClose(err); {
+	case peer:
 		st := CloseStatus{Code: websocket.StatusCode(ce.Code), Reason: ce.Reason, Cause: CausePeer}
 		c.closing.CompareAndSwap(nil, &st)
-		_ = c.ws.CloseNow()
 		return st
 	case errors.Is(err, websocket.ErrMessageTooBig):
 		c.wire.endReads()
@@ -403,6 +409,27 @@ func (c *Conn) readFailed(err error) CloseStatus {
 		c.wire.endReads()
 		return c.fail(websocket.StatusProtocolError, "protocol error", CauseProtocol, err)
 	}
+}
+
+// receivedClose finds the websocket.CloseError coder reports for the
+// client's close frame, as errors.As would, without moving a target to the
+// heap on every connection's last read.
+func receivedClose(err error) (websocket.CloseError, bool) {
+	for err != nil {
+		switch e := err.(type) {
+		case websocket.CloseError:
+			return e, true
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				if ce, ok := receivedClose(err); ok {
+					return ce, true
+				}
+			}
+			return websocket.CloseError{}, false
+		}
+		err = errors.Unwrap(err)
+	}
+	return websocket.CloseError{}, false
 }
 
 func isNetErr(err error) bool {

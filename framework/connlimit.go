@@ -26,10 +26,16 @@ type connLimiter struct {
 
 	mu   sync.Mutex
 	byIP map[netip.Prefix]int
+
+	// uncount is the release of a connection not counted per address,
+	// made once: a closure per handshake would be an allocation each.
+	uncount func()
 }
 
 func newConnLimiter(max, perIP int) *connLimiter {
-	return &connLimiter{max: max, perIP: perIP, byIP: make(map[netip.Prefix]int)}
+	l := &connLimiter{max: max, perIP: perIP, byIP: make(map[netip.Prefix]int)}
+	l.uncount = func() { l.total.Add(-1) }
+	return l
 }
 
 // acquire counts one more connection from remoteAddr ("ip:port") and
@@ -45,11 +51,11 @@ func (l *connLimiter) acquire(remoteAddr string) (release func(), ok bool) {
 		l.total.Add(1)
 	}
 	if l.perIP <= 0 {
-		return func() { l.total.Add(-1) }, true
+		return l.uncount, true
 	}
 	key, keyed := clientKey(remoteAddr)
 	if !keyed {
-		return func() { l.total.Add(-1) }, true
+		return l.uncount, true
 	}
 	l.mu.Lock()
 	if l.byIP[key] >= l.perIP {

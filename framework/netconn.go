@@ -60,17 +60,16 @@ type wireConn struct {
 	// scanner's cursor follows every byte read from the socket but those
 	// in held, also once nothing is inspected any more, so that a linger
 	// knows where in the client's stream the reads stopped.
-	pending   []byte // bytes net/http buffered before the hijack
-	ready     []byte // inspected bytes waiting to be handed to coder
-	held      []byte // an incomplete close frame, held until validated
-	failNext  error  // an error to hand coder before ready
-	scan      frameScanner
-	reading   atomic.Int32 // Reads under way: a linger may follow the stream only without one
-	inspect   bool
-	lastRead  atomic.Int64 // time since start of the last byte read, in ns
-	readArmed time.Time
-	rate      *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go); never changes
-	rateOver  bool         // the byte limit was exceeded: nothing more is read
+	pending  []byte // bytes net/http buffered before the hijack
+	ready    []byte // inspected bytes waiting to be handed to coder
+	held     []byte // an incomplete close frame, held until validated
+	failNext error  // an error to hand coder before ready
+	scan     frameScanner
+	reading  atomic.Int32 // Reads under way: a linger may follow the stream only without one
+	inspect  bool
+	lastRead atomic.Int64 // time since start of the last byte read, in ns
+	rate     *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go); never changes
+	rateOver bool         // the byte limit was exceeded: nothing more is read
 
 	// The idle wait (see awaitData), on sockets that have a RawConn. rmu
 	// serialises Read with awaitData: coder's close handshake may read
@@ -133,7 +132,7 @@ func newWireConn(nc net.Conn, pending []byte, limit int64, readTimeout, writeTim
 	if writeTimeout > 0 {
 		wd = c.start.Add(writeTimeout)
 	}
-	c.readArmed, c.writeArmed = rd, wd
+	c.writeArmed = wd
 	_ = nc.SetReadDeadline(rd)
 	_ = nc.SetWriteDeadline(wd)
 	if sc, ok := nc.(syscall.Conn); ok {
@@ -249,8 +248,7 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 		}
 		now := time.Now()
 		if idle := c.idleFor(now); idle < c.readTimeout {
-			c.readArmed = now.Add(c.readTimeout - idle)
-			_ = c.Conn.SetReadDeadline(c.readArmed)
+			_ = c.Conn.SetReadDeadline(now.Add(c.readTimeout - idle))
 			continue
 		}
 		c.setCause(CauseIdle)
@@ -719,10 +717,9 @@ func payloadLen(hdr []byte) int64 {
 // gets a wireConn under its reader and writer.
 type hijacker struct {
 	http.ResponseWriter
-	newConn   func(net.Conn, []byte) *wireConn
-	conn      *wireConn
-	readSize  int
-	writeSize int
+	srv  *Server // makes the wireConn (Server.newWireConn)
+	conn *wireConn
+	rw   bufio.ReadWriter // what Hijack returns: one allocation fewer
 }
 
 // Hijack takes over the connection from net/http.
@@ -736,13 +733,13 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		b, _ := brw.Reader.Peek(n)
 		pending = append([]byte(nil), b...)
 	}
-	h.conn = h.newConn(nc, pending)
+	h.conn = h.srv.newWireConn(nc, pending)
 	// net/http's 4 KiB buffers are dropped for smaller ones: they are held
 	// by every idle connection, and the wire layer's coalescing makes a
 	// small write buffer cost no extra syscalls.
-	r := bufio.NewReaderSize(h.conn, h.readSize)
-	w := bufio.NewWriterSize(h.conn, h.writeSize)
-	return h.conn, bufio.NewReadWriter(r, w), nil
+	h.rw.Reader = bufio.NewReaderSize(h.conn, readBufferSize)
+	h.rw.Writer = bufio.NewWriterSize(h.conn, writeBufferSize)
+	return h.conn, &h.rw, nil
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

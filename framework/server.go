@@ -123,11 +123,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
 		return
 	}
-	hj := &hijacker{ResponseWriter: w, readSize: readBufferSize, writeSize: writeBufferSize, newConn: func(nc net.Conn, pending []byte) *wireConn {
-		wc := newWireConn(nc, pending, s.opts.MaxMessageBytes, s.opts.ReadTimeout, s.opts.WriteTimeout)
-		wc.rate = s.newRateLimiter() // ratelimit.go
-		return wc
-	}}
+	hj := &hijacker{ResponseWriter: w, srv: s}
 	ws, err := websocket.Accept(hj, r, &s.accept)
 	if err != nil {
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
@@ -138,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
 	// coder writes the data frames of a connection that compresses (frames.go).
 	hj.conn.flate = s.opts.Compression && strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
-	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, params: params, hooks: h, at: time.Now()}
+	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, params: params, hooks: h, release: release}
 	// No parent to register with: Shutdown cancels each connection itself,
 	// and a shared parent would be a lock and a map entry per handshake.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -156,11 +152,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// for the request ends, and with it its deep stack and its 8 KiB of
 	// buffers, which every idle connection would otherwise keep.
 	running = true
-	go func() {
-		defer release()
-		defer s.untrack(c)
-		c.serve()
-	}()
+	go c.run()
 }
 
 // connRequest returns the copy of the handshake request that Conn.Request
@@ -332,6 +324,14 @@ func (s *Server) track(c *Conn) bool {
 	s.conns[c] = struct{}{}
 	s.active.Add(1)
 	return true
+}
+
+// newWireConn returns the wire layer over a hijacked connection, with the
+// server's limits (pending: the bytes net/http had buffered).
+func (s *Server) newWireConn(nc net.Conn, pending []byte) *wireConn {
+	wc := newWireConn(nc, pending, s.opts.MaxMessageBytes, s.opts.ReadTimeout, s.opts.WriteTimeout)
+	wc.rate = s.newRateLimiter() // ratelimit.go
+	return wc
 }
 
 func (s *Server) untrack(c *Conn) {

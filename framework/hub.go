@@ -348,8 +348,8 @@ func (h *Hub) stats() hubStats {
 }
 
 // Broadcast sends m to every member of room, on every node. It returns once
-// the local members have their copy queued and the message is on its way to
-// the broker (an outage is Err's, not Broadcast's). ctx bounds QueueBlock.
+// each local member has its copy written or queued and the message is on its
+// way to the broker (an outage is Err's, not Broadcast's). ctx bounds QueueBlock.
 func (h *Hub) Broadcast(ctx context.Context, room string, m Message) error {
 	return h.broadcast(ctx, kindRoom, room, "", m)
 }

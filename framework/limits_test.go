@@ -155,6 +155,16 @@ func deflate(t *testing.T, b []byte) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte{0, 0, 0xff, 0xff})
 }
 
+// inflate decompresses the payload of a compressed message.
+func inflate(t *testing.T, payload []byte) []byte {
+	t.Helper()
+	b, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func TestCompression(t *testing.T) {
 	t.Parallel()
 	const limit = 256 << 10
@@ -189,15 +199,44 @@ func TestCompression(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := f.payload
-		if f.rsv&0x40 != 0 {
-			got, err = io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(f.payload), bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))))
-			if err != nil {
+		// coder, not nows, writes the data frames of a connection that
+		// compresses (frames.go): the echo comes back compressed.
+		if f.rsv&0x40 == 0 {
+			t.Fatalf("the echo of %d bytes came back uncompressed", len(msg))
+		}
+		if got := inflate(t, f.payload); !bytes.Equal(got, msg) {
+			t.Fatalf("got %s, want the message back", clip(got))
+		}
+		c.closeNormally()
+	})
+	t.Run("broadcast", func(t *testing.T) {
+		t.Parallel()
+		p := newProbe(t)
+		joinOnOpen(p)
+		c := dialRaw(t, srv.Addr, p.path("/probe"), ext)
+		p.waitOpen(t)
+		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+		defer cancel()
+		msgs := []string{strings.Repeat("broadcast me ", 200), "short", strings.Repeat("and me ", 300)}
+		for _, m := range msgs {
+			if err := srv.Hub().Broadcast(ctx, batchRoom, framework.Text(m)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if !bytes.Equal(got, msg) {
-			t.Fatalf("got %s, want the message back", clip(got))
+		for _, m := range msgs {
+			f, err := c.readFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.payload
+			if f.rsv&0x40 != 0 {
+				got = inflate(t, f.payload)
+			} else if len(m) > 1000 {
+				t.Fatalf("a broadcast of %d bytes came uncompressed", len(m))
+			}
+			if string(got) != m {
+				t.Fatalf("got %s, want the broadcast", clip(got))
+			}
 		}
 		c.closeNormally()
 	})

@@ -105,14 +105,17 @@ const (
 	defaultWriteTimeout     = 10 * time.Second
 	defaultShutdownTimeout  = 10 * time.Second
 
-	// Each connection holds a read buffer (frame headers and small
-	// payloads; larger payloads are read straight into the message) and a
-	// write buffer (a larger message still leaves in one writev). The read
-	// buffer is small: every idle connection holds it, and the socket is
-	// read, up to 4 KiB at a time, into a pooled buffer taken only once it
-	// has bytes (readSocket and awaitData in netconn.go).
+	// Each connection holds, for coder/websocket, a read buffer (frame
+	// headers and small payloads; larger payloads are read straight into
+	// the message) and a write buffer. Both are small: every idle
+	// connection holds them. The socket is read, up to 4 KiB at a time,
+	// into a pooled buffer taken only once it has bytes (readSocket and
+	// awaitData in netconn.go). coder writes only control frames (at most
+	// 127 bytes, one write each) except on a connection that compresses,
+	// whose larger frames the wire layer still sends in one writev
+	// (coalesce.go); nows writes its data frames itself (frames.go).
 	readBufferSize  = 128
-	writeBufferSize = 512
+	writeBufferSize = 128
 )
 
 func (o Options) withDefaults() Options {

@@ -4,7 +4,7 @@ BIN     := bin
 ADDR    ?= 0.0.0.0:8765
 FUZZTIME ?= 30s
 
-.PHONY: help build test lint api demo echo bench bench-quick soak fuzz screenshots clean
+.PHONY: help build test lint api demo echo bench bench-quick cluster soak fuzz screenshots clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ bench: ## the side-by-side benchmark against the peers, echo and fan-out; 10 int
 
 bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 1 min) into $TMPDIR/nows-bench; docs/ left alone
 	./examples/benchmark/run.sh -quick -out $${TMPDIR:-/tmp}/nows-bench
+
+cluster: ## a cluster on this machine: 4 node processes, 16,000 members in one room, 5 broadcasts/s for 60 s, over NATS then Redis (needs redis-server; about 5 min)
+	cd examples/benchmark && $(GO) run ./cmd/cluster -broker nats,redis -nodes 4 -members 16000 -rate 5 -duration 60s
 
 soak: ## the long soak (5 min) and the 10,000-connection storm, with -race
 	NOWS_SOAK=1 $(GO) test -race -run 'TestSoak|TestStorm' -timeout 30m -v ./framework/

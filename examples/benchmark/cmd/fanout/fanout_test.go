@@ -128,14 +128,30 @@ func TestRun(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
+	// A second server on the same room: two "nodes" of one cluster.
+	srv2 := httptest.NewServer(mux)
+	defer srv2.Close()
+	wsURL := func(s *httptest.Server) string { return "ws://" + strings.TrimPrefix(s.URL, "http://") }
 
 	cfg := config{members: 50, size: 200, readers: 2, window: 64, parallel: 8, rate: 200,
 		duration: 300 * time.Millisecond, timeout: 5 * time.Second, lossAfter: time.Second}
-	res, err := run(cfg, "ws://"+strings.TrimPrefix(srv.URL, "http://"))
+	res, err := run(cfg, []string{wsURL(srv)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Broadcasts < 50 || res.Deliveries != res.Broadcasts*50 || res.Lost != 0 || res.Dup != 0 || res.P50us <= 0 {
+	if res.Broadcasts < 50 || res.Deliveries != res.Broadcasts*50 || res.Lost != 0 || res.Dup != 0 || res.P50us <= 0 || len(res.Nodes) != 0 {
 		t.Fatalf("%+v", res)
+	}
+
+	cfg.members = 51
+	res, err = run(cfg, []string{wsURL(srv), wsURL(srv2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deliveries != res.Broadcasts*51 || res.Lost != 0 || res.Dup != 0 {
+		t.Fatalf("two nodes: %+v", res)
+	}
+	if len(res.Nodes) != 2 || res.Nodes[0].Members != 26 || res.Nodes[1].Members != 25 || res.Nodes[1].URL != wsURL(srv2) {
+		t.Fatalf("two nodes: members spread as %+v, want 26 and 25", res.Nodes)
 	}
 }

@@ -10,6 +10,11 @@
 // p99), lost and duplicated deliveries, and, with -pid, the server's CPU
 // time per delivery from /proc/PID/stat.
 //
+// With several URLs (the nodes of a cluster, cmd/cluster) the members are
+// spread over them in turn and the publisher connects to the first: every
+// broadcast reaches the other nodes through their broker. -pids then gives
+// each node's process, and the report each node's CPU per delivery it made.
+//
 // The members are read by one epoll loop on raw descriptors (-readers for
 // more), not by a goroutine per connection: on a small machine that would
 // cost more CPU than the server under test.
@@ -55,9 +60,17 @@ type result struct {
 	ServerCPUus      float64 `json:"server_cpu_us,omitempty"`
 	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
 	ClientCPUus      float64 `json:"client_cpu_us"`
+	Nodes            []node  `json:"nodes,omitempty"`
 	SetupS           float64 `json:"setup_s"`
 	Errors           int64   `json:"errors"`
 	FirstError       string  `json:"first_error,omitempty"`
+}
+
+// node is one server of several: its members and its CPU per delivery.
+type node struct {
+	URL              string  `json:"url"`
+	Members          int     `json:"members"`
+	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
 }
 
 type config struct {
@@ -65,6 +78,13 @@ type config struct {
 	rate                                     float64
 	duration, timeout, lossAfter             time.Duration
 	pid                                      int
+	pids                                     []int // one per URL, with several
+}
+
+// target is one server the members connect to.
+type target struct {
+	addr       netip.AddrPort
+	host, base string
 }
 
 func main() {
@@ -79,17 +99,30 @@ func main() {
 	flag.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "bound on each handshake, and on the wait for every member to join")
 	flag.DurationVar(&cfg.lossAfter, "loss-after", 2*time.Second, "a broadcast not received by every member this long after its send no longer holds the window, and the end waits no longer for it")
 	flag.IntVar(&cfg.pid, "pid", 0, "the server's process ID: report its CPU time per delivery")
+	pids := flag.String("pids", "", "with several URLs, the comma-separated process IDs of their servers, in order: report each one's CPU time per delivery")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: fanout [flags] ws://HOST:PORT\n\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: fanout [flags] ws://HOST:PORT [ws://HOST:PORT...]\n\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() != 1 || cfg.size < headerLen || cfg.members < 1 || cfg.rate <= 0 || cfg.readers < 1 {
+	if flag.NArg() < 1 || cfg.size < headerLen || cfg.members < 1 || cfg.rate <= 0 || cfg.readers < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	res, err := run(cfg, flag.Arg(0))
+	for _, f := range strings.FieldsFunc(*pids, func(r rune) bool { return r == ',' }) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fanout: -pids %q: %v\n", *pids, err)
+			os.Exit(2)
+		}
+		cfg.pids = append(cfg.pids, pid)
+	}
+	if len(cfg.pids) > 0 && len(cfg.pids) != flag.NArg() {
+		fmt.Fprintf(os.Stderr, "fanout: -pids has %d process IDs for %d URLs\n", len(cfg.pids), flag.NArg())
+		os.Exit(2)
+	}
+	res, err := run(cfg, flag.Args())
 	if *asJSON {
 		b, _ := json.Marshal(res)
 		fmt.Println(string(b))
@@ -108,6 +141,9 @@ func printResult(r result) {
 	fmt.Printf("latency p50 %.0f µs  p99 %.0f µs  max %.0f µs\n", r.P50us, r.P99us, r.MaxUs)
 	if r.ServerCPUus > 0 {
 		fmt.Printf("server CPU %.3f µs/delivery  (client %.3f µs/delivery)\n", r.CPUusPerDelivery, r.ClientCPUus/float64(max(r.Deliveries, 1)))
+	}
+	for _, n := range r.Nodes {
+		fmt.Printf("node %s  members %d  CPU %.3f µs/delivery\n", n.URL, n.Members, n.CPUusPerDelivery)
 	}
 	if r.FirstError != "" {
 		fmt.Println("first error:", r.FirstError)
@@ -148,12 +184,17 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func run(cfg config, rawURL string) (result, error) {
+func run(cfg config, urls []string) (result, error) {
 	res := result{Members: cfg.members, Size: cfg.size, Rate: cfg.rate}
-	addr, host, base, err := parseURL(rawURL)
-	if err != nil {
-		return res, err
+	targets := make([]target, len(urls))
+	for i, u := range urls {
+		addr, host, base, err := parseURL(u)
+		if err != nil {
+			return res, err
+		}
+		targets[i] = target{addr, host, base}
 	}
+	var err error
 	raiseFileLimit(uint64(cfg.members) + 256)
 
 	total := uint64(cfg.rate*cfg.duration.Seconds()) + 1
@@ -178,7 +219,8 @@ func run(cfg config, rawURL string) (result, error) {
 	for range min(cfg.parallel, cfg.members) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < cfg.members; i = int(next.Add(1) - 1) {
-				fd, left, err := rawDial(addr, host, base+"/fanout", cfg.timeout)
+				t := targets[i%len(targets)]
+				fd, left, err := rawDial(t.addr, t.host, t.base+"/fanout", cfg.timeout)
 				conns[i] = dialed{fd, left, err}
 			}
 		})
@@ -206,7 +248,7 @@ func run(cfg config, rawURL string) (result, error) {
 	if res.Errors > 0 {
 		return res, fmt.Errorf("%d of %d members failed to connect: %s", res.Errors, cfg.members, res.FirstError)
 	}
-	pub, _, err := rawDial(addr, host, base+"/fanout/pub", cfg.timeout)
+	pub, _, err := rawDial(targets[0].addr, targets[0].host, targets[0].base+"/fanout/pub", cfg.timeout)
 	if err != nil {
 		return res, fmt.Errorf("publisher: %w", err)
 	}
@@ -261,6 +303,7 @@ func run(cfg config, rawURL string) (result, error) {
 	}
 	srv0, _ := cpuTicks(cfg.pid)
 	cli0, _ := cpuTicks(os.Getpid())
+	nodes0 := nodeTicks(cfg.pids)
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / cfg.rate)
 	for i := range total - 1 {
@@ -285,6 +328,7 @@ func run(cfg config, rawURL string) (result, error) {
 	end := time.Unix(0, max(sh.lastRecv.Load(), endSend.UnixNano()))
 	srv1, _ := cpuTicks(cfg.pid)
 	cli1, _ := cpuTicks(os.Getpid())
+	nodes1 := nodeTicks(cfg.pids)
 	stopReaders()
 
 	var st stats
@@ -318,10 +362,41 @@ func run(cfg config, rawURL string) (result, error) {
 		res.ServerCPUus = float64(srv1-srv0) * 1e4
 		res.CPUusPerDelivery = res.ServerCPUus / float64(max(st.delivered, 1))
 	}
+	if len(urls) > 1 {
+		res.Nodes = nodesOf(urls, cfg.members, nodes0, nodes1, st.delivered)
+	}
 	if res.Lost > 0 || res.Dup > 0 || res.Errors > 0 {
 		return res, fmt.Errorf("lost %d, duplicated %d, errors %d: %s", res.Lost, res.Dup, res.Errors, res.FirstError)
 	}
 	return res, nil
+}
+
+// nodeTicks returns the CPU time of each process, in clock ticks.
+func nodeTicks(pids []int) []int64 {
+	ticks := make([]int64, len(pids))
+	for i, pid := range pids {
+		ticks[i], _ = cpuTicks(pid)
+	}
+	return ticks
+}
+
+// nodesOf reports each node's members and, with its CPU times, its CPU per
+// delivery: a node makes the deliveries to its own members, a share of all
+// of them as large as its share of the members.
+func nodesOf(urls []string, members int, t0, t1 []int64, delivered int64) []node {
+	nodes := make([]node, len(urls))
+	for i, u := range urls {
+		n := members / len(urls)
+		if i < members%len(urls) {
+			n++
+		}
+		nodes[i] = node{URL: u, Members: n}
+		if i < len(t0) && t1[i] > t0[i] && n > 0 {
+			mine := float64(delivered) * float64(n) / float64(members)
+			nodes[i].CPUusPerDelivery = float64(t1[i]-t0[i]) * 1e4 / mine
+		}
+	}
+	return nodes
 }
 
 // cpuTicks returns the process's user+system CPU time in clock ticks, from

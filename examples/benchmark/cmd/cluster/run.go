@@ -1,0 +1,203 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// fanoutResult is what cmd/fanout -json prints, as far as the report
+// needs it.
+type fanoutResult struct {
+	Broadcasts       int64   `json:"broadcasts"`
+	Deliveries       int64   `json:"deliveries"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	Lost             int64   `json:"lost"`
+	Dup              int64   `json:"dup"`
+	P50us            float64 `json:"p50_us"`
+	P99us            float64 `json:"p99_us"`
+	Errors           int64   `json:"errors"`
+	FirstError       string  `json:"first_error"`
+	Nodes            []struct {
+		Members          int     `json:"members"`
+		CPUusPerDelivery float64 `json:"cpu_us_per_delivery"`
+	} `json:"nodes"`
+}
+
+// runResult is one cluster run.
+type runResult struct {
+	cfg config
+	res fanoutResult
+	err error
+}
+
+// build builds the node server and the load client into cfg.bin.
+func build(cfg *config) error {
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	if cfg.bin == "" {
+		if cfg.bin, err = os.MkdirTemp("", "nows-cluster-"); err != nil {
+			return err
+		}
+	}
+	for name, pkg := range map[string]string{"nows": "./servers/nows", "fanout": "./cmd/fanout"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(cfg.bin, name), pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return nil
+}
+
+// runCluster starts the broker and the nodes, runs the load client, and
+// stops them all.
+func runCluster(cfg config) (r runResult) {
+	r.cfg = cfg
+	brokerURL, stopBroker, err := startBroker(cfg.broker)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer stopBroker()
+	var urls, pids []string
+	for i := range cfg.nodes {
+		addr, err := freeAddr()
+		if err != nil {
+			r.err = err
+			return r
+		}
+		node := exec.Command(filepath.Join(cfg.bin, "nows"), "--addr", addr, "--broker", brokerURL)
+		var logs bytes.Buffer
+		node.Stdout, node.Stderr = &logs, &logs
+		if err := node.Start(); err != nil {
+			r.err = err
+			return r
+		}
+		defer func() { _ = node.Process.Kill(); _ = node.Wait() }()
+		if err := waitListening(addr, 10*time.Second); err != nil {
+			r.err = fmt.Errorf("node %d: %w\n%s", i+1, err, logs.String())
+			return r
+		}
+		urls = append(urls, "ws://"+addr)
+		pids = append(pids, strconv.Itoa(node.Process.Pid))
+	}
+	args := []string{"-members", strconv.Itoa(cfg.members), "-size", strconv.Itoa(cfg.size),
+		"-rate", strconv.FormatFloat(cfg.rate, 'f', -1, 64), "-duration", cfg.duration.String(),
+		"-loss-after", cfg.loss.String(), "-timeout", "60s", "-pids", strings.Join(pids, ","), "-json"}
+	out, runErr := exec.Command(filepath.Join(cfg.bin, "fanout"), append(args, urls...)...).Output()
+	if err := json.Unmarshal(lastLine(out), &r.res); err != nil {
+		r.err = fmt.Errorf("load client: %v (%v)", runErr, err)
+		return r
+	}
+	if runErr != nil {
+		r.err = fmt.Errorf("load client: lost %d, duplicated %d, errors %d: %s", r.res.Lost, r.res.Dup, r.res.Errors, r.res.FirstError)
+	}
+	return r
+}
+
+// lastLine returns the last non-empty line of b.
+func lastLine(b []byte) []byte {
+	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
+	return lines[len(lines)-1]
+}
+
+// startBroker starts the broker named kind and returns its URL and how to
+// stop it.
+func startBroker(kind string) (string, func(), error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return "", nil, err
+	}
+	host, portStr, _ := net.SplitHostPort(addr)
+	port, _ := strconv.Atoi(portStr)
+	switch kind {
+	case "nats":
+		ns, err := server.NewServer(&server.Options{Host: host, Port: port, NoLog: true, NoSigs: true})
+		if err != nil {
+			return "", nil, err
+		}
+		go ns.Start()
+		if !ns.ReadyForConnections(10 * time.Second) {
+			ns.Shutdown()
+			return "", nil, fmt.Errorf("nats-server did not start on %s", addr)
+		}
+		return "nats://" + addr, func() { ns.Shutdown(); ns.WaitForShutdown() }, nil
+	case "redis":
+		bin, err := exec.LookPath("redis-server")
+		if err != nil {
+			return "", nil, fmt.Errorf("redis-server not found (apt-get install redis-server): %w", err)
+		}
+		cmd := exec.Command(bin, "--port", portStr, "--bind", host, "--save", "", "--appendonly", "no")
+		if err := cmd.Start(); err != nil {
+			return "", nil, err
+		}
+		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+		if err := waitListening(addr, 10*time.Second); err != nil {
+			stop()
+			return "", nil, fmt.Errorf("redis-server: %w", err)
+		}
+		return "redis://" + addr, stop, nil
+	}
+	return "", nil, fmt.Errorf("-broker %q: want nats or redis", kind)
+}
+
+// freeAddr returns a 127.0.0.1 address with a port free now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// waitListening waits until addr accepts connections, at most d.
+func waitListening(addr string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not listening after %s: %w", addr, d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// report renders the runs as a Markdown table.
+func report(runs []runResult) string {
+	var b strings.Builder
+	b.WriteString("| broker | nodes | members | broadcasts/s | deliveries/s | p50 (ms) | p99 (ms) | lost | dup | CPU µs/delivery per node | result |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n")
+	for _, r := range runs {
+		var cpu []string
+		for _, n := range r.res.Nodes {
+			cpu = append(cpu, strconv.FormatFloat(n.CPUusPerDelivery, 'f', 1, 64))
+		}
+		verdict := "ok"
+		if r.err != nil {
+			verdict = strings.SplitN(r.err.Error(), "\n", 2)[0]
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %g | %.0f | %.1f | %.1f | %d | %d | %s | %s |\n",
+			r.cfg.broker, r.cfg.nodes, r.cfg.members, r.cfg.rate, r.res.DeliveriesPerSec,
+			r.res.P50us/1e3, r.res.P99us/1e3, r.res.Lost, r.res.Dup, strings.Join(cpu, ", "), verdict)
+	}
+	return b.String()
+}

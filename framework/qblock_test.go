@@ -232,3 +232,123 @@ func TestQueueBlockBrokerTimeout(t *testing.T) {
 	}
 	eventually(t, "the end of the slow client", func() bool { return slowConn.Context().Err() != nil })
 }
+
+// TestQueueBlockBrokerClose: a DisconnectRoom from node 1 that reaches a
+// member whose broker deliveries are parked waits behind them; if they
+// time out first, the close is written at once, in place of the 1013, and
+// the messages are dropped.
+func TestQueueBlockBrokerClose(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		expire  bool // wait until the parked messages time out
+	}{
+		{"drained", 4 * rawTimeout, false},
+		{"expired", 300 * time.Millisecond, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			n1, n2 := blockNodes(t, tc.timeout)
+			p := newProbe(t)
+			joinOnOpen(p)
+			client := dialRaw(t, n2.Addr, p.path("/probe"))
+			t.Cleanup(func() { client.nc.Close() })
+			c := p.waitOpen(t)
+			eventually(t, "the member seen from node 1", func() bool { return len(n1.Hub().Members(batchRoom)) == 1 })
+			ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
+			defer cancel()
+
+			release := holdWriter(t, c)
+			if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "first taken by the writer", func() bool {
+				qs := framework.QueueStats(c)
+				return qs.Queued == 1 && qs.Pending == 0
+			})
+			for i := range 8 {
+				if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text(strconv.Itoa(i))); err != nil {
+					t.Fatal(err)
+				}
+				waitPending(t, c, i+1)
+			}
+			if err := n1.Hub().DisconnectRoom(ctx, batchRoom, 4001, "bye"); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the close delivered", func() bool { return !c.Connected() })
+			if tc.expire {
+				eventually(t, "the parked messages dropped", func() bool { return framework.QueueStats(c).Dropped == 8 })
+			} else if qs := framework.QueueStats(c); qs.Pending != 9 || qs.Dropped != 0 {
+				t.Fatalf("queue stats %+v: want 8 messages and the close pending, none dropped", qs)
+			}
+			release()
+			client.expectMessage(opText, holdMessage)
+			client.expectMessage(opText, []byte("first"))
+			if !tc.expire {
+				for i := range 8 {
+					client.expectMessage(opText, []byte(strconv.Itoa(i)))
+				}
+			}
+			if reason := client.expectClose(4001); reason != "bye" {
+				t.Errorf("close reason %q, want %q", reason, "bye")
+			}
+			if st := p.waitClose(t); st.Code != 4001 {
+				t.Errorf("OnClose got %v, want 4001", st)
+			}
+			if st := framework.HubStats(n2.Hub()); st.SlowClosed != 0 {
+				t.Errorf("node 2 hub stats %+v: want no slow client closed", st)
+			}
+		})
+	}
+}
+
+// TestQueueBlockLocalWaiterClose: a local Broadcast that times out waiting
+// for room after a close was queued in order (DisconnectRoom) drops the
+// queued messages but leaves the close to be written.
+func TestQueueBlockLocalWaiterClose(t *testing.T) {
+	_, n2 := blockNodes(t, 300*time.Millisecond)
+	p := newProbe(t)
+	joinOnOpen(p)
+	client := dialRaw(t, n2.Addr, p.path("/probe"))
+	t.Cleanup(func() { client.nc.Close() })
+	c := p.waitOpen(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
+	defer cancel()
+	hub := n2.Hub()
+
+	release := holdWriter(t, c)
+	if err := hub.Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
+		t.Fatal(err)
+	}
+	waitPending(t, c, 0)
+	for i := range 4 {
+		if err := hub.Broadcast(ctx, batchRoom, framework.Text(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiting := make(chan error, 1)
+	go func() { waiting <- hub.Broadcast(ctx, batchRoom, framework.Text("late")) }()
+	// Not parallel: the only broadcast waiting for room in the process.
+	eventually(t, "the broadcast waiting for room", func() bool {
+		buf := make([]byte, 1<<20)
+		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*sendQueue).offerWait")
+	})
+	if err := hub.DisconnectRoom(ctx, batchRoom, 4001, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waiting; err != nil { // after BlockTimeout
+		t.Fatal(err)
+	}
+	release()
+	client.expectMessage(opText, holdMessage)
+	client.expectMessage(opText, []byte("first"))
+	// The four queued behind "first" and "late" were dropped; the close
+	// comes next.
+	if reason := client.expectClose(4001); reason != "bye" {
+		t.Errorf("close reason %q, want %q", reason, "bye")
+	}
+	if st := p.waitClose(t); st.Code != 4001 {
+		t.Errorf("OnClose got %v, want 4001", st)
+	}
+}

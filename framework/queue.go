@@ -312,9 +312,7 @@ func (q *sendQueue) dropOver() {
 
 // expire runs on the overflow's timer: when the overflow's first message
 // has waited BlockTimeout, it closes c with 1013 (overflow), else it sets
-// the timer for that message's deadline. A close that waited in the
-// overflow (closeInOrder) is written instead of the 1013, without the
-// messages before it.
+// the timer for that message's deadline.
 func (q *sendQueue) expire(c *Conn) {
 	q.mu.Lock()
 	if len(q.over) == 0 { // moved into the queue or discarded meanwhile
@@ -326,16 +324,7 @@ func (q *sendQueue) expire(c *Conn) {
 		q.mu.Unlock()
 		return
 	}
-	var st *CloseStatus
-	for _, p := range q.over {
-		if p.it.close != nil {
-			st = p.it.close
-		}
-	}
 	closed := q.overflow(c)
-	if st != nil {
-		q.push(c, queued{close: st})
-	}
 	q.mu.Unlock()
 	if closed {
 		q.logOverflow(c)
@@ -374,11 +363,17 @@ func (q *sendQueue) drop(n int) {
 
 // overflow closes c with 1013 after the message being written, dropping
 // the ones still queued, and reports whether it started the close (to be
-// logged with logOverflow). q.mu is held.
+// logged with logOverflow). When a close queued in order (closeInOrder) is
+// still waiting, that one is written instead, without the messages before
+// it. q.mu is held.
 func (q *sendQueue) overflow(c *Conn) bool {
 	st := &CloseStatus{Code: websocket.StatusTryAgainLater, Reason: "send queue full", Cause: CauseSlow}
+	waiting := q.waitingClose()
 	q.discard(ErrClosed)
 	if !c.closing.CompareAndSwap(nil, st) {
+		if waiting != nil {
+			q.push(c, queued{close: waiting})
+		}
 		q.closed = true
 		return false
 	}
@@ -386,6 +381,22 @@ func (q *sendQueue) overflow(c *Conn) bool {
 	q.push(c, queued{close: st})
 	q.closed = true
 	return true
+}
+
+// waitingClose returns the status of the close waiting in the queue or its
+// overflow, if any. q.mu is held.
+func (q *sendQueue) waitingClose() *CloseStatus {
+	for _, it := range q.items[q.head:] {
+		if it.close != nil {
+			return it.close
+		}
+	}
+	for _, p := range q.over {
+		if p.it.close != nil {
+			return p.it.close
+		}
+	}
+	return nil
 }
 
 // logOverflow logs that overflow closed c. The caller holds no lock (not

@@ -316,6 +316,7 @@ func TestQueueBlockLocalWaiterClose(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
 	defer cancel()
 	hub := n2.Hub()
+	eventually(t, "the member joined", func() bool { return len(hub.LocalMembers(batchRoom)) == 1 })
 
 	release := holdWriter(t, c)
 	if err := hub.Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
@@ -330,9 +331,16 @@ func TestQueueBlockLocalWaiterClose(t *testing.T) {
 	waiting := make(chan error, 1)
 	go func() { waiting <- hub.Broadcast(ctx, batchRoom, framework.Text("late")) }()
 	// Not parallel: the only broadcast waiting for room in the process.
+	var dump string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("stats %+v\n%s", framework.QueueStats(c), dump)
+		}
+	})
 	eventually(t, "the broadcast waiting for room", func() bool {
 		buf := make([]byte, 1<<20)
-		return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "(*sendQueue).offerWait")
+		dump = string(buf[:runtime.Stack(buf, true)])
+		return strings.Contains(dump, "(*sendQueue).offerWait")
 	})
 	if err := hub.DisconnectRoom(ctx, batchRoom, 4001, "bye"); err != nil {
 		t.Fatal(err)

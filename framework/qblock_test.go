@@ -2,6 +2,7 @@ package framework_test
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
 	"strings"
@@ -359,4 +360,54 @@ func TestQueueBlockLocalWaiterClose(t *testing.T) {
 	if st := p.waitClose(t); st.Code != 4001 {
 		t.Errorf("OnClose got %v, want 4001", st)
 	}
+}
+
+// TestQueueBlockParkedSendCancelled: a direct send waiting behind parked
+// broker deliveries whose ctx ends is taken back, never written.
+func TestQueueBlockParkedSendCancelled(t *testing.T) {
+	t.Parallel()
+	n1, n2 := blockNodes(t, 4*rawTimeout)
+	p := newProbe(t)
+	joinOnOpen(p)
+	client := dialRaw(t, n2.Addr, p.path("/probe"))
+	t.Cleanup(func() { client.nc.Close() })
+	c := p.waitOpen(t)
+	eventually(t, "the member seen from node 1", func() bool { return len(n1.Hub().Members(batchRoom)) == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
+	defer cancel()
+
+	release := holdWriter(t, c)
+	if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "first taken by the writer", func() bool {
+		qs := framework.QueueStats(c)
+		return qs.Queued == 1 && qs.Pending == 0
+	})
+	for i := range 6 { // 4 queued, 2 parked
+		if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text(strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+		waitPending(t, c, i+1)
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	sent := make(chan error, 1)
+	go func() { sent <- c.SendText(sctx, "cancelled") }()
+	waitPending(t, c, 7)
+	scancel()
+	if err := <-sent; !errors.Is(err, context.Canceled) {
+		t.Fatalf("SendText: got %v, want context.Canceled", err)
+	}
+	waitPending(t, c, 6)
+	release()
+	client.expectMessage(opText, holdMessage)
+	for _, s := range []string{"first", "0", "1", "2", "3", "4", "5"} {
+		client.expectMessage(opText, []byte(s))
+	}
+	if err := c.SendText(ctx, "after"); err != nil {
+		t.Fatal(err)
+	}
+	client.expectMessage(opText, []byte("after"))
+	client.closeNormally()
+	p.waitClose(t)
 }

@@ -376,14 +376,23 @@ func (h *Hub) broadcast(ctx context.Context, kind byte, room, except string, m M
 	if local, err := h.send(ctx, e); !local {
 		return err
 	}
-	h.deliver(ctx, kind, room, except, m)
+	h.fanOut(ctx, kind, room, except, m, false)
 	return nil
 }
 
-// deliver queues m for the local recipients. Full QueueBlock queues are
-// waited for only after everyone else has been served, and the slow
-// clients closed for overflow are logged last, with no lock held.
+// deliver queues m, a broadcast from the broker, for the local recipients.
+// It never waits, whatever the queue policy: its goroutine is the broker's
+// subscription, and one slow connection must not stall every room of this
+// node. A full QueueBlock queue parks m in its overflow (queue.go).
 func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Message) {
+	h.fanOut(ctx, kind, room, except, m, true)
+}
+
+// fanOut queues m for the local recipients. Full QueueBlock queues park m
+// (fromBroker), or are waited for only after everyone else has been served,
+// and the slow clients closed for overflow are logged last, with no lock
+// held.
+func (h *Hub) fanOut(ctx context.Context, kind byte, room, except string, m Message, fromBroker bool) {
 	var blocked, overflowed []*Conn
 	frame := newFrame(m.Type, m.Data) // built once, written to every member (frames.go)
 	started := startedPool.Get().(*[]*Conn)
@@ -392,7 +401,7 @@ func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Mes
 		if except != "" && cs.id == except {
 			return
 		}
-		switch cs.queue.offer(c, queuedFor(c, m.Type, m.Data, frame)) {
+		switch cs.queue.offer(c, queuedFor(c, m.Type, m.Data, frame), fromBroker) {
 		case offeredStart:
 			*started = append(*started, c)
 		case offerFull:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +18,22 @@ import (
 // is never broadcast to has no queue; a queue has a writer goroutine only
 // while it holds messages (started by the first one, gone when it drains),
 // so an idle connection costs no goroutine and no timer.
+//
+// QueueBlock has two ways to wait for room. A Broadcast of this node
+// waits in its caller (offerWait), after every other member has its copy:
+// the caller asked for it, and ctx bounds it. A broadcast from the broker
+// must not wait: its goroutine is the broker's subscription, which every
+// room of the node shares. So it never blocks, whatever the policy: on a
+// full QueueBlock queue it is parked in the queue's overflow (park), and
+// the writer moves the overflow into the queue, in order, as it makes
+// room (unpark, from makeRoom). Order per connection is kept because
+// nothing overtakes the overflow: while it holds anything, a broadcast of
+// either kind counts the queue as full (a local one waits until the
+// overflow is empty), and a direct send or an in-order close goes to the
+// overflow's end (pushInOrder). The overflow is bounded in time, not
+// size: when its first message has waited BlockTimeout, one timer closes
+// the connection with 1013 as offerWait does, dropping what waits. The
+// timer exists only while the overflow holds something.
 
 // QueuePolicy says what a full send queue does with one more broadcast.
 type QueuePolicy int
@@ -29,10 +46,10 @@ const (
 	QueueClose QueuePolicy = iota + 1
 	// QueueDrop drops the new message (the hub counts it).
 	QueueDrop
-	// QueueBlock makes the broadcast wait up to BlockTimeout for room,
-	// after every connection with room has its copy, then closes the
-	// connection as QueueClose does. Broadcasts are lossless while clients
-	// keep up, at the price of a slower broadcaster when one does not.
+	// QueueBlock waits up to BlockTimeout for room, then closes the
+	// connection as QueueClose does: lossless while clients keep up. A
+	// local Broadcast waits, after the others have their copies; one from
+	// the broker waits aside, never stalling the node's other rooms.
 	QueueBlock
 )
 
@@ -114,6 +131,8 @@ type sendQueue struct {
 	running       bool          // a writer goroutine is draining the queue
 	closed        bool          // the queue accepts nothing more
 	space         chan struct{} // closed when room is made, for QueueBlock
+	over          []parked      // QueueBlock: broker deliveries waiting for room, and what came after them
+	overTimer     *time.Timer   // closes the connection when over's first has waited BlockTimeout
 	writer        sync.WaitGroup
 
 	queued, sent, dropped atomic.Uint64
@@ -129,6 +148,14 @@ type queued struct {
 	frame []byte     // the whole frame, data after its header (frames.go); nil on a connection coder writes to (permessage-deflate)
 	done  chan error // a direct send waiting for its write
 	close *CloseStatus
+}
+
+// parked is an entry of a send queue's overflow (see park): a broadcast
+// from the broker with the time it may wait until, or a direct send or a
+// close queued behind such broadcasts (no deadline).
+type parked struct {
+	it       queued
+	deadline time.Time
 }
 
 type offerResult int
@@ -150,19 +177,26 @@ func (q *sendQueue) full(n int) bool {
 }
 
 // offer queues it for c without blocking and applies the queue's policy
-// when it is full (except QueueBlock, which the caller waits for).
-func (q *sendQueue) offer(c *Conn, it queued) offerResult {
+// when it is full. With QueueBlock, a broadcast from the broker (park) is
+// parked in the overflow; the caller of a local one waits with offerWait.
+// The overflow is non-empty only with QueueBlock, and then the queue
+// counts as full, so that nothing overtakes it.
+func (q *sendQueue) offer(c *Conn, it queued, park bool) offerResult {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || c.closing.Load() != nil {
 		return offerClosed
 	}
-	if q.full(len(it.data)) {
+	if len(q.over) > 0 || q.full(len(it.data)) {
 		switch q.opts.Policy {
 		case QueueDrop:
 			q.drop(1)
 			return offerDropped
 		case QueueBlock:
+			if park {
+				q.park(c, it)
+				return offered
+			}
 			return offerFull
 		}
 		q.drop(1)
@@ -187,7 +221,7 @@ func (q *sendQueue) offerWait(ctx context.Context, c *Conn, it queued, deadline 
 			q.mu.Unlock()
 			return offerClosed
 		}
-		if !q.full(len(it.data)) {
+		if len(q.over) == 0 && !q.full(len(it.data)) {
 			started := q.add(it)
 			q.mu.Unlock()
 			if started {
@@ -217,6 +251,83 @@ func (q *sendQueue) offerWait(ctx context.Context, c *Conn, it queued, deadline 
 			q.mu.Unlock()
 			return offerDropped
 		}
+	}
+}
+
+// park appends it to the overflow, arming the timer when the overflow was
+// empty. The queue is full, so its writer runs and will unpark it. q.mu
+// is held.
+func (q *sendQueue) park(c *Conn, it queued) {
+	if len(q.over) == 0 {
+		if q.overTimer == nil {
+			q.overTimer = time.AfterFunc(q.opts.BlockTimeout, func() { q.expire(c) })
+		} else {
+			q.overTimer.Reset(q.opts.BlockTimeout)
+		}
+	}
+	q.over = append(q.over, parked{it: it, deadline: time.Now().Add(q.opts.BlockTimeout)})
+}
+
+// pushInOrder appends a direct send or a close behind the overflow when it
+// holds anything, else to the queue (push). q.mu is held.
+func (q *sendQueue) pushInOrder(c *Conn, it queued) {
+	if len(q.over) > 0 {
+		q.over = append(q.over, parked{it: it})
+		return
+	}
+	q.push(c, it)
+}
+
+// unpark moves the overflow's first entries into the queue while they fit
+// (a direct send or a close always does). A writer runs: the overflow is
+// non-empty only behind a full queue, and the writer stops only on an
+// empty queue, after unpark. q.mu is held.
+func (q *sendQueue) unpark() {
+	n := 0
+	for ; n < len(q.over); n++ {
+		it := q.over[n].it
+		if it.done == nil && it.close == nil && q.full(len(it.data)) {
+			break
+		}
+		q.add(it)
+	}
+	if n == 0 {
+		return
+	}
+	clear(q.over[:n])
+	q.over = q.over[n:]
+	if len(q.over) == 0 {
+		q.dropOver()
+	}
+}
+
+// dropOver forgets the (emptied) overflow and stops its timer. q.mu is
+// held.
+func (q *sendQueue) dropOver() {
+	q.over = nil
+	if q.overTimer != nil {
+		q.overTimer.Stop()
+	}
+}
+
+// expire runs on the overflow's timer: when the overflow's first message
+// has waited BlockTimeout, it closes c with 1013 (overflow), else it sets
+// the timer for that message's deadline.
+func (q *sendQueue) expire(c *Conn) {
+	q.mu.Lock()
+	if len(q.over) == 0 { // moved into the queue or discarded meanwhile
+		q.mu.Unlock()
+		return
+	}
+	if d := time.Until(q.over[0].deadline); d > 0 {
+		q.overTimer.Reset(d)
+		q.mu.Unlock()
+		return
+	}
+	closed := q.overflow(c)
+	q.mu.Unlock()
+	if closed {
+		q.logOverflow(c)
 	}
 }
 
@@ -252,11 +363,17 @@ func (q *sendQueue) drop(n int) {
 
 // overflow closes c with 1013 after the message being written, dropping
 // the ones still queued, and reports whether it started the close (to be
-// logged with logOverflow). q.mu is held.
+// logged with logOverflow). When a close queued in order (closeInOrder) is
+// still waiting, that one is written instead, without the messages before
+// it. q.mu is held.
 func (q *sendQueue) overflow(c *Conn) bool {
 	st := &CloseStatus{Code: websocket.StatusTryAgainLater, Reason: "send queue full", Cause: CauseSlow}
+	waiting := q.waitingClose()
 	q.discard(ErrClosed)
 	if !c.closing.CompareAndSwap(nil, st) {
+		if waiting != nil {
+			q.push(c, queued{close: waiting})
+		}
 		q.closed = true
 		return false
 	}
@@ -264,6 +381,22 @@ func (q *sendQueue) overflow(c *Conn) bool {
 	q.push(c, queued{close: st})
 	q.closed = true
 	return true
+}
+
+// waitingClose returns the status of the close waiting in the queue or its
+// overflow, if any. q.mu is held.
+func (q *sendQueue) waitingClose() *CloseStatus {
+	for _, it := range q.items[q.head:] {
+		if it.close != nil {
+			return it.close
+		}
+	}
+	for _, p := range q.over {
+		if p.it.close != nil {
+			return p.it.close
+		}
+	}
+	return nil
 }
 
 // logOverflow logs that overflow closed c. The caller holds no lock (not
@@ -281,16 +414,17 @@ func (q *sendQueue) closeInOrder(c *Conn, st CloseStatus) bool {
 	if q.closed || !c.closing.CompareAndSwap(nil, &st) {
 		return false
 	}
-	q.push(c, queued{close: &st})
+	q.pushInOrder(c, queued{close: &st})
 	q.closed = true
 	return true
 }
 
-// discard drops every queued entry: direct sends get err. q.mu is held.
+// discard drops every queued entry, and the overflow: direct sends get
+// err. q.mu is held.
 func (q *sendQueue) discard(err error) {
 	q.discards.Add(1)
 	n := 0
-	for _, it := range q.items[q.head:] {
+	drop := func(it queued) {
 		switch {
 		case it.done != nil:
 			it.done <- err
@@ -298,9 +432,19 @@ func (q *sendQueue) discard(err error) {
 			n++
 		}
 	}
+	for _, it := range q.items[q.head:] {
+		drop(it)
+	}
+	for _, p := range q.over {
+		drop(p.it)
+	}
 	q.drop(n)
 	clear(q.items)
 	q.items, q.head, q.bytes = q.items[:0], 0, 0
+	if q.over != nil {
+		clear(q.over)
+		q.dropOver()
+	}
 }
 
 // stop closes the queue for good and waits for its writer. The connection
@@ -316,7 +460,10 @@ func (q *sendQueue) stop() {
 // stats returns a snapshot of the counters.
 func (q *sendQueue) stats() queueStats {
 	q.mu.Lock()
-	pending, bytes := len(q.items)-q.head+q.inflight, q.bytes+q.inflightBytes
+	pending, bytes := len(q.items)-q.head+q.inflight+len(q.over), q.bytes+q.inflightBytes
+	for _, p := range q.over {
+		bytes += len(p.it.data)
+	}
 	q.mu.Unlock()
 	return queueStats{
 		Queued:       q.queued.Load(),
@@ -496,8 +643,12 @@ func (q *sendQueue) take(batch []queued) []queued {
 	return batch
 }
 
-// makeRoom wakes broadcasts waiting for room (QueueBlock). q.mu is held.
+// makeRoom moves the overflow into the room made, then wakes the
+// broadcasts waiting for room (QueueBlock). q.mu is held.
 func (q *sendQueue) makeRoom() {
+	if len(q.over) > 0 {
+		q.unpark()
+	}
 	if q.space != nil {
 		close(q.space)
 		q.space = nil
@@ -598,7 +749,7 @@ func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []b
 		it = queued{typ: typ, data: frame[len(frame)-len(p):], frame: frame}
 	}
 	it.done = done
-	q.push(c, it)
+	q.pushInOrder(c, it)
 	q.mu.Unlock()
 	var err error
 	select {
@@ -632,6 +783,17 @@ func (q *sendQueue) unqueue(done chan error) bool {
 		q.items = q.items[:len(q.items)-1]
 		q.drop(1)
 		q.makeRoom() // for QueueBlock
+		return true
+	}
+	for i := range q.over {
+		if q.over[i].it.done != done {
+			continue
+		}
+		q.over = slices.Delete(q.over, i, i+1)
+		q.drop(1)
+		if len(q.over) == 0 {
+			q.dropOver()
+		}
 		return true
 	}
 	return false

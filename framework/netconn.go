@@ -85,9 +85,10 @@ type wireConn struct {
 
 	// A connection parked with no goroutine (park_linux.go): its key in
 	// the poller, 0 when not parked, parkClosed once Close or abort has
-	// woken it; and the timer of its idle timeout.
-	parkKey   atomic.Uint64
-	parkTimer atomic.Pointer[time.Timer]
+	// woken it; and, under the poller's lock, 1 + the index of its idle
+	// deadline in the poller's heap (0: none).
+	parkKey atomic.Uint64
+	parkIdx int
 
 	// Write side (frames.go): wmu is held by coder from the first byte
 	// of a frame to its last (coderHolds, which only coder's writer

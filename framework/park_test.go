@@ -263,3 +263,51 @@ func TestParkedHoldsNoGoroutine(t *testing.T) {
 		t.Fatal("two hooks of one connection ran at once")
 	}
 }
+
+// TestParkedIdleDeadlines parks connections of two servers with different
+// idle timeouts (the poller is shared), and resumes some with a message:
+// each connection ends for its idle timeout, not before it.
+func TestParkedIdleDeadlines(t *testing.T) {
+	t.Parallel()
+	timeouts := []time.Duration{400 * time.Millisecond, 200 * time.Millisecond}
+	var wg sync.WaitGroup
+	for _, rt := range timeouts {
+		srv := serve(t, quietOptions(framework.Options{ReadTimeout: rt}))
+		p := newProbe(t)
+		type ended struct {
+			at  time.Time
+			st  framework.CloseStatus
+			key *framework.Conn
+		}
+		ends := make(chan ended, 8)
+		p.onClose = func(c *framework.Conn, st framework.CloseStatus) { ends <- ended{time.Now(), st, c} }
+		opened := map[*framework.Conn]time.Time{}
+		var clients []*rawConn
+		for i := range 6 {
+			start := time.Now() // before the server's idle clock starts
+			c, sc := dialParked(t, p, srv.Addr, "/probe")
+			clients = append(clients, c)
+			opened[sc] = start
+			if i%3 == 1 {
+				opened[sc] = time.Now()
+				c.send(opText, []byte("resume"))
+				c.expectMessage(opText, []byte("resume"))
+			}
+		}
+		wg.Go(func() {
+			for range len(opened) {
+				e := <-ends
+				if e.st.Cause != framework.CauseIdle {
+					t.Errorf("got %v, want an idle timeout", e.st)
+				}
+				if d := e.at.Sub(opened[e.key]); d < rt {
+					t.Errorf("closed %v after its last message, before ReadTimeout %v", d, rt)
+				}
+			}
+		})
+		for _, c := range clients {
+			wg.Go(func() { c.expectClose(websocket.StatusGoingAway) })
+		}
+	}
+	wg.Wait()
+}

@@ -208,8 +208,8 @@ func (c *Conn) run() {
 	c.serve(st, ok)
 }
 
-// resume serves a parked connection once its socket is readable, its idle
-// timeout has expired or it is closing.
+// resume serves a parked connection once its socket is readable or its
+// idle timeout has expired (a close resumes it itself: wakeParked).
 func (c *Conn) resume(key uint64) {
 	c.wire.unpark(key)
 	c.serve(CloseStatus{}, true)

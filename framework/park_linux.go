@@ -111,7 +111,8 @@ func (c *Conn) wake(key uint64) {
 }
 
 // wakeParked is called by wireConn.Close and abort before the socket is
-// closed: it resumes a parked connection, and keeps it from parking later.
+// closed: it takes a parked connection out of the poller (while its
+// descriptor is open) and resumes it, and keeps it from parking later.
 func (w *wireConn) wakeParked() {
 	key := w.parkKey.Swap(parkClosed)
 	if key == 0 || key == parkClosed {
@@ -120,7 +121,8 @@ func (w *wireConn) wakeParked() {
 	parker.mu.Lock()
 	c := parker.conns[key]
 	parker.mu.Unlock()
-	go c.resume(key)
+	w.unpark(key)
+	go c.serve(CloseStatus{}, true)
 }
 
 // unpark takes the resumed connection out of the poller while its

@@ -189,24 +189,37 @@ func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
 // run is the connection's goroutine, which the server owns (Shutdown waits
 // for it): it serves the connection, then lets the server forget it. A
 // method rather than a closure, so that the Conn is all it keeps.
-func (c *Conn) run() {
-	defer c.release()
-	defer c.srv.untrack(c)
-	c.serve()
-}
-
-// serve runs the connection: OnOpen, the read loop, OnClose.
 //
-// Until its first message, a connection waits in awaitData called from
-// here, so that the stack it keeps is as shallow as can be: its depth
-// decides whether the goroutine fits in 2 KiB (and, through Go's adaptive
-// initial stack size, whether new goroutines start with 2 KiB or 4 KiB).
-// Reading a message grows the stack past what a wait in coder's Reader
-// needs, and a stack that has grown keeps its size while idle, so from
-// then on the wait is coder's: the same memory, and less time per message.
-func (c *Conn) serve() {
+// Until its first message, a connection waits with no goroutine where
+// the platform allows it (park_linux.go): resume then serves it on a new
+// one. Elsewhere (and over TLS) it waits in awaitData called from serve,
+// so that the stack it keeps is as shallow as can be: its depth decides
+// whether the goroutine fits in 2 KiB (and, through Go's adaptive initial
+// stack size, whether new goroutines start with 2 KiB or 4 KiB). Reading
+// a message grows the stack past what a wait in coder's Reader needs, and
+// a stack that has grown keeps its size while idle, so from then on the
+// wait is coder's: the same memory, and less time per message.
+func (c *Conn) run() {
 	c.startPing()
 	st, ok := c.open() // ok while the connection runs; st: the final status
+	if ok && c.park() {
+		return // resume serves it
+	}
+	c.serve(st, ok)
+}
+
+// resume serves a parked connection once its socket is readable or its
+// idle timeout has expired (a close resumes it itself: wakeParked).
+func (c *Conn) resume(key uint64) {
+	c.wire.unpark(key)
+	c.serve(CloseStatus{}, true)
+}
+
+// serve runs the read loop, then OnClose, and lets the server forget the
+// connection.
+func (c *Conn) serve(st CloseStatus, ok bool) {
+	defer c.release()
+	defer c.srv.untrack(c)
 	if ok {
 		if c.wire.awaitData() { // netconn.go
 			growStack(0)

@@ -11,3 +11,9 @@ func QueueStats(c *Conn) queueStats { return c.queueStats() }
 
 // OptionsOf returns the server's options with the defaults filled in.
 func OptionsOf(s *Server) Options { return s.opts }
+
+// Parked reports whether c waits with no goroutine (park_linux.go).
+func Parked(c *Conn) bool {
+	k := c.wire.parkKey.Load()
+	return k != 0 && k != parkClosed
+}

@@ -83,6 +83,13 @@ type wireConn struct {
 	unreadBuf *[readChunk]byte
 	unreadErr error // what the socket returned after unread
 
+	// A connection parked with no goroutine (park_linux.go): its key in
+	// the poller, 0 when not parked, parkClosed once Close or abort has
+	// woken it; and, under the poller's lock, 1 + the index of its idle
+	// deadline in the poller's heap (0: none).
+	parkKey atomic.Uint64
+	parkIdx int
+
 	// Write side (frames.go): wmu is held by coder from the first byte
 	// of a frame to its last (coderHolds, which only coder's writer
 	// touches, under coder's frame lock), or by writeFrames. What follows
@@ -301,9 +308,7 @@ func (c *wireConn) awaitData() (closeNext bool) {
 		return false
 	}
 	c.reading.Add(1) // see linger
-	if len(c.pending) == 0 && len(c.unread) == 0 && c.unreadErr == nil && len(c.ready) == 0 && len(c.held) == 0 &&
-		c.failNext == nil && !c.rateOver && c.inspect && c.scan.atFrameStart() &&
-		!c.readEnded.Load() && !c.lingering.Load() && !c.aborted.Load() {
+	if c.nothingBuffered() {
 		_ = c.raw.Read(c.fillFn) // fill cannot panic: no defer, for a smaller frame
 		closeNext = len(c.unread) > 0 && c.unread[0]&0x0f == 0x8
 	}
@@ -311,6 +316,18 @@ func (c *wireConn) awaitData() (closeNext bool) {
 	c.rmu.Unlock()
 	return closeNext
 }
+
+// nothingBuffered reports whether the wire layer holds no byte from the
+// client and is at a frame boundary, with reads going on: a wait for the
+// socket (awaitData, park) is then a wait for the client. rmu is held.
+func (c *wireConn) nothingBuffered() bool {
+	return len(c.pending) == 0 && len(c.unread) == 0 && c.unreadErr == nil && len(c.ready) == 0 && len(c.held) == 0 &&
+		c.failNext == nil && !c.rateOver && c.inspect && c.scan.atFrameStart() &&
+		!c.readEnded.Load() && !c.lingering.Load() && !c.aborted.Load()
+}
+
+// parkClosed is wireConn.parkKey once the connection is closing.
+const parkClosed = ^uint64(0)
 
 // fill is awaitData's RawConn callback: it reads what the socket has into
 // a pooled buffer, and reports false (wait) when it has nothing.
@@ -544,6 +561,7 @@ func (c *wireConn) writeOut(p []byte, bufs *net.Buffers) error {
 // linger already under way.
 func (c *wireConn) abort() {
 	c.aborted.Store(true)
+	c.wakeParked() // before the socket closes: park_linux.go
 	_ = c.Conn.Close()
 	_ = c.Close()
 }
@@ -554,6 +572,7 @@ func (c *wireConn) abort() {
 // client's own close frame nothing more comes, and Close closes at once.
 func (c *wireConn) Close() error {
 	c.closeOnce.Do(func() {
+		c.wakeParked() // before the socket closes: park_linux.go
 		if tcp, ok := c.Conn.(interface{ CloseWrite() error }); ok && !c.aborted.Load() && !c.peerClosed.Load() {
 			if tcp.CloseWrite() == nil {
 				c.lingering.Store(true)

@@ -80,7 +80,7 @@ var outBufs = sync.Pool{New: func() any {
 // writeNow is tryWrite's RawConn callback: one write(2) that does not wait.
 func (ob *outBuf) writeNow(fd uintptr) bool {
 	for {
-		n, err := syscall.Write(int(fd), ob.try)
+		n, err := sysWrite(fd, ob.try)
 		if err == syscall.EINTR {
 			continue
 		}

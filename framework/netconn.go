@@ -142,7 +142,7 @@ func newWireConn(nc net.Conn, pending []byte, limit int64, readTimeout, writeTim
 	c.writeArmed = wd
 	_ = nc.SetReadDeadline(rd)
 	_ = nc.SetWriteDeadline(wd)
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawIO {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw, c.fillFn = raw, c.fill
 		}
@@ -334,7 +334,7 @@ const parkClosed = ^uint64(0)
 func (c *wireConn) fill(fd uintptr) bool {
 	buf := readBufs.Get().(*[readChunk]byte)
 	for {
-		n, err := syscall.Read(int(fd), buf[:])
+		n, err := sysRead(fd, buf[:])
 		switch {
 		case err == syscall.EINTR:
 			continue

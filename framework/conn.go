@@ -28,8 +28,8 @@ type Conn struct {
 	route  *boundRoute
 	ws     *websocket.Conn
 	wire   *wireConn
-	req    *http.Request
-	params *Params // nil when the route has none
+	req    keptRequest // for Request (request.go)
+	params *Params     // nil when the route has none
 	hooks  hooks
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -154,7 +154,7 @@ func (c *Conn) abort(st CloseStatus) {
 func (c *Conn) Connected() bool { return c.closing.Load() == nil && !c.ended.Load() }
 
 // RemoteAddr returns the client's address, "ip:port".
-func (c *Conn) RemoteAddr() string { return c.req.RemoteAddr }
+func (c *Conn) RemoteAddr() string { return c.req.remote }
 
 // ConnectedAt returns when the connection was upgraded.
 func (c *Conn) ConnectedAt() time.Time { return c.wire.start }
@@ -173,7 +173,7 @@ func (c *Conn) Route() string { return c.route.full }
 // Request returns the handshake request: its headers, query, cookies and
 // TLS state. Its body is empty and its context is the connection's
 // (Context).
-func (c *Conn) Request() *http.Request { return c.req }
+func (c *Conn) Request() *http.Request { return c.req.request(c.ctx) }
 
 // Subprotocol returns the negotiated subprotocol, or "".
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
@@ -353,7 +353,7 @@ func (c *Conn) call(hook func() error) (st CloseStatus, ok bool) {
 
 // hookPanicked logs a hook's panic and closes the connection.
 func (c *Conn) hookPanicked(v any) CloseStatus {
-	c.srv.log.Error("nows: panic in handler", "route", c.route.full, "remote", c.req.RemoteAddr,
+	c.srv.log.Error("nows: panic in handler", "route", c.route.full, "remote", c.req.remote,
 		"panic", v, panicStack())
 	return c.fail(websocket.StatusInternalError, "", CauseHandlerPanic, fmt.Errorf("panic: %v", v))
 }
@@ -371,7 +371,7 @@ func (c *Conn) hookFailed(err error) CloseStatus {
 		}
 		err = fmt.Errorf("hook returned %w: %w", err, bad)
 	}
-	c.srv.log.Error("nows: handler error", "route", c.route.full, "remote", c.req.RemoteAddr, "err", err)
+	c.srv.log.Error("nows: handler error", "route", c.route.full, "remote", c.req.remote, "err", err)
 	return c.fail(websocket.StatusInternalError, "", CauseHandlerError, err)
 }
 
@@ -467,7 +467,7 @@ func (c *Conn) finish(st *CloseStatus) {
 	c.ended.Store(true)
 	c.cancel()
 	if c.srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		c.srv.log.Debug("nows: connection closed", "route", c.route.full, "remote", c.req.RemoteAddr, "status", st.String())
+		c.srv.log.Debug("nows: connection closed", "route", c.route.full, "remote", c.req.remote, "status", st.String())
 	}
 	if c.hooks.close != nil {
 		defer func() {
@@ -506,7 +506,7 @@ func (c *Conn) pingTick() {
 	defer cancel()
 	if err := c.ws.Ping(ctx); err != nil {
 		if c.closing.Load() == nil {
-			c.srv.log.Debug("nows: pong timeout", "route", c.route.full, "remote", c.req.RemoteAddr)
+			c.srv.log.Debug("nows: pong timeout", "route", c.route.full, "remote", c.req.remote)
 			c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "pong timeout", Cause: CausePingTimeout, Err: err})
 		}
 		return

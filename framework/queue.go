@@ -402,7 +402,7 @@ func (q *sendQueue) waitingClose() *CloseStatus {
 // logOverflow logs that overflow closed c. The caller holds no lock (not
 // q.mu, not the hub's): a slow log handler must not stall the fan-out.
 func (q *sendQueue) logOverflow(c *Conn) {
-	c.srv.log.Info("nows: slow client closed: send queue full", "route", c.route.full, "remote", c.req.RemoteAddr,
+	c.srv.log.Info("nows: slow client closed: send queue full", "route", c.route.full, "remote", c.req.remote,
 		"policy", q.opts.Policy.String())
 }
 

@@ -138,7 +138,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// No parent to register with: Shutdown cancels each connection itself,
 	// and a shared parent would be a lock and a map entry per handshake.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.req = connRequest(r, c.ctx)
+	c.req.keep(r)
 	if !s.track(c) {
 		c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
 		c.finish(c.closing.Load())
@@ -153,17 +153,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// buffers, which every idle connection would otherwise keep.
 	running = true
 	go c.run()
-}
-
-// connRequest returns the copy of the handshake request that Conn.Request
-// returns for the connection's life: the same headers, URL and TLS state,
-// an empty body, and the connection's context. The request's own context
-// (a chain of net/http's, a few hundred bytes) is not kept alive by every
-// idle connection.
-func connRequest(r *http.Request, ctx context.Context) *http.Request {
-	req := r.WithContext(ctx)
-	req.Body, req.GetBody = http.NoBody, nil
-	return req
 }
 
 // route matches the request's path. The parameters go to the heap, and only

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReusePortMissing: where SO_REUSEPORT is missing (reusePort is nil,
@@ -23,11 +24,13 @@ func TestReusePortMissing(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close() // free: an error must come from ReusePort, not from the port
 	opts := Options{Addr: addr, ReusePort: true, Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel() // bounded: a server that listened after all would serve until then
 	want := "framework: listen on " + addr + ": Options.ReusePort (--reuse-port or NOWS_REUSE_PORT with BindFlags) needs SO_REUSEPORT as Linux has it"
-	if err := NewServer(opts).ListenAndServe(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+	if err := NewServer(opts).ListenAndServe(ctx); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("ListenAndServe: %v, want %q", err, want)
 	}
-	if err := Run(context.Background(), NewServer(opts)); err == nil || !strings.Contains(err.Error(), want) {
+	if err := Run(ctx, NewServer(opts)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Run: %v, want %q", err, want)
 	}
 }

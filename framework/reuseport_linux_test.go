@@ -77,7 +77,10 @@ func TestReusePort(t *testing.T) {
 	t.Logf("connections accepted, by pid: %v", seen)
 
 	quiet := slog.New(slog.DiscardHandler)
-	err := framework.NewServer(framework.Options{Addr: addr, Logger: quiet}).ListenAndServe(context.Background())
+	// Bounded: a server that listened after all would serve until then.
+	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+	defer cancel()
+	err := framework.NewServer(framework.Options{Addr: addr, Logger: quiet}).ListenAndServe(ctx)
 	if err == nil || !errors.Is(err, syscall.EADDRINUSE) ||
 		!strings.Contains(err.Error(), "listen on "+addr+": the address is in use by another process: stop it, or choose another address with Options.Addr") {
 		t.Errorf("without ReusePort on the shared port: %v, want the address-in-use error", err)
@@ -89,7 +92,7 @@ func TestReusePort(t *testing.T) {
 	}
 	defer ln.Close()
 	held := ln.Addr().String()
-	err = framework.NewServer(framework.Options{Addr: held, ReusePort: true, Logger: quiet}).ListenAndServe(context.Background())
+	err = framework.NewServer(framework.Options{Addr: held, ReusePort: true, Logger: quiet}).ListenAndServe(ctx)
 	if err == nil || !errors.Is(err, syscall.EADDRINUSE) ||
 		!strings.Contains(err.Error(), "listen on "+held+": the address is in use by a process that does not share it: give every process on it Options.ReusePort (the --reuse-port flag") {
 		t.Errorf("with ReusePort on a port held without it: %v, want the error that says every process needs ReusePort", err)

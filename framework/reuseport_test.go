@@ -55,7 +55,9 @@ func TestReusePortFlag(t *testing.T) {
 	t.Run("bad env", func(t *testing.T) {
 		t.Setenv("NOWS_REUSE_PORT", "sometimes")
 		o := parse(t, framework.Options{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
-		err := framework.NewServer(o).ListenAndServe(context.Background())
+		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+		defer cancel() // bounded: a server that listened after all would serve until then
+		err := framework.NewServer(o).ListenAndServe(ctx)
 		if err == nil || !strings.Contains(err.Error(), `NOWS_REUSE_PORT="sometimes"`) || !strings.Contains(err.Error(), "--reuse-port") {
 			t.Fatalf("ListenAndServe with NOWS_REUSE_PORT=sometimes: %v, want an error naming the variable, its value and the flag", err)
 		}

@@ -33,6 +33,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 
 	b := binder{fs: fs, state: o.flags}
 	b.bind(&stringFlag{&o.Addr}, "addr", "listen `address`, host:port")
+	b.bind(&boolFlag{&o.ReusePort}, "reuse-port", "share the address with other processes that set this too (SO_REUSEPORT, Linux only): the kernel spreads connections among them")
 	b.bind(&sizeFlag[int]{&o.MaxHeaderBytes}, "max-header-bytes", "largest handshake request in `bytes`; larger ones get HTTP 431")
 	b.bind(&sizeFlag[int64]{&o.MaxMessageBytes}, "max-message-bytes", "largest message in `bytes`; larger ones close the connection with 1009")
 	b.bind(&floatFlag{&o.MessageRate}, "message-rate", "`messages` per second one connection may send, else 1008 (0: no limit)")

@@ -10,15 +10,18 @@ import (
 // default, so Options{} is a complete, safe configuration.
 type Options struct {
 	// Addr is where ListenAndServe listens. Defaults to "0.0.0.0:8765".
-	Addr string
+	// With ReusePort (SO_REUSEPORT: Linux only, elsewhere ListenAndServe
+	// fails), the processes of one user that all set it share Addr, and
+	// the kernel spreads the connections among them.
+	Addr      string
+	ReusePort bool
 
 	// MaxHeaderBytes limits the handshake request's line and headers; a
 	// larger request gets 431. Defaults to 4096.
 	MaxHeaderBytes int
 
-	// MaxMessageBytes limits one message (after decompression); a larger
-	// one closes the connection with 1009 as soon as a frame header
-	// announces it. Defaults to 2 MiB.
+	// MaxMessageBytes limits one message (after decompression); a larger one
+	// closes with 1009 once a frame header announces it. Defaults to 2 MiB.
 	MaxMessageBytes int64
 
 	// MessageRate limits the messages per second of one connection, with
@@ -47,9 +50,8 @@ type Options struct {
 	// Serve (the slowloris defence). Defaults to 10 s.
 	HandshakeTimeout time.Duration
 
-	// WriteTimeout closes a connection whose client has taken no bytes for
-	// this long while a write was pending (CauseSlow). Negative disables
-	// it. Defaults to 10 s.
+	// WriteTimeout closes a connection whose client took no bytes for this
+	// long while a write waited (CauseSlow); negative disables. Defaults to 10 s.
 	WriteTimeout time.Duration
 
 	// ShutdownTimeout bounds Serve's graceful shutdown. Defaults to 10 s.
@@ -72,10 +74,9 @@ type Options struct {
 	// Compression enables permessage-deflate with clients that offer it.
 	Compression bool
 
-	// ParamTypes adds parameter types for route templates, by name (a Go
-	// identifier): the function gets the percent-decoded segment and
-	// returns the value Params.Get gives, or an error for no match. The
-	// functions must be safe for concurrent use.
+	// ParamTypes adds route parameter types by name (a Go identifier): the
+	// function, safe for concurrent use, gets the percent-decoded segment
+	// and returns the value Params.Get gives, or an error for no match.
 	ParamTypes map[string]func(seg string) (any, error)
 
 	// Fallback serves the requests that match no route (a page, a health

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -381,9 +382,15 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		return err
 	}
 	var lc net.ListenConfig
+	if s.opts.ReusePort {
+		if reusePort == nil { // reuseport_other.go
+			return fmt.Errorf("framework: listen on %s: Options.ReusePort (--reuse-port or NOWS_REUSE_PORT with BindFlags) needs SO_REUSEPORT as Linux has it, and this is %s: unset it, and give each process its own address with Options.Addr", s.opts.Addr, runtime.GOOS)
+		}
+		lc.Control = reusePort
+	}
 	ln, err := lc.Listen(ctx, "tcp", s.opts.Addr)
 	if err != nil {
-		return listenError(s.opts.Addr, err)
+		return listenError(s.opts.Addr, s.opts.ReusePort, err)
 	}
 	return s.Serve(ctx, ln)
 }
@@ -462,8 +469,11 @@ func (w slogWriter) Write(p []byte) (int, error) {
 }
 
 // listenError explains the commonest listen failure, a port in use, and
-// what changes the address.
-func listenError(addr string, err error) error {
+// what changes the address or lets processes share it.
+func listenError(addr string, reuse bool, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) && reuse {
+		return fmt.Errorf("framework: listen on %s: the address is in use by a process that does not share it: give every process on it Options.ReusePort (the --reuse-port flag or NOWS_REUSE_PORT with BindFlags) and run them as one user, or choose another address with Options.Addr (--addr or NOWS_ADDR): %w", addr, err)
+	}
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("framework: listen on %s: the address is in use by another process: stop it, or choose another address with Options.Addr (the --addr flag or NOWS_ADDR with BindFlags): %w", addr, err)
 	}

@@ -95,6 +95,11 @@ type Hub struct {
 
 	errMu   sync.Mutex
 	lastErr error
+
+	pubMu    sync.Mutex // keeps the chunks of one envelope together (bigmsg.go)
+	chunkSeq uint64     // numbers the chunked envelopes; guarded by pubMu
+	rxMu     sync.Mutex
+	partials map[string]*partialMsg // per sender node; guarded by rxMu
 }
 
 // hubCounters are the hub's totals.
@@ -102,6 +107,7 @@ type hubCounters struct {
 	queued, sent, dropped, slowClosed          atomic.Uint64
 	published, received, brokerErrors          atomic.Uint64
 	outboxDropped, badEnvelopes, eventsDropped atomic.Uint64
+	chunksDropped                              atomic.Uint64
 }
 
 // hubStats counts what went through a hub since the server started.
@@ -117,6 +123,7 @@ type hubStats struct {
 	BrokerErrors  uint64 // failed publishes and subscribes
 	OutboxDropped uint64 // envelopes dropped because the broker could not keep up
 	EventsDropped uint64 // presence events dropped because a subscriber was too slow
+	ChunksDropped uint64 // chunked messages from other nodes dropped incomplete
 }
 
 // Hub returns the server's hub, which starts on first use.
@@ -152,6 +159,9 @@ func (h *Hub) Close() error {
 // which then delivers it locally (local), and at once for a hub of
 // NewHub, which has no connections and reports the broker's error.
 func (h *Hub) send(ctx context.Context, e *envelope) (local bool, err error) {
+	if err := h.checkSize(e); err != nil {
+		return false, err
+	}
 	if h.srv != nil {
 		h.use()
 		if h.outbox != nil {
@@ -162,7 +172,7 @@ func (h *Hub) send(ctx context.Context, e *envelope) (local bool, err error) {
 	if h.broker == nil {
 		return false, fmt.Errorf("%w: the hub has no broker: set HubOptions.Broker", ErrBroker)
 	}
-	if err := h.broker.Publish(ctx, hubTopic, encodeEnvelope(e)); err != nil {
+	if err := h.publishPayload(ctx, encodeEnvelope(e)); err != nil {
 		return false, fmt.Errorf("%w: publish: %w", ErrBroker, err)
 	}
 	h.counters.published.Add(1)
@@ -232,6 +242,7 @@ func (h *Hub) run() {
 			h.mu.RUnlock()
 			h.post(encodeEnvelope(hb))
 			h.expireNodes(time.Now())
+			h.expirePartials(time.Now())
 		case <-h.done:
 			h.drain()
 			if h.sub != nil {
@@ -278,7 +289,7 @@ func (h *Hub) post(p []byte) {
 func (h *Hub) publish(p []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.PublishTimeout)
 	defer cancel()
-	err := h.broker.Publish(ctx, hubTopic, p)
+	err := h.publishPayload(ctx, p)
 	if err == nil {
 		h.counters.published.Add(1)
 	}
@@ -344,6 +355,7 @@ func (h *Hub) stats() hubStats {
 		BrokerErrors:  c.brokerErrors.Load(),
 		OutboxDropped: c.outboxDropped.Load(),
 		EventsDropped: c.eventsDropped.Load(),
+		ChunksDropped: c.chunksDropped.Load(),
 	}
 }
 
@@ -556,15 +568,25 @@ func (h *Hub) receive(p []byte) {
 	}
 	e, err := decodeEnvelope(p)
 	if err != nil {
-		if h.counters.badEnvelopes.Add(1) == 1 {
-			h.log.Warn("nows: hub: bad message from broker", "err", err)
-		}
+		h.badEnvelope(err)
 		return
 	}
 	if e.node == h.opts.Node {
 		return // our own, already delivered locally
 	}
 	h.counters.received.Add(1)
+	h.handle(e)
+}
+
+// badEnvelope counts a malformed envelope, logging the first.
+func (h *Hub) badEnvelope(err error) {
+	if h.counters.badEnvelopes.Add(1) == 1 {
+		h.log.Warn("nows: hub: bad message from broker", "err", err)
+	}
+}
+
+// handle handles an envelope from another node.
+func (h *Hub) handle(e *envelope) {
 	switch e.kind {
 	case kindRoom, kindAll:
 		m := Message{Type: e.typ, Data: e.data}
@@ -583,6 +605,8 @@ func (h *Hub) receive(p []byte) {
 		if e.id == "" || e.id == h.opts.Node {
 			h.postState()
 		}
+	case kindChunk:
+		h.onChunk(e)
 	case kindJoin, kindLeave, kindHeartbeat, kindState, kindBye:
 		h.onPresence(e)
 	}

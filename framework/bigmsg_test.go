@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +17,7 @@ import (
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	natsbroker "github.com/nowebsocket/nows/framework/broker/natsbroker"
+	redisbroker "github.com/nowebsocket/nows/framework/broker/redisbroker"
 )
 
 // These tests cross a broker's payload limit with real brokers: a NATS
@@ -46,6 +50,56 @@ func startNATS(t *testing.T) func(testing.TB) framework.Broker {
 		t.Cleanup(func() { _ = b.Close() })
 		// The limit is the server's once connected.
 		brokertest.Eventually(t, 5*time.Second, "connected to NATS", func() bool { return b.Conn().IsConnected() })
+		return b
+	}
+}
+
+// startRedis starts redis-server with its default limits on 127.0.0.1, or
+// skips the test when it is not installed (except in CI), and returns a
+// function that connects a broker to it.
+func startRedis(t *testing.T) func(testing.TB) framework.Broker {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis-server is required in CI: %v", err)
+		}
+		t.Skip("redis-server not installed")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	brokertest.Eventually(t, 10*time.Second, "redis-server listening", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+		}
+		return err == nil
+	})
+	return func(t testing.TB) framework.Broker {
+		t.Helper()
+		b, err := redisbroker.Connect("redis://"+addr, redisbroker.Options{})
+		if err != nil {
+			t.Fatalf("redisbroker.Connect: %v", err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
 		return b
 	}
 }
@@ -158,6 +212,51 @@ func TestBroadcastOverMaxMessageBytes(t *testing.T) {
 	}
 }
 
+// bigStateSize is the number of memberships of TestLargePresenceState:
+// NOWS_BIG_STATE (100000 is the full size, a few seconds under -race), or
+// 40,000: a state of about 1.4 MB, over the NATS limit of 1 MiB.
+func bigStateSize(t *testing.T) int {
+	if s := os.Getenv("NOWS_BIG_STATE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			t.Fatalf("NOWS_BIG_STATE=%q: want a positive number", s)
+		}
+		return n
+	}
+	return 40_000
+}
+
+// TestLargePresenceState: a node with many memberships (NOWS_BIG_STATE,
+// 100,000 at full size) in one room; a node that starts afterwards sees
+// them all, from the state in pages, over NATS and over Redis.
+func TestLargePresenceState(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(*testing.T) func(testing.TB) framework.Broker
+	}{{"NATS", startNATS}, {"Redis", startRedis}} {
+		t.Run(tc.name, func(t *testing.T) {
+			connect := tc.start(t)
+			n := bigStateSize(t)
+			n1 := brokertest.NewNode(t, connect(t))
+			framework.AddIdleMembers(n1.Hub(), "crowd", n)
+			start := time.Now()
+			n2 := brokertest.NewNode(t, connect(t))
+			var got int
+			brokertest.Eventually(t, 30*time.Second, fmt.Sprintf("node 2 sees %d members", n), func() bool {
+				got = len(n2.Hub().Members("crowd"))
+				return got == n
+			})
+			t.Logf("%d memberships seen on node 2 after %v", n, time.Since(start).Round(time.Millisecond))
+			if err := n1.Hub().Err(); err != nil {
+				t.Errorf("node 1: Hub.Err: %v", err)
+			}
+			if st := framework.HubStats(n2.Hub()); st.ChunksDropped != 0 {
+				t.Errorf("node 2 dropped %d states or messages", st.ChunksDropped)
+			}
+		})
+	}
+}
+
 // lossyBroker is an in-process broker with a payload limit that loses the
 // payloads for which lose returns true.
 type lossyBroker struct {
@@ -209,5 +308,21 @@ func TestChunkLostIsCounted(t *testing.T) {
 	}
 	if st := framework.HubStats(n2.Hub()); st.ChunksDropped != 1 {
 		t.Fatalf("node 2 counted %d dropped chunked messages, want 1", st.ChunksDropped)
+	}
+}
+
+// TestStatePageLost: when a page of a node's state is lost, the other node
+// drops that state, counts it, asks again and gets the whole state.
+func TestStatePageLost(t *testing.T) {
+	b := &lossyBroker{Broker: framework.NewMemoryBroker(), limit: 64 << 10, lose: func(n int) bool { return n == 2 }}
+	n1 := brokertest.NewNode(t, b)
+	const n = 5000 // about 175 KB: 3 pages of 64 KiB
+	framework.AddIdleMembers(n1.Hub(), "crowd", n)
+	n2 := brokertest.NewNode(t, b)
+	brokertest.Eventually(t, 10*time.Second, "node 2 sees every member", func() bool {
+		return len(n2.Hub().Members("crowd")) == n
+	})
+	if st := framework.HubStats(n2.Hub()); st.ChunksDropped != 1 {
+		t.Fatalf("node 2 counted %d dropped states, want 1", st.ChunksDropped)
 	}
 }

@@ -24,18 +24,21 @@ const (
 	kindState          = 9  // presence: the full state of node at seq, in data
 	kindBye            = 10 // presence: node is shutting down
 	kindChunk          = 11 // part of an envelope over the broker's limit: seq numbers it; data: chunk header, bytes
+	kindStatePage      = 12 // presence: one page of node's state at seq; data: page header, triples
 )
 
 // An envelope over the broker's payload limit (NATS: 1 MiB by default) goes
 // out as kindChunk envelopes, one after the other from the publishing
 // goroutine, so that a receiver sees the chunks of one sender contiguous
-// and in order: it keeps at most one partial message per sender node. The
-// chunk header is two uvarints in front of data: the chunk's index and the
-// number of chunks.
+// and in order: it keeps at most one partial message per sender node. A
+// presence state goes out as kindStatePage envelopes, each a whole number
+// of (room, id, user) triples, so that no page is over stateMaxPage.
+// Both headers are uvarints in front of data: a chunk's index and count; a
+// page's state number, index and count.
 
 // envelopeOverhead bounds what encodeEnvelope adds to the data of a chunk
-// envelope (empty room, id and user) besides the node ID, with room for a
-// header of up to three uvarints.
+// or page envelope (empty room, id and user) besides the node ID, with
+// room for the chunk or page header.
 const envelopeOverhead = 2 + 4*binary.MaxVarintLen16 + 3*binary.MaxVarintLen64 + 3*binary.MaxVarintLen64
 
 // appendUvarints appends the uvarints vs.

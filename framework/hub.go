@@ -100,6 +100,7 @@ type Hub struct {
 	chunkSeq uint64     // numbers the chunked envelopes; guarded by pubMu
 	rxMu     sync.Mutex
 	partials map[string]*partialMsg // per sender node; guarded by rxMu
+	stateReq chan struct{}          // asks the runner for this node's state (presence.go)
 }
 
 // hubCounters are the hub's totals.
@@ -123,7 +124,7 @@ type hubStats struct {
 	BrokerErrors  uint64 // failed publishes and subscribes
 	OutboxDropped uint64 // envelopes dropped because the broker could not keep up
 	EventsDropped uint64 // presence events dropped because a subscriber was too slow
-	ChunksDropped uint64 // chunked messages from other nodes dropped incomplete
+	ChunksDropped uint64 // chunked messages and paged states from other nodes dropped incomplete
 }
 
 // Hub returns the server's hub, which starts on first use.
@@ -192,6 +193,7 @@ func newHub(s *Server, opts HubOptions, log *slog.Logger) *Hub {
 	if h.broker != nil {
 		h.outbox = make(chan []byte, h.opts.OutboxSize)
 		h.done = make(chan struct{})
+		h.stateReq = make(chan struct{}, 1)
 	}
 	return h
 }
@@ -229,10 +231,16 @@ func (h *Hub) subscribe() {
 func (h *Hub) run() {
 	tick := time.NewTicker(h.opts.PresenceInterval)
 	defer tick.Stop()
+	var st stateSender
+	defer st.stop()
 	for {
 		select {
 		case p := <-h.outbox:
 			h.publish(p)
+		case <-h.stateReq:
+			st.request(h)
+		case <-st.pace():
+			st.next(h)
 		case <-tick.C:
 			if h.sub == nil {
 				h.subscribe()
@@ -603,11 +611,11 @@ func (h *Hub) handle(e *envelope) {
 		h.disconnectLocal(e.kind, e.room, CloseStatus{Code: code, Reason: reason, Cause: CauseClosed})
 	case kindSyncRequest:
 		if e.id == "" || e.id == h.opts.Node {
-			h.postState()
+			h.wantState()
 		}
 	case kindChunk:
 		h.onChunk(e)
-	case kindJoin, kindLeave, kindHeartbeat, kindState, kindBye:
+	case kindJoin, kindLeave, kindHeartbeat, kindState, kindStatePage, kindBye:
 		h.onPresence(e)
 	}
 }

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"time"
 )
@@ -56,8 +57,7 @@ func (h *Hub) checkSize(e *envelope) error {
 	if h.broker == nil || limit <= 0 {
 		return nil
 	}
-	size := 2 + 4*3 + len(e.node) + len(e.room) + len(e.id) + len(e.user) + 3*10 + len(e.data)
-	if size <= limit {
+	if envelopeLen(e) <= limit {
 		return nil
 	}
 	if h.chunkSize(limit) < minChunk {
@@ -67,6 +67,20 @@ func (h *Hub) checkSize(e *envelope) error {
 		return fmt.Errorf("%w: %d bytes is over the broker's limit of %d bytes per message and over %d bytes (MaxMessageBytes), the most sent in chunks", ErrBadMessage, len(e.data), limit, h.maxReassembled())
 	}
 	return nil
+}
+
+// envelopeLen returns len(encodeEnvelope(e)).
+func envelopeLen(e *envelope) int {
+	n := 2 + len(e.data)
+	for _, s := range [...]string{e.node, e.room, e.id, e.user} {
+		n += uvarintLen(uint64(len(s))) + len(s)
+	}
+	return n + uvarintLen(e.seq) + uvarintLen(uint64(e.code)) + uvarintLen(uint64(e.typ))
+}
+
+func uvarintLen(v uint64) int {
+	var b [binaryMaxVarint]byte
+	return len(binary.AppendUvarint(b[:0], v))
 }
 
 // publishPayload publishes p, in chunks when it is over the broker's

@@ -151,8 +151,8 @@ func (h *Hub) changePresence(ev PresenceEvent) {
 // buffer passes 32 MiB, or 8 MiB for 60 s (client-output-buffer-limit
 // pubsub). At 40 bytes a membership, 100,000 memberships are 16 pages over
 // half a second. A receiver puts the pages of one state together (at most
-// maxStatePages, in order; a page of another state drops the partial one)
-// and applies the state when its last page has come, then the joins and
+// maxStatePages, in order; the first page of another state replaces the
+// partial one, a page of the same state out of order drops it) and applies the state when its last page has come, then the joins and
 // leaves that came meanwhile. While the pages keep coming it asks for no
 // other state; a partial state idle for three presence intervals is
 // dropped. The sender sends one state at a time: a request that comes
@@ -425,11 +425,11 @@ func (h *Hub) statePage(n *nodeView, e *envelope, now time.Time, ask bool) (*pen
 		}
 		ps = &pendingState{id: id, seq: e.seq, count: count}
 		n.state = ps
-	} else if ps == nil || ps.id != id || ps.seq != e.seq || ps.next != idx || ps.count != count {
-		if ps != nil { // a page lost; a state joined midway is not counted
-			h.dropChunked(e.node, "state page lost")
-			n.state = nil
-		}
+	} else if ps == nil || ps.id != id {
+		return nil, ask // a page of a state joined midway, or of another one
+	} else if ps.seq != e.seq || ps.next != idx || ps.count != count {
+		h.dropChunked(e.node, "state page lost")
+		n.state = nil
 		return nil, ask
 	}
 	ps.entries = append(ps.entries, entries...)

@@ -152,7 +152,8 @@ func (h *Hub) changePresence(ev PresenceEvent) {
 // pubsub). At 40 bytes a membership, 100,000 memberships are 16 pages over
 // half a second. A receiver puts the pages of one state together (at most
 // maxStatePages, in order; the first page of another state replaces the
-// partial one, a page of the same state out of order drops it) and applies the state when its last page has come, then the joins and
+// partial one, a page of the same state out of order drops it) and
+// applies the state when its last page has come, then the joins and
 // leaves that came meanwhile. While the pages keep coming it asks for no
 // other state; a partial state idle for three presence intervals is
 // dropped. The sender sends one state at a time: a request that comes

@@ -6,10 +6,10 @@ import (
 )
 
 // Broker is the publish/subscribe service that links the hubs of several
-// nodes: packages framework/broker/natsbroker and redisbroker, or
-// [NewMemoryBroker] in one process. It must be safe for concurrent use and
-// survive an outage: Publish fails while the service is down, and
-// subscriptions resume by themselves when it is back.
+// nodes: framework/broker/natsbroker, redisbroker, or [NewMemoryBroker]. It
+// must be safe for concurrent use and survive an outage: Publish fails while
+// the service is down, subscriptions resume when it is back. A Broker with a
+// method MaxPayload() int gets no payload larger: the hub sends it in chunks.
 type Broker interface {
 	// Publish sends payload to every subscription of topic, the
 	// publisher's own included, in order; it may not keep payload.

@@ -23,7 +23,44 @@ const (
 	kindSyncRequest    = 8  // presence: node id (every node if "") must send its state
 	kindState          = 9  // presence: the full state of node at seq, in data
 	kindBye            = 10 // presence: node is shutting down
+	kindChunk          = 11 // part of an envelope over the broker's limit: seq numbers it; data: chunk header, bytes
+	kindStatePage      = 12 // presence: one page of node's state at seq; data: page header, triples
 )
+
+// An envelope over the broker's payload limit (NATS: 1 MiB by default) goes
+// out as kindChunk envelopes, one after the other from the publishing
+// goroutine, so that a receiver sees the chunks of one sender contiguous
+// and in order: it keeps at most one partial message per sender node. A
+// presence state goes out as kindStatePage envelopes, each a whole number
+// of (room, id, user) triples, so that no page is over stateMaxPage.
+// Both headers are uvarints in front of data: a chunk's index and count; a
+// page's state number, index and count.
+
+// envelopeOverhead bounds what encodeEnvelope adds to the data of a chunk
+// or page envelope (empty room, id and user) besides the node ID, with
+// room for the chunk or page header.
+const envelopeOverhead = 2 + 4*binary.MaxVarintLen16 + 3*binary.MaxVarintLen64 + 3*binary.MaxVarintLen64
+
+// appendUvarints appends the uvarints vs.
+func appendUvarints(b []byte, vs ...uint64) []byte {
+	for _, v := range vs {
+		b = binary.AppendUvarint(b, v)
+	}
+	return b
+}
+
+// decodeUvarints reads n uvarints from the front of b and returns the rest.
+func decodeUvarints(b []byte, n int) ([]uint64, []byte, error) {
+	d := decoder{b: b}
+	vs := make([]uint64, n)
+	for i := range vs {
+		vs[i] = d.uvarint()
+	}
+	if d.err != nil {
+		return nil, nil, d.err
+	}
+	return vs, d.b, nil
+}
 
 const envelopeVersion = 1
 

@@ -1,5 +1,7 @@
 package framework
 
+import "strconv"
+
 // Counters the tests read; their public form belongs to the observation
 // point, not to Hub and Conn.
 
@@ -16,4 +18,23 @@ func OptionsOf(s *Server) Options { return s.opts }
 func Parked(c *Conn) bool {
 	k := c.wire.parkKey.Load()
 	return k != 0 && k != parkClosed
+}
+
+// AddIdleMembers puts n members in room on h's node, each a connection
+// that is never served: a node with many memberships, for the presence
+// tests. Nothing may be broadcast to room.
+func AddIdleMembers(h *Hub, room string, n int) {
+	h.use()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.rooms[room]
+	if set == nil {
+		set = make(map[*Conn]struct{})
+		h.rooms[room] = set
+	}
+	for i := range n {
+		c := &Conn{}
+		c.hs.Store(&connState{id: h.newConnID(), user: "idle-" + strconv.Itoa(i), rooms: map[string]struct{}{room: {}}})
+		set[c] = struct{}{}
+	}
 }

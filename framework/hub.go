@@ -95,6 +95,12 @@ type Hub struct {
 
 	errMu   sync.Mutex
 	lastErr error
+
+	pubMu    sync.Mutex // keeps the chunks of one envelope together (bigmsg.go)
+	chunkSeq uint64     // numbers the chunked envelopes; guarded by pubMu
+	rxMu     sync.Mutex
+	partials map[string]*partialMsg // per sender node; guarded by rxMu
+	stateReq chan struct{}          // asks the runner for this node's state (presence.go)
 }
 
 // hubCounters are the hub's totals.
@@ -102,6 +108,7 @@ type hubCounters struct {
 	queued, sent, dropped, slowClosed          atomic.Uint64
 	published, received, brokerErrors          atomic.Uint64
 	outboxDropped, badEnvelopes, eventsDropped atomic.Uint64
+	chunksDropped                              atomic.Uint64
 }
 
 // hubStats counts what went through a hub since the server started.
@@ -117,6 +124,7 @@ type hubStats struct {
 	BrokerErrors  uint64 // failed publishes and subscribes
 	OutboxDropped uint64 // envelopes dropped because the broker could not keep up
 	EventsDropped uint64 // presence events dropped because a subscriber was too slow
+	ChunksDropped uint64 // chunked messages and paged states from other nodes dropped incomplete
 }
 
 // Hub returns the server's hub, which starts on first use.
@@ -152,6 +160,9 @@ func (h *Hub) Close() error {
 // which then delivers it locally (local), and at once for a hub of
 // NewHub, which has no connections and reports the broker's error.
 func (h *Hub) send(ctx context.Context, e *envelope) (local bool, err error) {
+	if err := h.checkSize(e); err != nil {
+		return false, err
+	}
 	if h.srv != nil {
 		h.use()
 		if h.outbox != nil {
@@ -162,7 +173,7 @@ func (h *Hub) send(ctx context.Context, e *envelope) (local bool, err error) {
 	if h.broker == nil {
 		return false, fmt.Errorf("%w: the hub has no broker: set HubOptions.Broker", ErrBroker)
 	}
-	if err := h.broker.Publish(ctx, hubTopic, encodeEnvelope(e)); err != nil {
+	if err := h.publishPayload(ctx, encodeEnvelope(e)); err != nil {
 		return false, fmt.Errorf("%w: publish: %w", ErrBroker, err)
 	}
 	h.counters.published.Add(1)
@@ -182,6 +193,7 @@ func newHub(s *Server, opts HubOptions, log *slog.Logger) *Hub {
 	if h.broker != nil {
 		h.outbox = make(chan []byte, h.opts.OutboxSize)
 		h.done = make(chan struct{})
+		h.stateReq = make(chan struct{}, 1)
 	}
 	return h
 }
@@ -219,10 +231,16 @@ func (h *Hub) subscribe() {
 func (h *Hub) run() {
 	tick := time.NewTicker(h.opts.PresenceInterval)
 	defer tick.Stop()
+	var st stateSender
+	defer st.stop()
 	for {
 		select {
 		case p := <-h.outbox:
 			h.publish(p)
+		case <-h.stateReq:
+			st.request(h)
+		case <-st.pace():
+			st.next(h)
 		case <-tick.C:
 			if h.sub == nil {
 				h.subscribe()
@@ -232,6 +250,7 @@ func (h *Hub) run() {
 			h.mu.RUnlock()
 			h.post(encodeEnvelope(hb))
 			h.expireNodes(time.Now())
+			h.expirePartials(time.Now())
 		case <-h.done:
 			h.drain()
 			if h.sub != nil {
@@ -278,7 +297,7 @@ func (h *Hub) post(p []byte) {
 func (h *Hub) publish(p []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.opts.PublishTimeout)
 	defer cancel()
-	err := h.broker.Publish(ctx, hubTopic, p)
+	err := h.publishPayload(ctx, p)
 	if err == nil {
 		h.counters.published.Add(1)
 	}
@@ -344,6 +363,7 @@ func (h *Hub) stats() hubStats {
 		BrokerErrors:  c.brokerErrors.Load(),
 		OutboxDropped: c.outboxDropped.Load(),
 		EventsDropped: c.eventsDropped.Load(),
+		ChunksDropped: c.chunksDropped.Load(),
 	}
 }
 
@@ -565,15 +585,25 @@ func (h *Hub) receive(p []byte) {
 	}
 	e, err := decodeEnvelope(p)
 	if err != nil {
-		if h.counters.badEnvelopes.Add(1) == 1 {
-			h.log.Warn("nows: hub: bad message from broker", "err", err)
-		}
+		h.badEnvelope(err)
 		return
 	}
 	if e.node == h.opts.Node {
 		return // our own, already delivered locally
 	}
 	h.counters.received.Add(1)
+	h.handle(e)
+}
+
+// badEnvelope counts a malformed envelope, logging the first.
+func (h *Hub) badEnvelope(err error) {
+	if h.counters.badEnvelopes.Add(1) == 1 {
+		h.log.Warn("nows: hub: bad message from broker", "err", err)
+	}
+}
+
+// handle handles an envelope from another node.
+func (h *Hub) handle(e *envelope) {
 	switch e.kind {
 	case kindRoom, kindAll:
 		m := Message{Type: e.typ, Data: e.data}
@@ -590,9 +620,11 @@ func (h *Hub) receive(p []byte) {
 		h.disconnectLocal(e.kind, e.room, CloseStatus{Code: code, Reason: reason, Cause: CauseClosed})
 	case kindSyncRequest:
 		if e.id == "" || e.id == h.opts.Node {
-			h.postState()
+			h.wantState()
 		}
-	case kindJoin, kindLeave, kindHeartbeat, kindState, kindBye:
+	case kindChunk:
+		h.onChunk(e)
+	case kindJoin, kindLeave, kindHeartbeat, kindState, kindStatePage, kindBye:
 		h.onPresence(e)
 	}
 }

@@ -144,18 +144,125 @@ func (h *Hub) changePresence(ev PresenceEvent) {
 	h.post(encodeEnvelope(&envelope{kind: kind, node: h.opts.Node, room: ev.Room, id: ev.Member.ID, user: ev.Member.User, seq: h.pseq}))
 }
 
-// postState publishes this node's full presence, for a node that asked.
-func (h *Hub) postState() {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
+// A node's full presence goes out in pages (kindStatePage) of at most
+// stateMaxPage bytes, or the broker's limit if smaller, so that no message
+// is over the broker's limit or large for a subscriber's buffers, paced at
+// stateRate bytes a second: Redis disconnects a subscriber whose output
+// buffer passes 32 MiB, or 8 MiB for 60 s (client-output-buffer-limit
+// pubsub). At 40 bytes a membership, 100,000 memberships are 16 pages over
+// half a second. A receiver puts the pages of one state together (at most
+// maxStatePages, in order; the first page of another state replaces the
+// partial one, a page of the same state out of order drops it) and
+// applies the state when its last page has come, then the joins and
+// leaves that came meanwhile. While the pages keep coming it asks for no
+// other state; a partial state idle for three presence intervals is
+// dropped. The sender sends one state at a time: a request that comes
+// while one is going out gets the next, made when this one is sent.
+const (
+	stateMaxPage      = 256 << 10
+	stateRate         = 8 << 20
+	maxStatePages     = 4096
+	maxPendingChanges = 1 << 16
+)
+
+// wantState asks the runner to send this node's state, for a node that
+// asked.
+func (h *Hub) wantState() {
+	select {
+	case h.stateReq <- struct{}{}:
+	default: // already asked
+	}
+}
+
+// stateSender sends this node's state in paced pages; the runner owns it.
+type stateSender struct {
+	id    uint64   // numbers the states sent
+	pages [][]byte // the pages of the current state still to send
+	again bool     // a request came while the current state went out
+	timer *time.Timer
+	armed bool // timer runs: the next page waits for it
+}
+
+func (s *stateSender) request(h *Hub) {
+	if len(s.pages) > 0 || s.armed {
+		s.again = true
+		return
+	}
+	s.start(h)
+}
+
+func (s *stateSender) start(h *Hub) {
+	s.id++
+	s.pages = h.statePages(s.id)
+	s.next(h)
+}
+
+// next sends the next page, then waits for its share of stateRate.
+func (s *stateSender) next(h *Hub) {
+	s.armed = false
+	if len(s.pages) == 0 {
+		if s.again {
+			s.again = false
+			s.start(h)
+		}
+		return
+	}
+	p := s.pages[0]
+	s.pages[0] = nil
+	s.pages = s.pages[1:]
+	h.publish(p)
+	d := time.Duration(len(p)) * time.Second / stateRate
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+	s.armed = true
+}
+
+// pace returns the channel on which the next page is due, or nil.
+func (s *stateSender) pace() <-chan time.Time {
+	if !s.armed {
+		return nil
+	}
+	return s.timer.C
+}
+
+func (s *stateSender) stop() {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+// statePages encodes this node's presence as state number id, in pages.
+func (h *Hub) statePages(id uint64) [][]byte {
+	size := stateMaxPage
+	if limit := h.brokerLimit(); limit > 0 {
+		size = max(min(size, h.chunkSize(limit)), 1)
+	}
+	var datas [][]byte
 	var data []byte
+	h.mu.RLock()
+	seq := h.pseq
 	for room, conns := range h.rooms {
 		for c := range conns {
 			cs := c.hs.Load()
+			n := 3*binaryMaxVarint + len(room) + len(cs.id) + len(cs.user)
+			if len(data) > 0 && len(data)+n > size {
+				datas = append(datas, data)
+				data = make([]byte, 0, len(data))
+			}
 			data = appendString(appendString(appendString(data, room), cs.id), cs.user)
 		}
 	}
-	h.post(encodeEnvelope(&envelope{kind: kindState, node: h.opts.Node, seq: h.pseq, data: data}))
+	h.mu.RUnlock()
+	datas = append(datas, data)
+	pages := make([][]byte, len(datas))
+	for i, d := range datas {
+		hdr := appendUvarints(make([]byte, 0, 3*binaryMaxVarint+len(d)), id, uint64(i), uint64(len(datas)))
+		pages[i] = encodeEnvelope(&envelope{kind: kindStatePage, node: h.opts.Node, seq: seq, data: append(hdr, d...)})
+	}
+	return pages
 }
 
 // presenceView is what this node knows of the others' rooms.
@@ -171,6 +278,16 @@ type nodeView struct {
 	seen  time.Time
 	asked time.Time // when its state was last requested
 	rooms map[string]map[string]Member
+	state *pendingState // the state whose pages are coming, or nil
+}
+
+// pendingState is a state of another node put together from its pages.
+type pendingState struct {
+	id, seq     uint64
+	next, count uint64 // the index of the next page, the number of pages
+	entries     []stateEntry
+	changes     []*envelope // joins and leaves that came meanwhile
+	last        time.Time   // when the last page came
 }
 
 func (n *nodeView) add(room string, m Member) bool {
@@ -238,32 +355,32 @@ func (h *Hub) onPresence(e *envelope) {
 		} else {
 			n.seq = e.seq
 		}
-		m := Member{ID: e.id, User: e.user, Node: e.node}
-		if e.kind == kindJoin {
-			if n.add(e.room, m) {
-				evs = append(evs, PresenceEvent{Joined: true, Room: e.room, Member: m})
-			}
-		} else if old, ok := n.remove(e.room, e.id); ok {
-			evs = append(evs, PresenceEvent{Room: e.room, Member: old})
+		if n.state != nil && len(n.state.changes) < maxPendingChanges {
+			n.state.changes = append(n.state.changes, e)
 		}
+		evs = n.change(e, evs)
 	case kindHeartbeat:
 		if n.stale || e.seq != n.seq {
 			n.stale, ask = true, true
 		}
-	case kindState:
-		if !n.stale && e.seq < n.seq {
-			break
-		}
+	case kindState: // from a node of an earlier version
 		entries, err := decodeState(e.data)
 		if err != nil {
 			break
 		}
-		evs = n.replace(e.node, entries)
-		n.seq, n.stale = e.seq, false
-		ask = false
+		evs, ask = n.applyState(e.node, e.seq, entries, nil)
+	case kindStatePage:
+		var done *pendingState
+		done, ask = h.statePage(n, e, now, ask)
+		if done != nil {
+			evs, ask = n.applyState(e.node, done.seq, done.entries, done.changes)
+		}
 	case kindBye:
 		evs = n.leaveAll()
 		delete(p.nodes, e.node)
+	}
+	if ask && n.state != nil && now.Sub(n.state.last) <= 3*h.opts.PresenceInterval {
+		ask = false // its state is on its way
 	}
 	if ask && now.Sub(n.asked) >= h.opts.PresenceInterval/2 {
 		n.asked = now
@@ -275,6 +392,78 @@ func (h *Hub) onPresence(e *envelope) {
 		h.post(encodeEnvelope(&envelope{kind: kindSyncRequest, node: h.opts.Node, id: e.node}))
 	}
 	h.events.emit(evs...)
+}
+
+// change applies a join or leave envelope to n, appending its event.
+func (n *nodeView) change(e *envelope, evs []PresenceEvent) []PresenceEvent {
+	m := Member{ID: e.id, User: e.user, Node: e.node}
+	if e.kind == kindJoin {
+		if n.add(e.room, m) {
+			evs = append(evs, PresenceEvent{Joined: true, Room: e.room, Member: m})
+		}
+	} else if old, ok := n.remove(e.room, e.id); ok {
+		evs = append(evs, PresenceEvent{Room: e.room, Member: old})
+	}
+	return evs
+}
+
+// statePage adds a page to n's pending state and returns the state once
+// complete. ask is whether to ask for a state, as it stands.
+func (h *Hub) statePage(n *nodeView, e *envelope, now time.Time, ask bool) (*pendingState, bool) {
+	hdr, body, err := decodeUvarints(e.data, 3)
+	if err != nil || hdr[2] == 0 || hdr[1] >= hdr[2] || hdr[2] > maxStatePages {
+		return nil, ask
+	}
+	entries, err := decodeState(body)
+	if err != nil {
+		return nil, ask
+	}
+	id, idx, count := hdr[0], hdr[1], hdr[2]
+	ps := n.state
+	if idx == 0 {
+		if ps != nil {
+			h.dropChunked(e.node, "state superseded")
+		}
+		ps = &pendingState{id: id, seq: e.seq, count: count}
+		n.state = ps
+	} else if ps == nil || ps.id != id {
+		return nil, ask // a page of a state joined midway, or of another one
+	} else if ps.seq != e.seq || ps.next != idx || ps.count != count {
+		h.dropChunked(e.node, "state page lost")
+		n.state = nil
+		return nil, ask
+	}
+	ps.entries = append(ps.entries, entries...)
+	ps.next++
+	ps.last = now
+	if ps.next < ps.count {
+		return nil, ask
+	}
+	n.state = nil
+	return ps, ask
+}
+
+// applyState replaces n's members with a state at seq, then applies the
+// changes that came after it, and returns the events and whether to ask
+// for another state (a change is missing).
+func (n *nodeView) applyState(node string, seq uint64, entries []stateEntry, changes []*envelope) ([]PresenceEvent, bool) {
+	if !n.stale && seq < n.seq {
+		return nil, false
+	}
+	evs := n.replace(node, entries)
+	n.seq, n.stale = seq, false
+	for _, c := range changes {
+		if c.seq <= n.seq {
+			continue
+		}
+		if c.seq != n.seq+1 {
+			n.stale = true
+			return evs, true
+		}
+		n.seq = c.seq
+		evs = n.change(c, evs)
+	}
+	return evs, false
 }
 
 // stateEntry is one member in a node's state.
@@ -314,6 +503,10 @@ func (h *Hub) expireNodes(now time.Time) {
 	var evs []PresenceEvent
 	h.remote.mu.Lock()
 	for id, n := range h.remote.nodes {
+		if n.state != nil && now.Sub(n.state.last) > ttl {
+			h.dropChunked(id, "state timed out")
+			n.state = nil
+		}
 		if now.Sub(n.seen) > ttl {
 			h.log.Info("nows: hub: node gone from presence", "node", id, "silent", now.Sub(n.seen).Round(time.Millisecond))
 			evs = append(evs, n.leaveAll()...)

@@ -2,7 +2,7 @@
 // several nodes on 127.0.0.1 sharing the broker, WebSocket clients in
 // rooms, and the guarantees of the hub across nodes (exactly-once
 // delivery, except-sender, presence, disconnects, publishing from outside,
-// surviving a broker outage). Adapter packages call [Run] from a test:
+// broadcasts up to MaxMessageBytes, surviving a broker outage). Adapter packages call [Run] from a test:
 //
 //	func TestBroker(t *testing.T) {
 //		brokertest.Run(t, brokertest.Harness{
@@ -48,6 +48,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Presence", func(t *testing.T) { testPresence(t, h) })
 	t.Run("Disconnect", func(t *testing.T) { testDisconnect(t, h) })
 	t.Run("Publisher", func(t *testing.T) { testPublisher(t, h) })
+	t.Run("LargeBroadcast", func(t *testing.T) { testLargeBroadcast(t, h) })
 	if h.Stop != nil && h.Start != nil {
 		t.Run("Outage", func(t *testing.T) { testOutage(t, h) })
 	}
@@ -181,6 +182,37 @@ func testExactlyOnce(t *testing.T, h Harness) {
 	peers[4].Send("all:everyone")
 	for _, p := range append(slices.Clone(peers), outsiders...) {
 		p.Expect("everyone")
+	}
+}
+
+// testLargeBroadcast: a broadcast of 1.5 MiB, over NATS's default limit
+// of 1 MiB per message and under MaxMessageBytes (2 MiB), reaches the
+// members of both nodes whole, in order with the small ones around it.
+func testLargeBroadcast(t *testing.T, h Harness) {
+	nodes := newNodes(t, h, 2)
+	room := roomName(t, "r")
+	peers := []*Peer{nodes[0].Join(t, room, "a"), nodes[1].Join(t, room, "b")}
+	WaitMembers(t, room, []string{"a", "b"}, nodes...)
+	big := make([]byte, 1536<<10)
+	for i := range big {
+		big[i] = 'a' + byte(i%26)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	for _, m := range []string{"before", string(big), "after"} {
+		if err := nodes[0].Hub().Broadcast(ctx, room, framework.Text(m)); err != nil {
+			t.Fatalf("brokertest: Broadcast of %d bytes: %v", len(m), err)
+		}
+	}
+	for i, p := range peers {
+		p.Expect("before")
+		if got := p.Next(); got != string(big) {
+			t.Fatalf("brokertest: node %d: got %d bytes, want the %d-byte broadcast", i, len(got), len(big))
+		}
+		p.Expect("after")
+	}
+	if err := nodes[0].Hub().Err(); err != nil {
+		t.Errorf("brokertest: Hub.Err of the sender: %v", err)
 	}
 }
 

@@ -102,6 +102,19 @@ func Connect(url string, opts Options) (*Broker, error) {
 // Conn returns the NATS connection.
 func (b *Broker) Conn() *nats.Conn { return b.nc }
 
+// MaxPayload returns the largest message the NATS server takes
+// (max_payload, 1 MiB by default), as it told the connection, or 1 MiB
+// before the first connection. The hub sends larger messages in chunks.
+func (b *Broker) MaxPayload() int {
+	if n := b.nc.MaxPayload(); n > 0 {
+		return int(n)
+	}
+	return defaultMaxPayload
+}
+
+// defaultMaxPayload is the NATS server's default max_payload.
+const defaultMaxPayload = 1 << 20
+
 // Publish implements framework.Broker. It fails at once while the
 // connection is down.
 func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) error {

@@ -87,6 +87,38 @@ func TestBroker(t *testing.T) {
 	})
 }
 
+// TestMaxPayload: the broker's limit is the server's max_payload, 1 MiB by
+// default, and a set one once connected.
+func TestMaxPayload(t *testing.T) {
+	ns := startNATS(t)
+	b := ns.broker(t).(*natsbroker.Broker)
+	brokertest.Eventually(t, 5*time.Second, "connected", func() bool { return b.Conn().IsConnected() })
+	if got := b.MaxPayload(); got != 1<<20 {
+		t.Errorf("MaxPayload with the default server: %d, want %d", got, 1<<20)
+	}
+	small, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go small.Start()
+	if !small.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready within 10s")
+	}
+	defer func() {
+		small.Shutdown()
+		small.WaitForShutdown()
+	}()
+	sb, err := natsbroker.Connect(small.ClientURL(), natsbroker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	brokertest.Eventually(t, 5*time.Second, "connected", func() bool { return sb.Conn().IsConnected() })
+	if got := sb.MaxPayload(); got != 64<<10 {
+		t.Errorf("MaxPayload with max_payload 64 KiB: %d, want %d", got, 64<<10)
+	}
+}
+
 // TestPrefix: brokers with different prefixes do not hear each other.
 func TestPrefix(t *testing.T) {
 	ns := startNATS(t)

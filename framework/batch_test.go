@@ -63,7 +63,17 @@ func holdWriter(t *testing.T, c *framework.Conn) (release func()) {
 // waitPending waits until c's send queue holds n messages.
 func waitPending(t *testing.T, c *framework.Conn, n int) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d messages pending", n), func() bool { return framework.QueueStats(c).Pending == n })
+	deadline := time.Now().Add(rawTimeout)
+	for {
+		st := framework.QueueStats(c)
+		if st.Pending == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages pending: not within %v (queue %+v)", n, rawTimeout, st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // batchConn opens one connection that joins batchRoom and returns its

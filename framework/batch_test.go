@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,9 +21,20 @@ import (
 // batchRoom is the room the connections of these tests join.
 const batchRoom = "batch"
 
-// joinOnOpen makes the probe's connections join batchRoom.
+// joinOnOpen makes the probe's connections join batchRoom; waitJoined
+// waits for that.
 func joinOnOpen(p *probe) {
 	p.onOpen = func(ctx context.Context, c *framework.Conn) error { return c.Join(batchRoom) }
+}
+
+// waitJoined returns the next connection to open once it has joined
+// batchRoom: the probe reports an open before it runs onOpen, so a
+// broadcast right after waitOpen could miss a member still joining.
+func (p *probe) waitJoined(t testing.TB) *framework.Conn {
+	t.Helper()
+	c := p.waitOpen(t)
+	eventually(t, "the connection joined "+batchRoom, func() bool { return slices.Contains(c.Rooms(), batchRoom) })
+	return c
 }
 
 // holdFirst is the first fragment holdWriter writes: larger than coder's
@@ -86,7 +98,7 @@ func batchConn(t *testing.T) (*probe, *rawConn, *framework.Conn, *framework.Hub,
 	joinOnOpen(p)
 	client := dialRaw(t, srv.Addr, p.path("/probe"))
 	t.Cleanup(func() { client.nc.Close() })
-	c := p.waitOpen(t)
+	c := p.waitJoined(t)
 	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
 	t.Cleanup(cancel)
 	return p, client, c, srv.Hub(), ctx
@@ -191,7 +203,7 @@ func TestQueueBatchPongs(t *testing.T) {
 	joinOnOpen(p)
 	client := dialRaw(t, srv.Addr, p.path("/probe"))
 	defer client.nc.Close()
-	c := p.waitOpen(t)
+	c := p.waitJoined(t)
 	hub := srv.Hub()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -262,7 +274,7 @@ func TestQueueBatchWriteTimeout(t *testing.T) {
 	joinOnOpen(p)
 	stalled := dialRaw(t, srv.Addr, p.path("/probe"))
 	defer stalled.nc.Close()
-	c := p.waitOpen(t)
+	c := p.waitJoined(t)
 	hub := srv.Hub()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

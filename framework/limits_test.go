@@ -214,7 +214,7 @@ func TestCompression(t *testing.T) {
 		p := newProbe(t)
 		joinOnOpen(p)
 		c := dialRaw(t, srv.Addr, p.path("/probe"), ext)
-		p.waitOpen(t)
+		p.waitJoined(t)
 		ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
 		defer cancel()
 		msgs := []string{strings.Repeat("broadcast me ", 200), "short", strings.Repeat("and me ", 300)}

@@ -414,14 +414,14 @@ func (h *Hub) deliver(ctx context.Context, kind byte, room, except string, m Mes
 // held.
 func (h *Hub) fanOut(ctx context.Context, kind byte, room, except string, m Message, fromBroker bool) {
 	var blocked, overflowed []*Conn
-	frame := newFrame(m.Type, m.Data) // built once, written to every member (frames.go)
+	o := outgoing{typ: m.Type, data: m.Data} // one frame for every member, built on the first that needs it
 	started := startedPool.Get().(*[]*Conn)
 	offer := func(c *Conn) {
 		cs := c.state()
 		if except != "" && cs.id == except {
 			return
 		}
-		switch cs.queue.offer(c, queuedFor(c, m.Type, m.Data, frame), fromBroker) {
+		switch cs.queue.offer(c, o.entryFor(c), fromBroker) {
 		case offeredStart:
 			*started = append(*started, c)
 		case offerFull:
@@ -451,7 +451,7 @@ func (h *Hub) fanOut(ctx context.Context, kind byte, room, except string, m Mess
 	start := time.Now()
 	for _, c := range blocked {
 		q := &c.hs.Load().queue
-		if q.offerWait(ctx, c, queuedFor(c, m.Type, m.Data, frame), start.Add(q.opts.BlockTimeout)) == offerOverflow {
+		if q.offerWait(ctx, c, o.entryFor(c), start.Add(q.opts.BlockTimeout)) == offerOverflow {
 			overflowed = append(overflowed, c)
 		}
 	}

@@ -710,13 +710,25 @@ func (c *Conn) writeFramesOf(batch []queued) error {
 	return err
 }
 
-// queuedFor returns the queue entry of a message of type typ holding p
-// (which it keeps) to c, with its frame when nows writes c's frames.
-func queuedFor(c *Conn, typ websocket.MessageType, p, frame []byte) queued {
+// outgoing is a message on its way to one or more connections. Its frame
+// is built on first need, once, and shared by every entry made from it
+// (frames.go); a connection coder writes to (permessage-deflate) gets the
+// payload only.
+type outgoing struct {
+	typ   websocket.MessageType
+	data  []byte
+	frame []byte
+}
+
+// entryFor returns the queue entry of o for c.
+func (o *outgoing) entryFor(c *Conn) queued {
 	if c.wire.flate {
-		return queued{typ: typ, data: p}
+		return queued{typ: o.typ, data: o.data}
 	}
-	return queued{typ: typ, data: p, frame: frame}
+	if o.frame == nil {
+		o.frame = newFrame(o.typ, o.data)
+	}
+	return queued{typ: o.typ, data: o.frame[len(o.frame)-len(o.data):], frame: o.frame}
 }
 
 // sendInOrder queues a direct send behind the broadcasts still waiting for
@@ -741,13 +753,10 @@ func (c *Conn) sendInOrder(ctx context.Context, typ websocket.MessageType, p []b
 		return true, ErrClosed
 	}
 	done := make(chan error, 1)
-	var it queued
-	if c.wire.flate {
-		it = queued{typ: typ, data: append([]byte(nil), p...)}
-	} else {
-		frame := newFrame(typ, p)
-		it = queued{typ: typ, data: frame[len(frame)-len(p):], frame: frame}
-	}
+	// No copy of p: the frame is one, and a connection coder writes to
+	// reads p while this call waits for the write (or has taken it back).
+	o := outgoing{typ: typ, data: p}
+	it := o.entryFor(c)
 	it.done = done
 	q.pushInOrder(c, it)
 	q.mu.Unlock()

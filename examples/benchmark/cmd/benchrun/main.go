@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nowebsocket/nows/examples/benchmark/internal/fanres"
 )
 
 // The servers, in the order they run. Their names are the report's. fanPkg
@@ -164,20 +166,6 @@ type benchJSON struct {
 	Opened           int     `json:"opened"`
 	Alive            int     `json:"alive"`
 	HandshakesPerSec float64 `json:"handshakes_per_sec"`
-	Errors           int64   `json:"errors"`
-	FirstError       string  `json:"first_error"`
-}
-
-// fanoutJSON is the part of `fanout -json` read here.
-type fanoutJSON struct {
-	Deliveries       int64   `json:"deliveries"`
-	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
-	Lost             int64   `json:"lost"`
-	Dup              int64   `json:"dup"`
-	P50us            float64 `json:"p50_us"`
-	P99us            float64 `json:"p99_us"`
-	ServerCPUus      float64 `json:"server_cpu_us"`
-	ClientCPUus      float64 `json:"client_cpu_us"`
 	Errors           int64   `json:"errors"`
 	FirstError       string  `json:"first_error"`
 }
@@ -582,7 +570,7 @@ func runFanout(ctx context.Context, sc scenario, name, bin, fanoutBin string) (s
 		return sample{}, err
 	}
 	waitErr := cmd.Wait() // non-zero on a loss: the JSON still comes
-	var res fanoutJSON
+	var res fanres.Result
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		if waitErr != nil {
 			return sample{}, fmt.Errorf("fanout: %w", waitErr)

@@ -15,30 +15,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nowebsocket/nows/examples/benchmark/internal/fanres"
 )
-
-// fanoutResult is what cmd/fanout -json prints, as far as the report
-// needs it.
-type fanoutResult struct {
-	Broadcasts       int64   `json:"broadcasts"`
-	Deliveries       int64   `json:"deliveries"`
-	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
-	Lost             int64   `json:"lost"`
-	Dup              int64   `json:"dup"`
-	P50us            float64 `json:"p50_us"`
-	P99us            float64 `json:"p99_us"`
-	Errors           int64   `json:"errors"`
-	FirstError       string  `json:"first_error"`
-	Nodes            []struct {
-		Members          int     `json:"members"`
-		CPUusPerDelivery float64 `json:"cpu_us_per_delivery"`
-	} `json:"nodes"`
-}
 
 // runResult is one cluster run.
 type runResult struct {
 	cfg config
-	res fanoutResult
+	res fanres.Result
 	err error
 }
 

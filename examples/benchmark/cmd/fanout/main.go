@@ -39,39 +39,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nowebsocket/nows/examples/benchmark/internal/fanres"
 )
-
-// result is what -json prints.
-type result struct {
-	Members          int     `json:"members"`
-	Size             int     `json:"size"`
-	Rate             float64 `json:"rate"`
-	DurationS        float64 `json:"duration_s"`
-	Broadcasts       int64   `json:"broadcasts"`
-	Skipped          int64   `json:"skipped"`
-	BroadcastsPerSec float64 `json:"broadcasts_per_sec"`
-	Deliveries       int64   `json:"deliveries"`
-	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
-	Lost             int64   `json:"lost"`
-	Dup              int64   `json:"dup"`
-	P50us            float64 `json:"p50_us"`
-	P99us            float64 `json:"p99_us"`
-	MaxUs            float64 `json:"max_us"`
-	ServerCPUus      float64 `json:"server_cpu_us,omitempty"`
-	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
-	ClientCPUus      float64 `json:"client_cpu_us"`
-	Nodes            []node  `json:"nodes,omitempty"`
-	SetupS           float64 `json:"setup_s"`
-	Errors           int64   `json:"errors"`
-	FirstError       string  `json:"first_error,omitempty"`
-}
-
-// node is one server of several: its members and its CPU per delivery.
-type node struct {
-	URL              string  `json:"url"`
-	Members          int     `json:"members"`
-	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
-}
 
 type config struct {
 	members, size, readers, window, parallel int
@@ -135,7 +105,7 @@ func main() {
 	}
 }
 
-func printResult(r result) {
+func printResult(r fanres.Result) {
 	fmt.Printf("members %d  size %d B  rate %.0f/s  sent %d (skipped %d)\n", r.Members, r.Size, r.Rate, r.Broadcasts, r.Skipped)
 	fmt.Printf("deliveries %d  %.0f/s  lost %d  dup %d  errors %d\n", r.Deliveries, r.DeliveriesPerSec, r.Lost, r.Dup, r.Errors)
 	fmt.Printf("latency p50 %.0f µs  p99 %.0f µs  max %.0f µs\n", r.P50us, r.P99us, r.MaxUs)
@@ -184,8 +154,8 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func run(cfg config, urls []string) (result, error) {
-	res := result{Members: cfg.members, Size: cfg.size, Rate: cfg.rate}
+func run(cfg config, urls []string) (fanres.Result, error) {
+	res := fanres.Result{Members: cfg.members, Size: cfg.size, Rate: cfg.rate}
 	targets := make([]target, len(urls))
 	for i, u := range urls {
 		addr, host, base, err := parseURL(u)
@@ -383,14 +353,14 @@ func nodeTicks(pids []int) []int64 {
 // nodesOf reports each node's members and, with its CPU times, its CPU per
 // delivery: a node makes the deliveries to its own members, a share of all
 // of them as large as its share of the members.
-func nodesOf(urls []string, members int, t0, t1 []int64, delivered int64) []node {
-	nodes := make([]node, len(urls))
+func nodesOf(urls []string, members int, t0, t1 []int64, delivered int64) []fanres.Node {
+	nodes := make([]fanres.Node, len(urls))
 	for i, u := range urls {
 		n := members / len(urls)
 		if i < members%len(urls) {
 			n++
 		}
-		nodes[i] = node{URL: u, Members: n}
+		nodes[i] = fanres.Node{URL: u, Members: n}
 		if i < len(t0) && t1[i] > t0[i] && n > 0 {
 			mine := float64(delivered) * float64(n) / float64(members)
 			nodes[i].CPUusPerDelivery = float64(t1[i]-t0[i]) * 1e4 / mine

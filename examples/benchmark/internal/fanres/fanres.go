@@ -1,0 +1,36 @@
+// Package fanres is the result of cmd/fanout, which prints it as JSON and
+// which cmd/benchrun and cmd/cluster read.
+package fanres
+
+// Result is what `fanout -json` prints: one run of the fan-out load
+// client, against one server or the nodes of a cluster.
+type Result struct {
+	Members          int     `json:"members"`
+	Size             int     `json:"size"`
+	Rate             float64 `json:"rate"`
+	DurationS        float64 `json:"duration_s"`
+	Broadcasts       int64   `json:"broadcasts"`
+	Skipped          int64   `json:"skipped"`
+	BroadcastsPerSec float64 `json:"broadcasts_per_sec"`
+	Deliveries       int64   `json:"deliveries"`
+	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
+	Lost             int64   `json:"lost"`
+	Dup              int64   `json:"dup"`
+	P50us            float64 `json:"p50_us"`
+	P99us            float64 `json:"p99_us"`
+	MaxUs            float64 `json:"max_us"`
+	ServerCPUus      float64 `json:"server_cpu_us,omitempty"`
+	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
+	ClientCPUus      float64 `json:"client_cpu_us"`
+	Nodes            []Node  `json:"nodes,omitempty"`
+	SetupS           float64 `json:"setup_s"`
+	Errors           int64   `json:"errors"`
+	FirstError       string  `json:"first_error,omitempty"`
+}
+
+// Node is one server of several: its members and its CPU per delivery.
+type Node struct {
+	URL              string  `json:"url"`
+	Members          int     `json:"members"`
+	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
+}

@@ -38,6 +38,35 @@ func blockNodes(t *testing.T, timeout time.Duration) (n1, n2 *wstest.Server) {
 }
 
 // waitMember waits until hub sees a member of room with user.
+// remoteMember opens a member of batchRoom on n2 and waits until n1 sees
+// it, and returns its probe, its client and its connection.
+func remoteMember(t *testing.T, n1, n2 *wstest.Server) (*probe, *rawConn, *framework.Conn) {
+	t.Helper()
+	p := newProbe(t)
+	joinOnOpen(p)
+	client := dialRaw(t, n2.Addr, p.path("/probe"))
+	t.Cleanup(func() { client.nc.Close() })
+	c := p.waitJoined(t)
+	eventually(t, "the member seen from node 1", func() bool { return len(n1.Hub().Members(batchRoom)) == 1 })
+	return p, client, c
+}
+
+// holdBehindFirst holds c's queue writer (holdWriter) with the broadcast
+// "first" from hub taken, so that what follows piles up in the queue, and
+// returns the release of the hold.
+func holdBehindFirst(t *testing.T, ctx context.Context, hub *framework.Hub, c *framework.Conn) (release func()) {
+	t.Helper()
+	release = holdWriter(t, c)
+	if err := hub.Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "first taken by the writer", func() bool {
+		qs := framework.QueueStats(c)
+		return qs.Queued == 1 && qs.Pending == 0
+	})
+	return release
+}
+
 func waitMember(t *testing.T, hub *framework.Hub, room, user string) {
 	t.Helper()
 	eventually(t, user+" in "+room, func() bool {
@@ -125,24 +154,12 @@ func TestQueueBlockBrokerNotBlocked(t *testing.T) {
 // its writer moves again; nothing is dropped and no goroutine is left.
 func TestQueueBlockBrokerOrder(t *testing.T) {
 	n1, n2 := blockNodes(t, 4*rawTimeout)
-	p := newProbe(t)
-	joinOnOpen(p)
-	client := dialRaw(t, n2.Addr, p.path("/probe"))
-	t.Cleanup(func() { client.nc.Close() })
-	c := p.waitJoined(t)
-	eventually(t, "the member seen from node 1", func() bool { return len(n1.Hub().Members(batchRoom)) == 1 })
+	p, client, c := remoteMember(t, n1, n2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
 	defer cancel()
 	base := runtime.NumGoroutine()
 
-	release := holdWriter(t, c)
-	if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "first taken by the writer", func() bool {
-		qs := framework.QueueStats(c)
-		return qs.Queued == 1 && qs.Pending == 0
-	})
+	release := holdBehindFirst(t, ctx, n1.Hub(), c)
 	var want []string
 	direct := make(chan error, 3)
 	for i := range 15 {
@@ -251,23 +268,11 @@ func TestQueueBlockBrokerClose(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			n1, n2 := blockNodes(t, tc.timeout)
-			p := newProbe(t)
-			joinOnOpen(p)
-			client := dialRaw(t, n2.Addr, p.path("/probe"))
-			t.Cleanup(func() { client.nc.Close() })
-			c := p.waitJoined(t)
-			eventually(t, "the member seen from node 1", func() bool { return len(n1.Hub().Members(batchRoom)) == 1 })
+			p, client, c := remoteMember(t, n1, n2)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
 			defer cancel()
 
-			release := holdWriter(t, c)
-			if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
-				t.Fatal(err)
-			}
-			eventually(t, "first taken by the writer", func() bool {
-				qs := framework.QueueStats(c)
-				return qs.Queued == 1 && qs.Pending == 0
-			})
+			release := holdBehindFirst(t, ctx, n1.Hub(), c)
 			for i := range 8 {
 				if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text(strconv.Itoa(i))); err != nil {
 					t.Fatal(err)
@@ -367,23 +372,11 @@ func TestQueueBlockLocalWaiterClose(t *testing.T) {
 func TestQueueBlockParkedSendCancelled(t *testing.T) {
 	t.Parallel()
 	n1, n2 := blockNodes(t, 4*rawTimeout)
-	p := newProbe(t)
-	joinOnOpen(p)
-	client := dialRaw(t, n2.Addr, p.path("/probe"))
-	t.Cleanup(func() { client.nc.Close() })
-	c := p.waitJoined(t)
-	eventually(t, "the member seen from node 1", func() bool { return len(n1.Hub().Members(batchRoom)) == 1 })
+	p, client, c := remoteMember(t, n1, n2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*rawTimeout)
 	defer cancel()
 
-	release := holdWriter(t, c)
-	if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text("first")); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "first taken by the writer", func() bool {
-		qs := framework.QueueStats(c)
-		return qs.Queued == 1 && qs.Pending == 0
-	})
+	release := holdBehindFirst(t, ctx, n1.Hub(), c)
 	for i := range 6 { // 4 queued, 2 parked
 		if err := n1.Hub().Broadcast(ctx, batchRoom, framework.Text(strconv.Itoa(i))); err != nil {
 			t.Fatal(err)

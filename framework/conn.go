@@ -186,9 +186,11 @@ func (c *Conn) Context() context.Context { return c.ctx }
 // not read from it: the framework does.
 func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
 
-// run is the connection's goroutine, which the server owns (Shutdown waits
-// for it): it serves the connection, then lets the server forget it. A
-// method rather than a closure, so that the Conn is all it keeps.
+// start runs OnOpen on the handshake's goroutine, then parks the
+// connection or serves it on a goroutine of its own, which the server owns
+// (Shutdown waits for it), so that net/http's goroutine for the request
+// ends, and with it its deep stack and its 8 KiB of buffers, which every
+// connection would otherwise keep.
 //
 // Until its first message, a connection waits with no goroutine where
 // the platform allows it (park_linux.go): resume then serves it on a new
@@ -199,13 +201,13 @@ func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
 // a message grows the stack past what a wait in coder's Reader needs, and
 // a stack that has grown keeps its size while idle, so from then on the
 // wait is coder's: the same memory, and less time per message.
-func (c *Conn) run() {
+func (c *Conn) start() {
 	c.startPing()
 	st, ok := c.open() // ok while the connection runs; st: the final status
 	if ok && c.park() {
 		return // resume serves it
 	}
-	c.serve(st, ok)
+	go c.serve(st, ok)
 }
 
 // resume serves a parked connection once its socket is readable or its
@@ -245,6 +247,11 @@ func (c *Conn) open() (CloseStatus, bool) {
 // and false if the connection ends. The status is a value: a pointer
 // would move it to the heap, once per connection.
 func (c *Conn) next() (CloseStatus, bool) {
+	if c.wire.fastReads() && c.closing.Load() == nil {
+		if st, ok, done := c.nextFast(); done { // readframe.go
+			return st, ok
+		}
+	}
 	typ, r, err := c.ws.Reader(context.Background())
 	if err != nil {
 		return c.readFailed(err), false

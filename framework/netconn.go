@@ -234,12 +234,12 @@ func (c *wireConn) Read(p []byte) (int, error) {
 // it fires early.
 func (c *wireConn) readRaw(p []byte) (int, error) {
 	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
+		n := copy(c.bound(p, c.pending), c.pending)
 		c.pending = c.pending[n:]
 		return n, nil
 	}
 	if len(c.unread) > 0 {
-		return c.takeUnread(p), nil
+		return c.takeUnread(c.bound(p, c.unread)), nil
 	}
 	if err := c.unreadErr; err != nil {
 		return 0, err
@@ -279,7 +279,17 @@ func (c *wireConn) readSocket(p []byte) (int, error) {
 	if len(c.unread) == 0 {
 		return 0, c.unreadErr
 	}
-	return c.takeUnread(p), nil
+	return c.takeUnread(c.bound(p, c.unread)), nil
+}
+
+// bound shortens p, a read of the buffered bytes src, so that coder is
+// not handed bytes past the end of a message where readFrame may read the
+// next one (readframe.go).
+func (c *wireConn) bound(p, src []byte) []byte {
+	if !c.inspect || len(c.held) > 0 || !c.fastReads() {
+		return p
+	}
+	return p[:c.scan.messageEnd(src[:min(len(src), len(p))])]
 }
 
 // readChunk is the size of the pooled buffers fill reads into (for
@@ -310,8 +320,8 @@ func (c *wireConn) awaitData() (closeNext bool) {
 	c.reading.Add(1) // see linger
 	if c.nothingBuffered() {
 		_ = c.raw.Read(c.fillFn) // fill cannot panic: no defer, for a smaller frame
-		closeNext = len(c.unread) > 0 && c.unread[0]&0x0f == 0x8
 	}
+	closeNext = len(c.pending) == 0 && c.scan.atFrameStart() && len(c.unread) > 0 && c.unread[0]&0x0f == 0x8
 	c.reading.Add(-1)
 	c.rmu.Unlock()
 	return closeNext

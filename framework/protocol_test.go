@@ -310,3 +310,76 @@ func TestProtocolCloseSurvivesQueuedData(t *testing.T) {
 		})
 	}
 }
+
+// Messages the server reads itself (single frames) and those it leaves to
+// coder/websocket (fragments, after pings) come in one stream, written at
+// once and then in pieces of every size from 1 to 9 bytes: each is echoed
+// once, in order. coder must never be handed the start of the message
+// after the one it reads, or that message would wait behind the next.
+func TestProtocolMixedReaders(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, framework.Options{})
+	var stream []byte
+	var want []string
+	for i := range 12 {
+		s := fmt.Sprint("single ", i, strings.Repeat("é", i))
+		stream = append(stream, fr(true, opText, s)...)
+		want = append(want, s)
+		switch i % 3 {
+		case 0:
+			stream = append(stream, frames(fr(false, opText, "frag"), fr(true, opCont, fmt.Sprint("mented ", i)))...)
+			want = append(want, fmt.Sprint("fragmented ", i))
+		case 1:
+			stream = append(stream, fr(true, opPing, "p")...)
+		case 2:
+			big := strings.Repeat(fmt.Sprint(i), 6000) // over the wire layer's 4 KiB read
+			stream = append(stream, fr(true, opText, big)...)
+			want = append(want, big)
+		}
+	}
+	for piece := range 10 {
+		t.Run(fmt.Sprintf("pieces of %d", piece), func(t *testing.T) {
+			t.Parallel()
+			c := dialRaw(t, srv.Addr, "/echo")
+			wrote := make(chan error, 1)
+			go func() { // the echoes are read while the stream is written
+				n := len(stream)
+				if piece > 0 {
+					n = piece
+				}
+				for b := stream; len(b) > 0; b = b[min(n, len(b)):] {
+					if _, err := c.nc.Write(b[:min(n, len(b))]); err != nil {
+						wrote <- err
+						return
+					}
+				}
+				wrote <- nil
+			}()
+			for _, w := range want {
+				op, got := c.readMessage()
+				if op != opText || string(got) != w {
+					t.Fatalf("got op %d %q, want %q", op, clip(got), clip([]byte(w)))
+				}
+			}
+			if err := <-wrote; err != nil {
+				t.Fatal(err)
+			}
+			c.closeNormally()
+		})
+	}
+}
+
+// A single-frame message written together with the fragmented message
+// before it is echoed without waiting for the client's next bytes.
+func TestProtocolSingleAfterFragmented(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, framework.Options{})
+	c := dialRaw(t, srv.Addr, "/echo")
+	for i := range 20 {
+		single := fmt.Sprint("single ", i)
+		c.write(frames(fr(false, opText, "frag"), fr(true, opCont, fmt.Sprint("mented ", i)), fr(true, opText, single)))
+		c.expectMessage(opText, []byte(fmt.Sprint("fragmented ", i)))
+		c.expectMessage(opText, []byte(single))
+	}
+	c.closeNormally()
+}

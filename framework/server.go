@@ -148,12 +148,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.log.Enabled(c.ctx, slog.LevelDebug) {
 		s.log.Debug("nows: connection opened", "route", rt.full, "path", r.URL.Path, "remote", r.RemoteAddr)
 	}
-	// The connection runs on a goroutine of its own, owned by the server
-	// (Shutdown waits for it), and ServeHTTP returns: net/http's goroutine
-	// for the request ends, and with it its deep stack and its 8 KiB of
-	// buffers, which every idle connection would otherwise keep.
 	running = true
-	go c.run()
+	c.start() // conn.go
 }
 
 // route matches the request's path. The parameters go to the heap, and only

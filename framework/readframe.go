@@ -1,0 +1,191 @@
+package framework
+
+import (
+	"encoding/binary"
+	"io"
+	"math"
+	"math/bits"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+)
+
+// This file reads the common message itself: one unfragmented,
+// uncompressed text or binary frame, as nows writes its data frames
+// itself (frames.go). coder/websocket parses every frame header again
+// through its bufio.Reader, byte by byte, behind a mutex made of channels;
+// on a 64-byte echo that was about an eighth of the server's CPU, for
+// bytes the wire layer had already looked at. Anything else (a control
+// frame, a fragment, a compressed or invalid frame, a message over the
+// limit, a connection with a rate limit, TLS) is left to coder's Reader,
+// which then reads from exactly where this stopped: coder is never handed
+// bytes past the end of a message (see messageEnd), so once it has
+// returned one its bufio.Reader is empty and a frame read here comes next
+// in the stream.
+
+// readOutcome is what readFrame did.
+type readOutcome int
+
+const (
+	readByCoder readOutcome = iota // nothing read: coder's Reader reads the next message
+	readWhole                      // a whole message was read
+	readCut                        // the stream failed in the middle of a frame
+)
+
+// fastReads reports whether readFrame may read this connection's messages.
+func (c *wireConn) fastReads() bool { return c.raw != nil && !c.flate && c.rate == nil }
+
+// readFrame reads the next message into buf when it is a single data
+// frame, waiting for the client's bytes first (on the read loop, between
+// messages). It returns the message, its type and what it did; with
+// readCut, err is what the socket returned.
+func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOutcome, error) {
+	if !c.rmu.TryLock() {
+		return buf, 0, readByCoder, nil // coder's close handshake is reading
+	}
+	c.reading.Add(1) // see linger
+	defer func() {
+		c.reading.Add(-1)
+		c.rmu.Unlock()
+	}()
+	if !c.betweenFrames() {
+		return buf, 0, readByCoder, nil
+	}
+	if len(c.unread) == 0 {
+		_ = c.raw.Read(c.fillFn) // errors and deadlines are met again by coder's Read
+	}
+	hl, n, typ, ok := c.dataFrame(c.unread)
+	if !ok {
+		return buf, 0, readByCoder, nil
+	}
+	head := c.unread[:hl]
+	var key [4]byte
+	copy(key[:], head[hl-4:])
+	c.scan.frameCursor.feed(head)
+	c.unread = c.unread[hl:]
+	buf = growTo(buf[:0], n)
+	got := c.takeUnreadPayload(buf)
+	for got < n {
+		k, err := c.readRaw(buf[got:n])
+		c.scan.frameCursor.feed(buf[got : got+k])
+		got += k
+		if err != nil && got < n {
+			// The stream cannot be followed from the middle of a frame:
+			// the connection fails (RFC 6455, section 7.1.7), and Close
+			// lingers to the frame's end.
+			c.cut.Store(true)
+			c.endReads()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return buf[:got], typ, readCut, err
+		}
+	}
+	unmask(buf, key)
+	return buf, typ, readWhole, nil
+}
+
+// betweenFrames reports whether the stream is at a frame boundary with
+// nothing held back for coder (rmu is held).
+func (c *wireConn) betweenFrames() bool {
+	return len(c.pending) == 0 && c.unreadErr == nil && len(c.ready) == 0 && len(c.held) == 0 &&
+		c.failNext == nil && c.inspect && c.scan.atFrameStart() &&
+		!c.readEnded.Load() && !c.lingering.Load() && !c.aborted.Load()
+}
+
+// dataFrame parses the frame header at the start of b and reports its
+// length, its payload's length and its type, and ok when it starts a
+// message readFrame reads: final, no reserved bits, text or binary,
+// masked, and within the limit.
+func (c *wireConn) dataFrame(b []byte) (hl, n int, typ websocket.MessageType, ok bool) {
+	if len(b) < 2 || b[0]&0xf0 != 0x80 || b[1]&0x80 == 0 {
+		return 0, 0, 0, false
+	}
+	switch b[0] & 0x0f {
+	case 0x1:
+		typ = websocket.MessageText
+	case 0x2:
+		typ = websocket.MessageBinary
+	default:
+		return 0, 0, 0, false
+	}
+	hl = headerLen(b[1])
+	if len(b) < hl {
+		return 0, 0, 0, false
+	}
+	length := payloadLen(b[:hl])
+	if length > math.MaxInt32 || c.scan.limit > 0 && length > c.scan.limit {
+		return 0, 0, 0, false // coder's Read reports it (scanTooBig)
+	}
+	return hl, int(length), typ, true
+}
+
+// takeUnreadPayload moves what unread holds of the payload into p.
+func (c *wireConn) takeUnreadPayload(p []byte) int {
+	if len(c.unread) == 0 {
+		return 0
+	}
+	k := copy(p, c.unread)
+	c.scan.frameCursor.feed(c.unread[:k])
+	c.unread = c.unread[k:]
+	if len(c.unread) == 0 {
+		c.dropUnread()
+	}
+	return k
+}
+
+// growTo returns b resized to n bytes, reallocated only when too small.
+func growTo(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// unmask applies a client's masking key to p, eight bytes at a time.
+func unmask(p []byte, key [4]byte) {
+	k := binary.LittleEndian.Uint32(key[:])
+	k64 := uint64(k)<<32 | uint64(k)
+	for len(p) >= 8 {
+		binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)^k64)
+		p = p[8:]
+	}
+	for i := range p {
+		p[i] ^= byte(k)
+		k = bits.RotateLeft32(k, -8)
+	}
+}
+
+// messageEnd returns how many bytes of b coder may be handed: b follows
+// what the scanner has followed, and coder must not get bytes past the
+// end of a message (see the top of this file). rmu is held.
+func (s *frameScanner) messageEnd(b []byte) int {
+	f := s.frameCursor
+	for i := 0; i < len(b); {
+		i, _ = f.advance(b, i)
+		if f.atFrameStart() && f.hdr[0]&0x88 == 0x80 { // a final data frame ended
+			return i
+		}
+	}
+	return len(b)
+}
+
+// nextFast reads and dispatches the next message when readFrame can read
+// it; done is false when coder's Reader must.
+func (c *Conn) nextFast() (st CloseStatus, ok, done bool) {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	msg, typ, out, err := c.wire.readFrame(*buf)
+	*buf = msg
+	switch out {
+	case readByCoder:
+		return st, false, false
+	case readCut:
+		return c.readFailed(err), false, true
+	}
+	if typ == websocket.MessageText && !utf8.Valid(msg) {
+		return c.fail(websocket.StatusInvalidFramePayloadData, "invalid UTF-8", CauseProtocol, nil), false, true
+	}
+	st, ok = c.dispatch(typ, msg)
+	return st, ok, true
+}

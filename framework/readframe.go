@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -63,13 +64,19 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 	copy(key[:], head[hl-4:])
 	c.scan.frameCursor.feed(head)
 	c.unread = c.unread[hl:]
-	buf = growTo(buf[:0], n)
-	got := c.takeUnreadPayload(buf)
-	for got < n {
-		k, err := c.readRaw(buf[got:n])
-		c.scan.frameCursor.feed(buf[got : got+k])
-		got += k
-		if err != nil && got < n {
+	buf = c.takeUnreadPayload(buf[:0], n)
+	for len(buf) < n {
+		// The buffer grows with the bytes that come, not with the length
+		// announced: a header alone must not make the server allocate
+		// MaxMessageBytes.
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), max(len(buf), readChunk)))
+		}
+		got := len(buf)
+		k, err := c.readRaw(buf[got:min(n, cap(buf))])
+		buf = buf[:got+k]
+		c.scan.frameCursor.feed(buf[got:])
+		if err != nil && len(buf) < n {
 			// The stream cannot be followed from the middle of a frame:
 			// the connection fails (RFC 6455, section 7.1.7), and Close
 			// lingers to the frame's end.
@@ -78,7 +85,7 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return buf[:got], typ, readCut, err
+			return buf, typ, readCut, err
 		}
 	}
 	unmask(buf, key)
@@ -120,26 +127,20 @@ func (c *wireConn) dataFrame(b []byte) (hl, n int, typ websocket.MessageType, ok
 	return hl, int(length), typ, true
 }
 
-// takeUnreadPayload moves what unread holds of the payload into p.
-func (c *wireConn) takeUnreadPayload(p []byte) int {
-	if len(c.unread) == 0 {
-		return 0
+// takeUnreadPayload appends to buf what unread holds of a payload of n
+// bytes.
+func (c *wireConn) takeUnreadPayload(buf []byte, n int) []byte {
+	k := min(n, len(c.unread))
+	if k == 0 {
+		return buf
 	}
-	k := copy(p, c.unread)
+	buf = append(buf, c.unread[:k]...)
 	c.scan.frameCursor.feed(c.unread[:k])
 	c.unread = c.unread[k:]
 	if len(c.unread) == 0 {
 		c.dropUnread()
 	}
-	return k
-}
-
-// growTo returns b resized to n bytes, reallocated only when too small.
-func growTo(b []byte, n int) []byte {
-	if cap(b) < n {
-		return make([]byte, n)
-	}
-	return b[:n]
+	return buf
 }
 
 // unmask applies a client's masking key to p, 32 then eight bytes at a time.

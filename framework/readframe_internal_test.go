@@ -2,6 +2,9 @@ package framework
 
 import (
 	"bytes"
+	"errors"
+	"io"
+	"net"
 	"math/rand/v2"
 	"testing"
 )
@@ -66,5 +69,38 @@ func BenchmarkUnmask(b *testing.B) {
 	b.SetBytes(int64(len(p)))
 	for b.Loop() {
 		unmask(p, [4]byte{1, 2, 3, 4})
+	}
+}
+
+// A frame that announces a megabyte and sends ten bytes costs the server
+// the bytes it sent, not the length it announced, and a stream that ends
+// inside it is reported cut.
+func TestReadFrameGrowsWithBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWireConn(server, nil, 4<<20, 0, 0)
+	defer w.Close()
+	hdr := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4} // binary, 1 MiB, masked
+	if _, err := client.Write(append(hdr, make([]byte, 10)...)); err != nil {
+		t.Fatal(err)
+	}
+	client.Close()
+	buf, _, out, err := w.readFrame(make([]byte, 0, 64))
+	if out != readCut || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("got outcome %d, err %v; want the stream cut, io.ErrUnexpectedEOF", out, err)
+	}
+	if len(buf) != 10 || cap(buf) > 64<<10 {
+		t.Fatalf("read %d bytes into a buffer of %d; want 10 into at most 64 KiB", len(buf), cap(buf))
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"math/rand/v2"
+	"net"
 	"testing"
 )
 

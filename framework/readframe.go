@@ -64,11 +64,23 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 	copy(key[:], head[hl-4:])
 	c.scan.frameCursor.feed(head)
 	c.unread = c.unread[hl:]
-	buf = c.takeUnreadPayload(buf[:0], n)
+	buf, err := c.readPayload(buf[:0], n)
+	if err != nil {
+		return buf, typ, readCut, err
+	}
+	unmask(buf, key)
+	return buf, typ, readWhole, nil
+}
+
+// readPayload appends a payload of n bytes to buf, from unread and then
+// the socket. The buffer grows with the bytes that come, not with the
+// length announced: a header alone must not make the server allocate
+// MaxMessageBytes. When the stream fails before the payload's end, the
+// connection cannot be followed from the middle of a frame: it fails
+// (RFC 6455, section 7.1.7), and Close lingers to the frame's end.
+func (c *wireConn) readPayload(buf []byte, n int) ([]byte, error) {
+	buf = c.takeUnreadPayload(buf, n)
 	for len(buf) < n {
-		// The buffer grows with the bytes that come, not with the length
-		// announced: a header alone must not make the server allocate
-		// MaxMessageBytes.
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, min(n-len(buf), max(len(buf), readChunk)))
 		}
@@ -77,19 +89,15 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 		buf = buf[:got+k]
 		c.scan.frameCursor.feed(buf[got:])
 		if err != nil && len(buf) < n {
-			// The stream cannot be followed from the middle of a frame:
-			// the connection fails (RFC 6455, section 7.1.7), and Close
-			// lingers to the frame's end.
 			c.cut.Store(true)
 			c.endReads()
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
 			}
-			return buf, typ, readCut, err
+			return buf, err
 		}
 	}
-	unmask(buf, key)
-	return buf, typ, readWhole, nil
+	return buf, nil
 }
 
 // betweenFrames reports whether the stream is at a frame boundary with

@@ -44,3 +44,54 @@ func TestCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestClusterKill kills one of three node processes (SIGKILL) while the
+// publisher sends, with a 100 ms presence interval: the other two drop its
+// members from their presence within a few intervals, its members lose the
+// broadcasts sent after the kill, and the survivors' members lose nothing
+// and get nothing twice.
+func TestClusterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs processes")
+	}
+	cfg := config{broker: "nats", nodes: 3, members: 90, size: 64, rate: 20, duration: 3 * time.Second,
+		loss: 2 * time.Second, bin: t.TempDir(), presence: 100 * time.Millisecond, kill: true, killAfter: time.Second}
+	if err := build(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	r := runCluster(cfg)
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	k := r.kill
+	if k == nil || k.node != 3 || k.members != 30 || k.nodeID == "" || len(k.converged) != 2 {
+		t.Fatalf("kill result %+v: want node 3 (30 members) killed, 2 survivors", k)
+	}
+	// Presence drops a silent node after 3 intervals (300 ms) at most;
+	// 2 s leaves room for a loaded machine.
+	if c := k.convergence(); c <= 0 || c > 2*time.Second {
+		t.Errorf("convergence %v (per survivor %v): want within (0, 2s]", c, k.converged)
+	}
+	if r.res.Lost != 0 || r.res.Dup != 0 || r.res.Errors != 0 {
+		t.Errorf("survivors: lost %d, dup %d, errors %d (%s): want 0", r.res.Lost, r.res.Dup, r.res.Errors, r.res.FirstError)
+	}
+	if len(r.res.Nodes) != 3 {
+		t.Fatalf("nodes %+v", r.res.Nodes)
+	}
+	for i, n := range r.res.Nodes[:2] {
+		if n.Lost != 0 || n.Closed != 0 || n.Deliveries != r.res.Broadcasts*30 {
+			t.Errorf("survivor %d: %+v, want all %d broadcasts delivered to its 30 members", i+1, n, r.res.Broadcasts)
+		}
+	}
+	// The killed node's members: all 30 closed, and about (3 s - 1 s) × 20
+	// broadcasts lost each.
+	dead := r.res.Nodes[2]
+	if dead.Closed != 30 || dead.Lost < 30*20 || dead.Lost > 30*int64(r.res.Broadcasts) {
+		t.Errorf("killed node: %+v, want 30 closed and about %d lost", dead, 30*40)
+	}
+	rep := report([]runResult{r})
+	if !strings.Contains(rep, "| nats | 3 | 90 | 100ms | node 3 | 30 |") || !strings.Contains(rep, "killed") {
+		t.Errorf("report:\n%s", rep)
+	}
+	t.Logf("\n%s", rep)
+}

@@ -11,7 +11,15 @@
 // Each process stays under the open-file limit of these machines (20,000):
 // the client holds the members, each node its share.
 //
+// With -kill, the last node is killed with SIGKILL -kill-after the sending
+// starts, once every node lists every member, and the others are polled
+// (GET /presence of servers/nows) until their presence no longer lists its
+// members: the report gives that convergence time, the deliveries its
+// members lost (expected), and the survivors' lost and duplicated
+// deliveries, which must stay 0.
+//
 //	go run ./cmd/cluster -broker nats,redis -nodes 4 -members 16000 -rate 5 -duration 60s
+//	go run ./cmd/cluster -broker nats -nodes 4 -members 16000 -duration 30s -kill
 package main
 
 import (
@@ -29,6 +37,10 @@ type config struct {
 	rate                 float64
 	duration, loss       time.Duration
 	bin                  string // directory with the nows and fanout binaries
+
+	presence  time.Duration // the nodes' presence interval, or 0 for their default
+	kill      bool          // kill the last node during the run
+	killAfter time.Duration // when, from the start of the sending
 }
 
 func main() {
@@ -41,9 +53,19 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 60*time.Second, "how long to send")
 	flag.DurationVar(&cfg.loss, "loss-after", 5*time.Second, "a delivery later than this counts as lost")
 	flag.StringVar(&cfg.bin, "bin", "", "directory for the built binaries (default a temporary one)")
+	flag.DurationVar(&cfg.presence, "presence-interval", 0, "the nodes' presence interval (default the framework's, 5s)")
+	flag.BoolVar(&cfg.kill, "kill", false, "kill the last node (SIGKILL) during the run and measure how long the others take to drop its members from their presence")
+	flag.DurationVar(&cfg.killAfter, "kill-after", 0, "with -kill, when to kill, from the start of the sending (default a third of -duration)")
 	flag.Parse()
 	if cfg.nodes < 1 || cfg.members < cfg.nodes || cfg.rate <= 0 {
 		fmt.Fprintln(os.Stderr, "cluster: want -nodes ≥ 1, -members ≥ -nodes and -rate > 0")
+		os.Exit(2)
+	}
+	if cfg.kill && cfg.killAfter == 0 {
+		cfg.killAfter = cfg.duration / 3
+	}
+	if cfg.kill && (cfg.nodes < 2 || cfg.killAfter >= cfg.duration) {
+		fmt.Fprintln(os.Stderr, "cluster: -kill wants -nodes ≥ 2 (the first has the publisher) and -kill-after < -duration")
 		os.Exit(2)
 	}
 	if err := build(&cfg); err != nil {

@@ -20,9 +20,10 @@ import (
 
 // runResult is one cluster run.
 type runResult struct {
-	cfg config
-	res fanres.Result
-	err error
+	cfg  config
+	res  fanres.Result
+	kill *killResult // with cfg.kill
+	err  error
 }
 
 // build builds the node server and the load client into cfg.bin.
@@ -57,14 +58,28 @@ func runCluster(cfg config) (r runResult) {
 		return r
 	}
 	defer stopBroker()
-	var urls, pids []string
+	var urls, pids, presence []string
+	var procs []*exec.Cmd
 	for i := range cfg.nodes {
 		addr, err := freeAddr()
 		if err != nil {
 			r.err = err
 			return r
 		}
-		node := exec.Command(filepath.Join(cfg.bin, "nows"), "--addr", addr, "--broker", brokerURL)
+		args := []string{"--addr", addr, "--broker", brokerURL}
+		if cfg.presence > 0 {
+			args = append(args, "--presence-interval", cfg.presence.String())
+		}
+		paddr := ""
+		if cfg.kill {
+			if paddr, err = freeAddr(); err != nil {
+				r.err = err
+				return r
+			}
+			args = append(args, "--presence-addr", paddr)
+			presence = append(presence, "http://"+paddr+"/presence")
+		}
+		node := exec.Command(filepath.Join(cfg.bin, "nows"), args...)
 		var logs bytes.Buffer
 		node.Stdout, node.Stderr = &logs, &logs
 		if err := node.Start(); err != nil {
@@ -76,13 +91,27 @@ func runCluster(cfg config) (r runResult) {
 			r.err = fmt.Errorf("node %d: %w\n%s", i+1, err, logs.String())
 			return r
 		}
+		if paddr != "" {
+			if err := waitListening(paddr, 10*time.Second); err != nil {
+				r.err = fmt.Errorf("node %d presence: %w\n%s", i+1, err, logs.String())
+				return r
+			}
+		}
 		urls = append(urls, "ws://"+addr)
 		pids = append(pids, strconv.Itoa(node.Process.Pid))
+		procs = append(procs, node)
 	}
 	args := []string{"-members", strconv.Itoa(cfg.members), "-size", strconv.Itoa(cfg.size),
 		"-rate", strconv.FormatFloat(cfg.rate, 'f', -1, 64), "-duration", cfg.duration.String(),
 		"-loss-after", cfg.loss.String(), "-timeout", "60s", "-pids", strings.Join(pids, ","), "-json"}
-	out, runErr := exec.Command(filepath.Join(cfg.bin, "fanout"), append(args, urls...)...).Output()
+	var out []byte
+	var runErr error
+	if cfg.kill {
+		args = append(args, "-dying", strconv.Itoa(cfg.nodes))
+		out, r.kill, runErr = runKill(cfg, filepath.Join(cfg.bin, "fanout"), append(args, urls...), procs, presence)
+	} else {
+		out, runErr = exec.Command(filepath.Join(cfg.bin, "fanout"), append(args, urls...)...).Output()
+	}
 	if err := json.Unmarshal(lastLine(out), &r.res); err != nil {
 		r.err = fmt.Errorf("load client: %v (%v)", runErr, err)
 		return r
@@ -90,11 +119,17 @@ func runCluster(cfg config) (r runResult) {
 	if runErr != nil {
 		r.err = fmt.Errorf("load client: lost %d, duplicated %d, errors %d: %s", r.res.Lost, r.res.Dup, r.res.Errors, r.res.FirstError)
 	}
+	if r.kill != nil && r.kill.err != nil && r.err == nil {
+		r.err = r.kill.err
+	}
 	return r
 }
 
 // lastLine returns the last non-empty line of b.
 func lastLine(b []byte) []byte {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
 	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 	return lines[len(lines)-1]
 }
@@ -171,7 +206,11 @@ func report(runs []runResult) string {
 	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n")
 	for _, r := range runs {
 		var cpu []string
-		for _, n := range r.res.Nodes {
+		for i, n := range r.res.Nodes {
+			if i+1 == r.res.Dying {
+				cpu = append(cpu, "killed")
+				continue
+			}
 			cpu = append(cpu, strconv.FormatFloat(n.CPUusPerDelivery, 'f', 1, 64))
 		}
 		verdict := "ok"
@@ -182,5 +221,6 @@ func report(runs []runResult) string {
 			r.cfg.broker, r.cfg.nodes, r.cfg.members, r.cfg.rate, r.res.DeliveriesPerSec,
 			r.res.P50us/1e3, r.res.P99us/1e3, r.res.Lost, r.res.Dup, strings.Join(cpu, ", "), verdict)
 	}
+	b.WriteString(killReport(runs))
 	return b.String()
 }

@@ -1,0 +1,206 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// killResult is what a -kill run measured: the last node is killed with
+// SIGKILL (no goodbye to the others) while the load client sends, and the
+// other nodes are polled until their presence no longer lists its members.
+type killResult struct {
+	node    int           // the 1-based node killed
+	nodeID  string        // its hub's node ID
+	members int           // its members
+	after   time.Duration // from the start of the sending to the kill
+	// converged holds, for each surviving node, the time from the kill
+	// until its presence no longer listed the killed node's members, or
+	// -1 if not within the bound.
+	converged []time.Duration
+	err       error
+}
+
+// presenceInterval returns the nodes' presence interval: cfg.presence, or
+// the framework's default.
+func presenceInterval(cfg config) time.Duration {
+	if cfg.presence > 0 {
+		return cfg.presence
+	}
+	return 5 * time.Second
+}
+
+// presenceOf is the answer of a node's GET /presence (servers/nows).
+type presenceOf struct {
+	Node    string         `json:"node"`
+	Members int            `json:"members"`
+	Nodes   map[string]int `json:"nodes"`
+}
+
+var presenceClient = &http.Client{Timeout: 2 * time.Second}
+
+// getPresence asks a node what it sees of the room.
+func getPresence(url string) (presenceOf, error) {
+	var p presenceOf
+	resp, err := presenceClient.Get(url)
+	if err != nil {
+		return p, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return p, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return p, json.NewDecoder(resp.Body).Decode(&p)
+}
+
+// runKill runs the load client (with -dying set to the last node), kills
+// the last node cfg.killAfter after the sending starts, and measures the
+// survivors' presence convergence. It returns the client's standard
+// output and error as exec.Cmd.Output would.
+func runKill(cfg config, bin string, args []string, procs []*exec.Cmd, presence []string) ([]byte, *killResult, error) {
+	k := &killResult{node: len(procs), members: cfg.members / cfg.nodes}
+	var stdout bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, k, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, k, err
+	}
+	// The client's standard error: "fanout: sending" marks the start of
+	// the sending; the rest is kept for the error.
+	var logs strings.Builder
+	sending := make(chan time.Time, 1)
+	var read sync.WaitGroup
+	read.Go(func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if sc.Text() == "fanout: sending" {
+				sending <- time.Now()
+				continue
+			}
+			logs.WriteString(sc.Text() + "\n")
+		}
+		close(sending)
+	})
+	wait := func() ([]byte, *killResult, error) {
+		read.Wait()
+		err := cmd.Wait()
+		if ee, ok := err.(*exec.ExitError); ok {
+			ee.Stderr = []byte(logs.String())
+		}
+		return stdout.Bytes(), k, err
+	}
+	start, ok := <-sending
+	if !ok {
+		k.err = fmt.Errorf("-kill: the load client stopped before sending")
+		return wait()
+	}
+	k.err = measureKill(cfg, k, start, procs, presence)
+	return wait()
+}
+
+// measureKill waits until every node sees all the members, kills the last
+// node cfg.killAfter after start, and polls the others until its members
+// have left their presence.
+func measureKill(cfg config, k *killResult, start time.Time, procs []*exec.Cmd, presence []string) error {
+	interval := presenceInterval(cfg)
+	// Steady: every node lists every member.
+	deadline := time.Now().Add(max(10*time.Second, 4*interval))
+	for i := 0; i < len(presence); {
+		p, err := getPresence(presence[i])
+		if err == nil && p.Members == cfg.members {
+			if i == len(presence)-1 {
+				k.nodeID = p.Node
+				k.members = p.Nodes[p.Node]
+			}
+			i++
+			continue
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("-kill: node %d sees %d of %d members (%v)", i+1, p.Members, cfg.members, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(time.Until(start.Add(cfg.killAfter)))
+	dead := procs[len(procs)-1]
+	if err := dead.Process.Kill(); err != nil { // SIGKILL
+		return fmt.Errorf("-kill: %w", err)
+	}
+	killed := time.Now()
+	k.after = killed.Sub(start)
+
+	survivors := presence[:len(presence)-1]
+	k.converged = make([]time.Duration, len(survivors))
+	for i := range k.converged {
+		k.converged[i] = -1
+	}
+	bound := 6*interval + 10*time.Second
+	for left := len(survivors); left > 0; {
+		for i, url := range survivors {
+			if k.converged[i] >= 0 {
+				continue
+			}
+			p, err := getPresence(url)
+			if err == nil && p.Nodes[k.nodeID] == 0 {
+				k.converged[i] = time.Since(killed)
+				left--
+			}
+		}
+		if left > 0 && time.Since(killed) > bound {
+			return fmt.Errorf("-kill: %d of %d surviving nodes still list the killed node's members %v after the kill", left, len(survivors), bound)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// convergence returns the slowest survivor's convergence time.
+func (k *killResult) convergence() time.Duration {
+	if len(k.converged) == 0 {
+		return -1
+	}
+	if slices.Contains(k.converged, -1) {
+		return -1
+	}
+	return slices.Max(k.converged)
+}
+
+// killReport renders the -kill runs as a Markdown table, or "" if none.
+func killReport(runs []runResult) string {
+	var b strings.Builder
+	for _, r := range runs {
+		if r.kill == nil {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteString("\nNode killed (SIGKILL) during the run:\n\n")
+			b.WriteString("| broker | nodes | members | presence interval | killed | its members | killed after | presence converged on the survivors | its members' lost deliveries | survivors' lost | survivors' dup |\n")
+			b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		}
+		k := r.kill
+		conv := "not within the bound"
+		if c := k.convergence(); c >= 0 {
+			conv = fmt.Sprintf("%d–%d ms", slices.Min(k.converged).Milliseconds(), c.Milliseconds())
+		}
+		var deadLost int64
+		if d := r.res.Dying; d > 0 && d <= len(r.res.Nodes) {
+			deadLost = r.res.Nodes[d-1].Lost
+		}
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | node %d | %d | %.1f s | %s | %d | %d | %d |\n",
+			r.cfg.broker, r.cfg.nodes, r.cfg.members, presenceInterval(r.cfg), k.node, k.members,
+			k.after.Seconds(), conv, deadLost, r.res.Lost, r.res.Dup)
+	}
+	return b.String()
+}

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"encoding/xml"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -94,4 +96,56 @@ func TestClusterKill(t *testing.T) {
 		t.Errorf("report:\n%s", rep)
 	}
 	t.Logf("\n%s", rep)
+}
+
+// TestSweep runs a small sweep over NATS (1 and 2 nodes × rooms of 20 and
+// 40 members, 1 s each): every run delivers every broadcast to every
+// member once, and the table and the chart have a row and a point for
+// each.
+func TestSweep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs processes")
+	}
+	cfg := config{broker: "nats", size: 64, rate: 20, duration: time.Second, loss: 5 * time.Second, bin: t.TempDir()}
+	if err := build(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	nodes, members := []int{1, 2}, []int{20, 40}
+	runs := runSweep(cfg, nodes, members)
+	if len(runs) != 4 {
+		t.Fatalf("%d runs, want 4", len(runs))
+	}
+	for _, r := range runs {
+		if r.err != nil {
+			t.Fatalf("%d nodes × %d members: %v", r.cfg.nodes, r.cfg.members, r.err)
+		}
+		if r.res.Broadcasts < 10 || r.res.Deliveries != r.res.Broadcasts*int64(r.cfg.members) || r.res.Lost != 0 || r.res.Dup != 0 {
+			t.Errorf("%d nodes × %d members: %+v: want every broadcast delivered to every member once", r.cfg.nodes, r.cfg.members, r.res)
+		}
+		if len(r.res.Nodes) != r.cfg.nodes {
+			t.Errorf("%d nodes × %d members: %d node results", r.cfg.nodes, r.cfg.members, len(r.res.Nodes))
+		}
+	}
+	rep := sweepReport(runs)
+	for _, row := range []string{"| 1 | 20 | 20 |", "| 1 | 40 | 40 |", "| 2 | 20 | 10 |", "| 2 | 40 | 20 |"} {
+		if !strings.Contains(rep, row) {
+			t.Errorf("no row %q in the table:\n%s", row, rep)
+		}
+	}
+	if strings.Count(rep, "| ok |") != 4 {
+		t.Errorf("table:\n%s", rep)
+	}
+	svg := sweepSVG(runs, nodes, members)
+	if strings.Count(svg, "<polyline") != 4 || strings.Count(svg, "<circle") != 8 ||
+		!strings.Contains(svg, ">1 node<") || !strings.Contains(svg, ">2 nodes<") || !strings.Contains(svg, ">40 members<") {
+		t.Errorf("chart:\n%s", svg)
+	}
+	d := xml.NewDecoder(strings.NewReader(svg))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("chart is not well-formed XML: %v", err)
+		}
+	}
 }

@@ -6,12 +6,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -62,21 +64,22 @@ func getPresence(url string) (presenceOf, error) {
 	return p, json.NewDecoder(resp.Body).Decode(&p)
 }
 
-// runKill runs the load client (with -dying set to the last node), kills
-// the last node cfg.killAfter after the sending starts, and measures the
-// survivors' presence convergence. It returns the client's standard
-// output and error as exec.Cmd.Output would.
-func runKill(cfg config, bin string, args []string, procs []*exec.Cmd, presence []string) ([]byte, *killResult, error) {
-	k := &killResult{node: len(procs), members: cfg.members / cfg.nodes}
+// runFanout runs the load client with -mark. When the sending starts it
+// calls atStart (if not nil) and notes this process's CPU time (the NATS
+// server's, which runs in it), once more when the client has exited. It
+// returns the client's standard output and error as exec.Cmd.Output
+// would, this process's CPU time in between (0 if the sending never
+// started), and atStart's error.
+func runFanout(bin string, args []string, atStart func(start time.Time) error) (out []byte, selfCPU time.Duration, startErr, err error) {
 	var stdout bytes.Buffer
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append([]string{"-mark"}, args...)...)
 	cmd.Stdout = &stdout
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, k, err
+		return nil, 0, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, k, err
+		return nil, 0, nil, err
 	}
 	// The client's standard error: "fanout: sending" marks the start of
 	// the sending; the rest is kept for the error.
@@ -94,21 +97,48 @@ func runKill(cfg config, bin string, args []string, procs []*exec.Cmd, presence 
 		}
 		close(sending)
 	})
-	wait := func() ([]byte, *killResult, error) {
-		read.Wait()
-		err := cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); ok {
-			ee.Stderr = []byte(logs.String())
+	var cpu0 time.Duration
+	if start, ok := <-sending; ok {
+		cpu0 = selfCPUTime()
+		if atStart != nil {
+			startErr = atStart(start)
 		}
-		return stdout.Bytes(), k, err
+	} else {
+		startErr = errors.New("the load client stopped before sending")
 	}
-	start, ok := <-sending
-	if !ok {
-		k.err = fmt.Errorf("-kill: the load client stopped before sending")
-		return wait()
+	read.Wait()
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		ee.Stderr = []byte(logs.String())
 	}
-	k.err = measureKill(cfg, k, start, procs, presence)
-	return wait()
+	if cpu0 > 0 {
+		selfCPU = selfCPUTime() - cpu0
+	}
+	return stdout.Bytes(), selfCPU, startErr, err
+}
+
+// selfCPUTime returns this process's user and system CPU time.
+func selfCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runKill runs the load client (with -dying set to the last node), kills
+// the last node cfg.killAfter after the sending starts, and measures the
+// survivors' presence convergence. It returns the client's standard
+// output and error as exec.Cmd.Output would.
+func runKill(cfg config, bin string, args []string, procs []*exec.Cmd, presence []string) ([]byte, *killResult, error) {
+	k := &killResult{node: len(procs), members: cfg.members / cfg.nodes}
+	out, _, kerr, err := runFanout(bin, args, func(start time.Time) error {
+		return measureKill(cfg, k, start, procs, presence)
+	})
+	if kerr != nil {
+		k.err = fmt.Errorf("-kill: %w", kerr)
+	}
+	return out, k, err
 }
 
 // measureKill waits until every node sees all the members, kills the last
@@ -129,14 +159,14 @@ func measureKill(cfg config, k *killResult, start time.Time, procs []*exec.Cmd, 
 			continue
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("-kill: node %d sees %d of %d members (%v)", i+1, p.Members, cfg.members, err)
+			return fmt.Errorf("node %d sees %d of %d members (%v)", i+1, p.Members, cfg.members, err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(time.Until(start.Add(cfg.killAfter)))
 	dead := procs[len(procs)-1]
 	if err := dead.Process.Kill(); err != nil { // SIGKILL
-		return fmt.Errorf("-kill: %w", err)
+		return err
 	}
 	killed := time.Now()
 	k.after = killed.Sub(start)
@@ -147,6 +177,11 @@ func measureKill(cfg config, k *killResult, start time.Time, procs []*exec.Cmd, 
 		k.converged[i] = -1
 	}
 	bound := 6*interval + 10*time.Second
+	// Hub.Members of a big room costs milliseconds (16,000 members: a
+	// slice built and sorted), so poll at a fiftieth of the interval: the
+	// convergence is known to 2 % of an interval, and the polling does not
+	// load the nodes.
+	poll := min(max(interval/50, 10*time.Millisecond), 100*time.Millisecond)
 	for left := len(survivors); left > 0; {
 		for i, url := range survivors {
 			if k.converged[i] >= 0 {
@@ -159,9 +194,9 @@ func measureKill(cfg config, k *killResult, start time.Time, procs []*exec.Cmd, 
 			}
 		}
 		if left > 0 && time.Since(killed) > bound {
-			return fmt.Errorf("-kill: %d of %d surviving nodes still list the killed node's members %v after the kill", left, len(survivors), bound)
+			return fmt.Errorf("%d of %d surviving nodes still list the killed node's members %v after the kill", left, len(survivors), bound)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(poll)
 	}
 	return nil
 }

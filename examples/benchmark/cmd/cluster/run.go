@@ -52,7 +52,7 @@ func build(cfg *config) error {
 // stops them all.
 func runCluster(cfg config) (r runResult) {
 	r.cfg = cfg
-	brokerURL, stopBroker, err := startBroker(cfg.broker)
+	brokerURL, brokerPid, stopBroker, err := startBroker(cfg.broker)
 	if err != nil {
 		r.err = err
 		return r
@@ -103,18 +103,26 @@ func runCluster(cfg config) (r runResult) {
 	}
 	args := []string{"-members", strconv.Itoa(cfg.members), "-size", strconv.Itoa(cfg.size),
 		"-rate", strconv.FormatFloat(cfg.rate, 'f', -1, 64), "-duration", cfg.duration.String(),
-		"-loss-after", cfg.loss.String(), "-timeout", "60s", "-pids", strings.Join(pids, ","), "-json"}
+		"-loss-after", cfg.loss.String(), "-timeout", "60s", "-pids", strings.Join(pids, ","),
+		"-broker-pid", strconv.Itoa(brokerPid), "-json"}
 	var out []byte
 	var runErr error
+	var selfCPU time.Duration
 	if cfg.kill {
 		args = append(args, "-dying", strconv.Itoa(cfg.nodes))
 		out, r.kill, runErr = runKill(cfg, filepath.Join(cfg.bin, "fanout"), append(args, urls...), procs, presence)
 	} else {
-		out, runErr = exec.Command(filepath.Join(cfg.bin, "fanout"), append(args, urls...)...).Output()
+		out, selfCPU, _, runErr = runFanout(filepath.Join(cfg.bin, "fanout"), append(args, urls...), nil)
 	}
 	if err := json.Unmarshal(lastLine(out), &r.res); err != nil {
 		r.err = fmt.Errorf("load client: %v (%v)", runErr, err)
 		return r
+	}
+	if cfg.broker == "nats" && selfCPU > 0 {
+		// NATS runs in this process, which does nothing else while the
+		// client sends: its CPU time, to the microsecond, is the broker's
+		// (fanout's is in clock ticks of 10 ms).
+		r.res.BrokerCPUus = float64(selfCPU.Microseconds())
 	}
 	if runErr != nil {
 		r.err = fmt.Errorf("load client: lost %d, duplicated %d, errors %d: %s", r.res.Lost, r.res.Dup, r.res.Errors, r.res.FirstError)
@@ -134,12 +142,12 @@ func lastLine(b []byte) []byte {
 	return lines[len(lines)-1]
 }
 
-// startBroker starts the broker named kind and returns its URL and how to
-// stop it.
-func startBroker(kind string) (string, func(), error) {
+// startBroker starts the broker named kind and returns its URL, its process
+// ID (this process's for NATS, which runs in it) and how to stop it.
+func startBroker(kind string) (string, int, func(), error) {
 	addr, err := freeAddr()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	host, portStr, _ := net.SplitHostPort(addr)
 	port, _ := strconv.Atoi(portStr)
@@ -147,31 +155,31 @@ func startBroker(kind string) (string, func(), error) {
 	case "nats":
 		ns, err := server.NewServer(&server.Options{Host: host, Port: port, NoLog: true, NoSigs: true})
 		if err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 		go ns.Start()
 		if !ns.ReadyForConnections(10 * time.Second) {
 			ns.Shutdown()
-			return "", nil, fmt.Errorf("nats-server did not start on %s", addr)
+			return "", 0, nil, fmt.Errorf("nats-server did not start on %s", addr)
 		}
-		return "nats://" + addr, func() { ns.Shutdown(); ns.WaitForShutdown() }, nil
+		return "nats://" + addr, os.Getpid(), func() { ns.Shutdown(); ns.WaitForShutdown() }, nil
 	case "redis":
 		bin, err := exec.LookPath("redis-server")
 		if err != nil {
-			return "", nil, fmt.Errorf("redis-server not found (apt-get install redis-server): %w", err)
+			return "", 0, nil, fmt.Errorf("redis-server not found (apt-get install redis-server): %w", err)
 		}
 		cmd := exec.Command(bin, "--port", portStr, "--bind", host, "--save", "", "--appendonly", "no")
 		if err := cmd.Start(); err != nil {
-			return "", nil, err
+			return "", 0, nil, err
 		}
 		stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 		if err := waitListening(addr, 10*time.Second); err != nil {
 			stop()
-			return "", nil, fmt.Errorf("redis-server: %w", err)
+			return "", 0, nil, fmt.Errorf("redis-server: %w", err)
 		}
-		return "redis://" + addr, stop, nil
+		return "redis://" + addr, cmd.Process.Pid, stop, nil
 	}
-	return "", nil, fmt.Errorf("-broker %q: want nats or redis", kind)
+	return "", 0, nil, fmt.Errorf("-broker %q: want nats or redis", kind)
 }
 
 // freeAddr returns a 127.0.0.1 address with a port free now.

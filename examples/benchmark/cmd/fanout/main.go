@@ -50,6 +50,8 @@ type config struct {
 	pid                                      int
 	pids                                     []int // one per URL, with several
 	dying                                    int   // 1-based URL whose server is to be killed, or 0
+	mark                                     bool  // say on stderr when the sending starts
+	brokerPid                                int   // the broker's process: report its CPU time
 }
 
 // target is one server the members connect to.
@@ -71,7 +73,9 @@ func main() {
 	flag.DurationVar(&cfg.lossAfter, "loss-after", 2*time.Second, "a broadcast not received by every member this long after its send no longer holds the window, and the end waits no longer for it")
 	flag.IntVar(&cfg.pid, "pid", 0, "the server's process ID: report its CPU time per delivery")
 	pids := flag.String("pids", "", "with several URLs, the comma-separated process IDs of their servers, in order: report each one's CPU time per delivery")
-	flag.IntVar(&cfg.dying, "dying", 0, "with several URLs, the 1-based index of a server that will be killed during the run (not the first: it has the publisher): its members' closes and losses are expected, reported under its node and left out of the totals; \"fanout: sending\" on stderr marks the start of the sending")
+	flag.IntVar(&cfg.dying, "dying", 0, "with several URLs, the 1-based index of a server that will be killed during the run (not the first: it has the publisher): its members' closes and losses are expected, reported under its node and left out of the totals")
+	flag.BoolVar(&cfg.mark, "mark", false, "print \"fanout: sending\" on stderr when the sending starts (the members are all in the room)")
+	flag.IntVar(&cfg.brokerPid, "broker-pid", 0, "the broker's process ID: report its CPU time while sending")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: fanout [flags] ws://HOST:PORT [ws://HOST:PORT...]\n\n")
@@ -286,8 +290,9 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 	srv0, _ := cpuTicks(cfg.pid)
 	cli0, _ := cpuTicks(os.Getpid())
 	nodes0 := nodeTicks(cfg.pids)
+	broker0, _ := cpuTicks(cfg.brokerPid)
 	start := time.Now()
-	if cfg.dying > 0 {
+	if cfg.mark {
 		fmt.Fprintln(os.Stderr, "fanout: sending")
 	}
 	interval := time.Duration(float64(time.Second) / cfg.rate)
@@ -314,6 +319,7 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 	srv1, _ := cpuTicks(cfg.pid)
 	cli1, _ := cpuTicks(os.Getpid())
 	nodes1 := nodeTicks(cfg.pids)
+	broker1, _ := cpuTicks(cfg.brokerPid)
 	stopReaders()
 
 	var st stats
@@ -360,7 +366,10 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 		res.ServerCPUus = float64(srv1-srv0) * 1e4
 		res.CPUusPerDelivery = res.ServerCPUus / float64(max(st.delivered, 1))
 	}
-	if len(urls) > 1 {
+	if cfg.brokerPid > 0 {
+		res.BrokerCPUus = float64(broker1-broker0) * 1e4
+	}
+	if len(urls) > 1 || len(cfg.pids) > 0 {
 		res.Nodes = nodesOf(urls, cfg.members, nodes0, nodes1, perNode)
 	}
 	if res.Lost > 0 || res.Dup > 0 || res.Errors > 0 {

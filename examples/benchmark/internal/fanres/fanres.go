@@ -22,7 +22,10 @@ type Result struct {
 	ServerCPUus      float64 `json:"server_cpu_us,omitempty"`
 	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
 	ClientCPUus      float64 `json:"client_cpu_us"`
-	Nodes            []Node  `json:"nodes,omitempty"`
+	// BrokerCPUus is the broker process's CPU time while sending (fanout
+	// -broker-pid), measured in clock ticks of 10 ms.
+	BrokerCPUus float64 `json:"broker_cpu_us,omitempty"`
+	Nodes       []Node  `json:"nodes,omitempty"`
 	// Dying is the 1-based node killed during the run (fanout -dying), or
 	// 0: its members' losses, duplicates and closes are in its Node, not
 	// in Lost, Dup and Errors.

@@ -219,6 +219,13 @@ func drawLines(charts []chart) string {
 			for j := 1; j < len(ls); j++ {
 				ls[j].y = math.Max(ls[j].y, ls[j-1].y+11)
 			}
+			// Keep the lowest above the axis labels.
+			if n := len(ls); n > 0 && ls[n-1].y > y(0)-2 {
+				up := ls[n-1].y - (y(0) - 2)
+				for j := range ls {
+					ls[j].y -= up
+				}
+			}
 			for _, l := range ls {
 				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="10" fill="%s">%s</text>`+"\n",
 					x(i)+8, l.y, colors[l.si%len(colors)], short(c.lines[l.si].vals[i]))

@@ -48,20 +48,35 @@ func TestCluster(t *testing.T) {
 }
 
 // TestClusterKill kills one of three node processes (SIGKILL) while the
-// publisher sends, with a 100 ms presence interval: the other two drop its
-// members from their presence within a few intervals, its members lose the
-// broadcasts sent after the kill, and the survivors' members lose nothing
-// and get nothing twice.
+// publisher sends, with a 100 ms presence interval, over each broker: the
+// other two drop its members from their presence within a few intervals,
+// its members lose the broadcasts sent after the kill, and the survivors'
+// members lose nothing and get nothing twice.
 func TestClusterKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs processes")
 	}
-	cfg := config{broker: "nats", nodes: 3, members: 90, size: 64, rate: 20, duration: 3 * time.Second,
+	cfg := config{nodes: 3, members: 90, size: 64, rate: 20, duration: 3 * time.Second,
 		loss: 2 * time.Second, bin: t.TempDir(), presence: 100 * time.Millisecond, kill: true, killAfter: time.Second}
 	if err := build(&cfg); err != nil {
 		t.Fatal(err)
 	}
-	r := runCluster(cfg)
+	for _, broker := range []string{"nats", "redis"} {
+		t.Run(broker, func(t *testing.T) {
+			if _, err := exec.LookPath("redis-server"); err != nil && broker == "redis" && os.Getenv("CI") == "" {
+				t.Skip("redis-server not installed (apt-get install redis-server); CI installs it")
+			}
+			cfg := cfg
+			cfg.broker = broker
+			checkKill(t, runCluster(cfg))
+		})
+	}
+}
+
+// checkKill checks a -kill run of 3 nodes × 30 members, 20 broadcasts/s
+// for 3 s, the last node killed after 1 s.
+func checkKill(t *testing.T, r runResult) {
+	t.Helper()
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -69,7 +84,8 @@ func TestClusterKill(t *testing.T) {
 	if k == nil || k.node != 3 || k.members != 30 || k.nodeID == "" || len(k.converged) != 2 {
 		t.Fatalf("kill result %+v: want node 3 (30 members) killed, 2 survivors", k)
 	}
-	// Presence drops a silent node after 3 intervals (300 ms) at most;
+	// Presence drops a silent node at the first tick after 3 intervals of
+	// silence, 2 to 4 intervals after the kill (measured: 280 to 390 ms);
 	// 2 s leaves room for a loaded machine.
 	if c := k.convergence(); c <= 0 || c > 2*time.Second {
 		t.Errorf("convergence %v (per survivor %v): want within (0, 2s]", c, k.converged)
@@ -88,11 +104,11 @@ func TestClusterKill(t *testing.T) {
 	// The killed node's members: all 30 closed, and about (3 s - 1 s) × 20
 	// broadcasts lost each.
 	dead := r.res.Nodes[2]
-	if dead.Closed != 30 || dead.Lost < 30*20 || dead.Lost > 30*int64(r.res.Broadcasts) {
+	if dead.Closed != 30 || dead.Lost < 30*20 || dead.Lost > 30*r.res.Broadcasts {
 		t.Errorf("killed node: %+v, want 30 closed and about %d lost", dead, 30*40)
 	}
 	rep := report([]runResult{r})
-	if !strings.Contains(rep, "| nats | 3 | 90 | 100ms | node 3 | 30 |") || !strings.Contains(rep, "killed") {
+	if !strings.Contains(rep, "| "+r.cfg.broker+" | 3 | 90 | 100ms | node 3 | 30 |") || !strings.Contains(rep, "killed") {
 		t.Errorf("report:\n%s", rep)
 	}
 	t.Logf("\n%s", rep)

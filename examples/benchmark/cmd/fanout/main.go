@@ -14,6 +14,11 @@
 // spread over them in turn and the publisher connects to the first: every
 // broadcast reaches the other nodes through their broker. -pids then gives
 // each node's process, and the report each node's CPU per delivery it made.
+// -dying N says node N will be killed during the run (cmd/cluster -kill):
+// its members' closes and losses are reported under that node and left out
+// of the totals, which must stay 0. -mark prints "fanout: sending" on
+// stderr when the sending starts, and -broker-pid reports the broker's CPU
+// time while sending.
 //
 // The members are read by one epoll loop on raw descriptors (-readers for
 // more), not by a goroutine per connection: on a small machine that would

@@ -3,17 +3,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -62,68 +57,6 @@ func getPresence(url string) (presenceOf, error) {
 		return p, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return p, json.NewDecoder(resp.Body).Decode(&p)
-}
-
-// runFanout runs the load client with -mark. When the sending starts it
-// calls atStart (if not nil) and notes this process's CPU time (the NATS
-// server's, which runs in it), once more when the client has exited. It
-// returns the client's standard output and error as exec.Cmd.Output
-// would, this process's CPU time in between (0 if the sending never
-// started), and atStart's error.
-func runFanout(bin string, args []string, atStart func(start time.Time) error) (out []byte, selfCPU time.Duration, startErr, err error) {
-	var stdout bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"-mark"}, args...)...)
-	cmd.Stdout = &stdout
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, 0, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, 0, nil, err
-	}
-	// The client's standard error: "fanout: sending" marks the start of
-	// the sending; the rest is kept for the error.
-	var logs strings.Builder
-	sending := make(chan time.Time, 1)
-	var read sync.WaitGroup
-	read.Go(func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if sc.Text() == "fanout: sending" {
-				sending <- time.Now()
-				continue
-			}
-			logs.WriteString(sc.Text() + "\n")
-		}
-		close(sending)
-	})
-	var cpu0 time.Duration
-	if start, ok := <-sending; ok {
-		cpu0 = selfCPUTime()
-		if atStart != nil {
-			startErr = atStart(start)
-		}
-	} else {
-		startErr = errors.New("the load client stopped before sending")
-	}
-	read.Wait()
-	err = cmd.Wait()
-	if ee, ok := err.(*exec.ExitError); ok {
-		ee.Stderr = []byte(logs.String())
-	}
-	if cpu0 > 0 {
-		selfCPU = selfCPUTime() - cpu0
-	}
-	return stdout.Bytes(), selfCPU, startErr, err
-}
-
-// selfCPUTime returns this process's user and system CPU time.
-func selfCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // runKill runs the load client (with -dying set to the last node), kills

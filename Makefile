@@ -4,10 +4,10 @@ BIN     := bin
 ADDR    ?= 0.0.0.0:8765
 FUZZTIME ?= 30s
 
-.PHONY: help build test lint api demo echo bench bench-quick cluster soak fuzz screenshots clean
+.PHONY: help build test lint api demo echo bench bench-quick cluster cluster-sweep soak fuzz screenshots clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 build: ## build the nows CLI into ./bin/nows
 	$(GO) build -o $(BIN)/nows ./cli/nows
@@ -54,6 +54,9 @@ bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 1 m
 
 cluster: ## a cluster on this machine: 4 node processes, 16,000 members in one room, 5 broadcasts/s for 60 s, over NATS then Redis (needs redis-server; about 5 min)
 	cd examples/benchmark && $(GO) run ./cmd/cluster -broker nats,redis -nodes 4 -members 16000 -rate 5 -duration 60s
+
+cluster-sweep: ## how cost grows: 1, 2, 4 node processes x rooms of 1,000, 4,000, 16,000 members over NATS, 5 broadcasts/s for 20 s each; prints the table, writes docs/scaling-cost.svg (about 4 min)
+	cd examples/benchmark && $(GO) run ./cmd/cluster -sweep -broker nats -sweep-nodes 1,2,4 -sweep-members 1000,4000,16000 -rate 5 -duration 20s -out ../../docs
 
 soak: ## the long soak (5 min) and the 10,000-connection storm, with -race
 	NOWS_SOAK=1 $(GO) test -race -run 'TestSoak|TestStorm' -timeout 30m -v ./framework/

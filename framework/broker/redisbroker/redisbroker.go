@@ -11,6 +11,14 @@
 //
 // Only an application that imports this package links go-redis.
 //
+// # Large messages
+//
+// The Broker tells the hub a payload limit ([Broker.MaxPayload], 1 MiB by
+// default), so that a broadcast larger than that goes out in chunks and is
+// put together on the other nodes, as over NATS. Redis itself takes 512 MB
+// per message; the limit is there for its subscribers' output buffers (see
+// [DefaultMaxPayload]).
+//
 // # Outages
 //
 // While Redis is down, Publish fails (the hub reports it in Hub.Err and
@@ -39,15 +47,39 @@ type Options struct {
 	// Logger receives subscription losses and recoveries. Defaults to
 	// slog.Default().
 	Logger *slog.Logger
+
+	// MaxPayload is the largest payload published in one Redis message;
+	// the hub sends larger broadcasts in chunks under it and presence
+	// states in pages under it. Defaults to DefaultMaxPayload; a negative
+	// value means no limit (each message goes out whole, which a
+	// subscriber's client-output-buffer-limit may not survive).
+	MaxPayload int
 }
+
+// DefaultMaxPayload is the default Options.MaxPayload: 1 MiB.
+//
+// Redis accepts messages up to 512 MB, but each message published sits
+// whole in every subscriber's output buffer until that subscriber reads it,
+// and Redis disconnects a subscriber whose buffer passes its
+// client-output-buffer-limit pubsub: 32 MB at once, or 8 MB for 60 s, by
+// default. A broadcast sent whole (MaxMessageBytes may be raised to tens of
+// MiB) could therefore cut every other node off the room traffic at once.
+// In 1 MiB chunks, one publish adds at most 1 MiB to each buffer, and the
+// publisher waits for Redis's reply to each chunk before the next, which
+// leaves the subscribers time to drain theirs. 1 MiB is also NATS's default
+// max_payload, so a cluster behaves the same over either broker, and the
+// per-chunk overhead (a few dozen bytes and one round trip) is negligible
+// at that size.
+const DefaultMaxPayload = 1 << 20
 
 // Broker is a framework.Broker over Redis pub/sub. Its methods are safe
 // for concurrent use.
 type Broker struct {
-	rdb    redis.UniversalClient
-	prefix string
-	log    *slog.Logger
-	own    bool
+	rdb        redis.UniversalClient
+	prefix     string
+	log        *slog.Logger
+	own        bool
+	maxPayload int
 }
 
 var _ framework.Broker = (*Broker)(nil)
@@ -59,7 +91,14 @@ func New(rdb redis.UniversalClient, opts Options) *Broker {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Broker{rdb: rdb, prefix: opts.Prefix, log: log}
+	limit := opts.MaxPayload
+	switch {
+	case limit == 0:
+		limit = DefaultMaxPayload
+	case limit < 0:
+		limit = 0
+	}
+	return &Broker{rdb: rdb, prefix: opts.Prefix, log: log, maxPayload: limit}
 }
 
 // Connect returns a Broker that owns a client for url
@@ -80,6 +119,12 @@ func Connect(url string, opts Options) (*Broker, error) {
 
 // Client returns the Redis client.
 func (b *Broker) Client() redis.UniversalClient { return b.rdb }
+
+// MaxPayload returns the largest payload the Broker publishes in one Redis
+// message (Options.MaxPayload, DefaultMaxPayload by default), or 0 for no
+// limit. The hub reads it to send larger broadcasts in chunks and presence
+// states in pages under it.
+func (b *Broker) MaxPayload() int { return b.maxPayload }
 
 // Publish implements framework.Broker.
 func (b *Broker) Publish(ctx context.Context, topic string, payload []byte) error {

@@ -169,6 +169,10 @@ type member struct {
 	seen    []uint64 // bitmap of the sequence numbers received
 	joined  bool
 	dead    bool
+	node    int  // the index of its server in the URLs
+	dying   bool // its server is to be killed (-dying): a close is expected
+	// delivered and dup count its deliveries and duplicates.
+	delivered, dup int64
 }
 
 // stats is what one reader counts; its own, merged at the end.
@@ -189,7 +193,7 @@ func (s *stats) fail(format string, args ...any) {
 type shared struct {
 	size     int
 	maxSeq   uint64
-	counts   []atomic.Int32 // deliveries of each sequence number
+	counts   []atomic.Int32 // deliveries of each sequence number (to members not dying)
 	joined   atomic.Int64
 	lastRecv atomic.Int64 // Unix ns of the last delivery
 	stop     atomic.Bool
@@ -212,12 +216,13 @@ func newReader(sh *shared) (*reader, error) {
 	return &reader{ep: ep, sh: sh, buf: make([]byte, 256<<10)}, nil
 }
 
-// add makes fd nonblocking and watches it.
-func (r *reader) add(fd int, leftover []byte) error {
+// add makes fd, a member of the node'th server, nonblocking and watches
+// it.
+func (r *reader) add(fd int, leftover []byte, node int, dying bool) error {
 	if err := unix.SetNonblock(fd, true); err != nil {
 		return err
 	}
-	m := &member{fd: fd, pending: leftover, seen: make([]uint64, (r.sh.maxSeq+63)/64)}
+	m := &member{fd: fd, pending: leftover, seen: make([]uint64, (r.sh.maxSeq+63)/64), node: node, dying: dying}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(len(r.members))}
 	r.members = append(r.members, m)
 	return unix.EpollCtl(r.ep, unix.EPOLL_CTL_ADD, fd, &ev)
@@ -271,6 +276,10 @@ func (r *reader) readMember(m *member) {
 
 func (r *reader) kill(m *member, why string) {
 	m.dead = true
+	if m.dying {
+		_ = unix.EpollCtl(r.ep, unix.EPOLL_CTL_DEL, m.fd, nil)
+		return // expected: counted per node
+	}
 	r.st.closed++
 	if r.st.firstErr == "" {
 		r.st.firstErr = why
@@ -347,12 +356,18 @@ func (r *reader) message(m *member, p []byte, now int64) {
 	}
 	w, bit := seq/64, uint64(1)<<(seq%64)
 	if m.seen[w]&bit != 0 {
-		r.st.dup++
+		m.dup++
+		if !m.dying {
+			r.st.dup++
+		}
 		return
 	}
 	m.seen[w] |= bit
+	m.delivered++
 	r.st.delivered++
-	r.sh.counts[seq].Add(1)
+	if !m.dying {
+		r.sh.counts[seq].Add(1)
+	}
 	r.sh.lastRecv.Store(now)
 	r.st.lat.record(now - int64(binary.LittleEndian.Uint64(p[8:])))
 }

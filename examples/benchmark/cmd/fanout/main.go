@@ -14,6 +14,11 @@
 // spread over them in turn and the publisher connects to the first: every
 // broadcast reaches the other nodes through their broker. -pids then gives
 // each node's process, and the report each node's CPU per delivery it made.
+// -dying N says node N will be killed during the run (cmd/cluster -kill):
+// its members' closes and losses are reported under that node and left out
+// of the totals, which must stay 0. -mark prints "fanout: sending" on
+// stderr when the sending starts, and -broker-pid reports the broker's CPU
+// time while sending.
 //
 // The members are read by one epoll loop on raw descriptors (-readers for
 // more), not by a goroutine per connection: on a small machine that would
@@ -49,6 +54,9 @@ type config struct {
 	duration, timeout, lossAfter             time.Duration
 	pid                                      int
 	pids                                     []int // one per URL, with several
+	dying                                    int   // 1-based URL whose server is to be killed, or 0
+	mark                                     bool  // say on stderr when the sending starts
+	brokerPid                                int   // the broker's process: report its CPU time
 }
 
 // target is one server the members connect to.
@@ -70,6 +78,9 @@ func main() {
 	flag.DurationVar(&cfg.lossAfter, "loss-after", 2*time.Second, "a broadcast not received by every member this long after its send no longer holds the window, and the end waits no longer for it")
 	flag.IntVar(&cfg.pid, "pid", 0, "the server's process ID: report its CPU time per delivery")
 	pids := flag.String("pids", "", "with several URLs, the comma-separated process IDs of their servers, in order: report each one's CPU time per delivery")
+	flag.IntVar(&cfg.dying, "dying", 0, "with several URLs, the 1-based index of a server that will be killed during the run (not the first: it has the publisher): its members' closes and losses are expected, reported under its node and left out of the totals")
+	flag.BoolVar(&cfg.mark, "mark", false, "print \"fanout: sending\" on stderr when the sending starts (the members are all in the room)")
+	flag.IntVar(&cfg.brokerPid, "broker-pid", 0, "the broker's process ID: report its CPU time while sending")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: fanout [flags] ws://HOST:PORT [ws://HOST:PORT...]\n\n")
@@ -87,6 +98,10 @@ func main() {
 			os.Exit(2)
 		}
 		cfg.pids = append(cfg.pids, pid)
+	}
+	if cfg.dying != 0 && (cfg.dying < 2 || cfg.dying > flag.NArg()) {
+		fmt.Fprintf(os.Stderr, "fanout: -dying %d: want 2..%d (the first URL has the publisher)\n", cfg.dying, flag.NArg())
+		os.Exit(2)
 	}
 	if len(cfg.pids) > 0 && len(cfg.pids) != flag.NArg() {
 		fmt.Fprintf(os.Stderr, "fanout: -pids has %d process IDs for %d URLs\n", len(cfg.pids), flag.NArg())
@@ -113,7 +128,7 @@ func printResult(r fanres.Result) {
 		fmt.Printf("server CPU %.3f µs/delivery  (client %.3f µs/delivery)\n", r.CPUusPerDelivery, r.ClientCPUus/float64(max(r.Deliveries, 1)))
 	}
 	for _, n := range r.Nodes {
-		fmt.Printf("node %s  members %d  CPU %.3f µs/delivery\n", n.URL, n.Members, n.CPUusPerDelivery)
+		fmt.Printf("node %s  members %d  deliveries %d  lost %d  dup %d  closed %d  CPU %.3f µs/delivery\n", n.URL, n.Members, n.Deliveries, n.Lost, n.Dup, n.Closed, n.CPUusPerDelivery)
 	}
 	if r.FirstError != "" {
 		fmt.Println("first error:", r.FirstError)
@@ -155,7 +170,7 @@ func cmpOr(a, b string) string {
 }
 
 func run(cfg config, urls []string) (fanres.Result, error) {
-	res := fanres.Result{Members: cfg.members, Size: cfg.size, Rate: cfg.rate}
+	res := fanres.Result{Members: cfg.members, Size: cfg.size, Rate: cfg.rate, Dying: cfg.dying}
 	targets := make([]target, len(urls))
 	for i, u := range urls {
 		addr, host, base, err := parseURL(u)
@@ -211,7 +226,8 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 			}
 			continue
 		}
-		if err := readers[i%len(readers)].add(c.fd, c.left); err != nil {
+		node := i % len(targets)
+		if err := readers[i%len(readers)].add(c.fd, c.left, node, node+1 == cfg.dying); err != nil {
 			return res, err
 		}
 	}
@@ -263,18 +279,27 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 	time.Sleep(300 * time.Millisecond) // let the last probes drain
 	res.SetupS = time.Since(setup).Seconds()
 
-	// Send at a steady rate, at most cfg.window broadcasts in flight.
+	// Send at a steady rate, at most cfg.window broadcasts in flight. A
+	// broadcast is done when every member not dying has it.
+	want := int32(cfg.members)
+	if cfg.dying > 0 {
+		want -= int32(membersOf(cfg.dying-1, cfg.members, len(targets)))
+	}
 	sentAt := make([]int64, total)
 	var sent, done uint64
 	advance := func(now int64) {
-		for done < sent && (sh.counts[done].Load() >= int32(cfg.members) || now-sentAt[done] > cfg.lossAfter.Nanoseconds()) {
+		for done < sent && (sh.counts[done].Load() >= want || now-sentAt[done] > cfg.lossAfter.Nanoseconds()) {
 			done++
 		}
 	}
 	srv0, _ := cpuTicks(cfg.pid)
 	cli0, _ := cpuTicks(os.Getpid())
 	nodes0 := nodeTicks(cfg.pids)
+	broker0, _ := cpuTicks(cfg.brokerPid)
 	start := time.Now()
+	if cfg.mark {
+		fmt.Fprintln(os.Stderr, "fanout: sending")
+	}
 	interval := time.Duration(float64(time.Second) / cfg.rate)
 	for i := range total - 1 {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * interval)))
@@ -299,6 +324,7 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 	srv1, _ := cpuTicks(cfg.pid)
 	cli1, _ := cpuTicks(os.Getpid())
 	nodes1 := nodeTicks(cfg.pids)
+	broker1, _ := cpuTicks(cfg.brokerPid)
 	stopReaders()
 
 	var st stats
@@ -311,8 +337,21 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 		if st.firstErr == "" {
 			st.firstErr = r.st.firstErr
 		}
+	}
+	perNode := make([]fanres.Node, len(urls))
+	for _, r := range readers {
 		for _, m := range r.members {
-			res.Lost += m.lost(sent)
+			n := &perNode[m.node]
+			lost := m.lost(sent)
+			n.Deliveries += m.delivered
+			n.Lost += lost
+			n.Dup += m.dup
+			if m.dead {
+				n.Closed++
+			}
+			if !m.dying {
+				res.Lost += lost
+			}
 		}
 	}
 	el := end.Sub(start).Seconds()
@@ -332,8 +371,11 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 		res.ServerCPUus = float64(srv1-srv0) * 1e4
 		res.CPUusPerDelivery = res.ServerCPUus / float64(max(st.delivered, 1))
 	}
-	if len(urls) > 1 {
-		res.Nodes = nodesOf(urls, cfg.members, nodes0, nodes1, st.delivered)
+	if cfg.brokerPid > 0 {
+		res.BrokerCPUus = float64(broker1-broker0) * 1e4
+	}
+	if len(urls) > 1 || len(cfg.pids) > 0 {
+		res.Nodes = nodesOf(urls, cfg.members, nodes0, nodes1, perNode)
 	}
 	if res.Lost > 0 || res.Dup > 0 || res.Errors > 0 {
 		return res, fmt.Errorf("lost %d, duplicated %d, errors %d: %s", res.Lost, res.Dup, res.Errors, res.FirstError)
@@ -350,23 +392,28 @@ func nodeTicks(pids []int) []int64 {
 	return ticks
 }
 
-// nodesOf reports each node's members and, with its CPU times, its CPU per
-// delivery: a node makes the deliveries to its own members, a share of all
-// of them as large as its share of the members.
-func nodesOf(urls []string, members int, t0, t1 []int64, delivered int64) []fanres.Node {
-	nodes := make([]fanres.Node, len(urls))
+// nodesOf completes the counts of each node (its deliveries, lost,
+// duplicated and closed members) with its URL, its members and, with its
+// CPU times, its CPU per delivery: a node makes the deliveries to its own
+// members. A node whose process is gone (killed) has no CPU figure.
+func nodesOf(urls []string, members int, t0, t1 []int64, nodes []fanres.Node) []fanres.Node {
 	for i, u := range urls {
-		n := members / len(urls)
-		if i < members%len(urls) {
-			n++
-		}
-		nodes[i] = fanres.Node{URL: u, Members: n}
-		if i < len(t0) && t1[i] > t0[i] && n > 0 {
-			mine := float64(delivered) * float64(n) / float64(members)
-			nodes[i].CPUusPerDelivery = float64(t1[i]-t0[i]) * 1e4 / mine
+		nodes[i].URL, nodes[i].Members = u, membersOf(i, members, len(urls))
+		if i < len(t0) && t1[i] > t0[i] && nodes[i].Deliveries > 0 {
+			nodes[i].CPUusPerDelivery = float64(t1[i]-t0[i]) * 1e4 / float64(nodes[i].Deliveries)
 		}
 	}
 	return nodes
+}
+
+// membersOf returns how many of members the i'th of n servers holds: the
+// members go to the servers in turn.
+func membersOf(i, members, n int) int {
+	k := members / n
+	if i < members%n {
+		k++
+	}
+	return k
 }
 
 // cpuTicks returns the process's user+system CPU time in clock ticks, from

@@ -22,15 +22,27 @@ type Result struct {
 	ServerCPUus      float64 `json:"server_cpu_us,omitempty"`
 	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
 	ClientCPUus      float64 `json:"client_cpu_us"`
-	Nodes            []Node  `json:"nodes,omitempty"`
-	SetupS           float64 `json:"setup_s"`
-	Errors           int64   `json:"errors"`
-	FirstError       string  `json:"first_error,omitempty"`
+	// BrokerCPUus is the broker process's CPU time while sending (fanout
+	// -broker-pid), measured in clock ticks of 10 ms.
+	BrokerCPUus float64 `json:"broker_cpu_us,omitempty"`
+	Nodes       []Node  `json:"nodes,omitempty"`
+	// Dying is the 1-based node killed during the run (fanout -dying), or
+	// 0: its members' losses, duplicates and closes are in its Node, not
+	// in Lost, Dup and Errors.
+	Dying      int     `json:"dying,omitempty"`
+	SetupS     float64 `json:"setup_s"`
+	Errors     int64   `json:"errors"`
+	FirstError string  `json:"first_error,omitempty"`
 }
 
-// Node is one server of several: its members and its CPU per delivery.
+// Node is one server of several: its members, what they got, and its CPU
+// per delivery (of the deliveries to its own members).
 type Node struct {
 	URL              string  `json:"url"`
 	Members          int     `json:"members"`
+	Deliveries       int64   `json:"deliveries"`
+	Lost             int64   `json:"lost"`
+	Dup              int64   `json:"dup"`
+	Closed           int64   `json:"closed"` // members closed by the server
 	CPUusPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
 }

@@ -92,10 +92,17 @@ func uvarintLen(v uint64) int {
 func (h *Hub) publishPayload(ctx context.Context, p []byte) error {
 	h.pubMu.Lock()
 	defer h.pubMu.Unlock()
+	legacy := h.legacy()
 	limit := h.brokerLimit()
 	if limit <= 0 || len(p) <= limit {
+		if legacy {
+			return h.broker.Publish(ctx, hubTopic, toV1(p))
+		}
 		setPub(p, h.nextPub())
 		return h.broker.Publish(ctx, hubTopic, p)
+	}
+	if legacy {
+		p = toV1(p)
 	}
 	size := h.chunkSize(limit)
 	if size < minChunk {
@@ -107,8 +114,14 @@ func (h *Hub) publishPayload(ctx context.Context, p []byte) error {
 	for i := range count {
 		part := p[i*size : min(len(p), (i+1)*size)]
 		data = append(appendUvarints(data[:0], uint64(i), uint64(count)), part...)
-		e := &envelope{kind: kindChunk, pub: h.nextPub(), node: h.opts.Node, seq: h.chunkSeq, data: data}
-		if err := h.broker.Publish(ctx, hubTopic, encodeEnvelope(e)); err != nil {
+		e := &envelope{kind: kindChunk, node: h.opts.Node, seq: h.chunkSeq, data: data}
+		c := encodeEnvelope(e)
+		if legacy {
+			c = toV1(c)
+		} else {
+			setPub(c, h.nextPub())
+		}
+		if err := h.broker.Publish(ctx, hubTopic, c); err != nil {
 			return fmt.Errorf("chunk %d of %d: %w", i+1, count, err)
 		}
 	}

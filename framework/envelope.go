@@ -66,7 +66,10 @@ func decodeUvarints(b []byte, n int) ([]uint64, []byte, error) {
 // that a receiver counts the ones it missed (missed.go); it is version 1
 // with pub after the kind, 8 bytes big-endian, set when the envelope is
 // published. Version 1 envelopes, of earlier nodes, are still read, with
-// pub 0: not numbered.
+// pub 0: not numbered. Earlier nodes cannot read version 2, so during a
+// rolling upgrade a node that has heard a version 1 envelope in the last
+// legacyIntervals presence intervals publishes version 1 (toV1), without
+// numbers.
 const (
 	envelopeVersion = 2
 	envelopeV1      = 1
@@ -116,6 +119,18 @@ func appendString(b []byte, s string) []byte {
 // setPub numbers the encoded envelope p.
 func setPub(p []byte, pub uint64) {
 	binary.BigEndian.PutUint64(p[2:2+pubLen], pub)
+}
+
+// legacyIntervals is how long, in presence intervals, a node keeps
+// publishing version 1 after it last heard a version 1 envelope.
+const legacyIntervals = 3
+
+// toV1 returns the encoded envelope p in version 1: without its number.
+func toV1(p []byte) []byte {
+	q := make([]byte, len(p)-pubLen)
+	q[0], q[1] = envelopeV1, p[1]
+	copy(q[2:], p[2+pubLen:])
+	return q
 }
 
 // decodeEnvelope decodes what encodeEnvelope made, or a version 1

@@ -98,6 +98,7 @@ type Hub struct {
 	chunkSeq   uint64        // numbers the chunked envelopes; guarded by pubMu
 	pubSeq     uint64        // numbers the published envelopes; guarded by pubMu
 	pubSkipped atomic.Uint64 // envelopes dropped before publishing, whose numbers are skipped
+	legacyAt   atomic.Int64  // when a version 1 envelope came last, in Unix ns (missed.go)
 	rxMu       sync.Mutex
 	partials   map[string]*partialMsg // per sender node; guarded by rxMu
 	peers      map[string]*peerSeq    // per sender node (missed.go); guarded by rxMu
@@ -605,6 +606,9 @@ func (h *Hub) receive(p []byte) {
 	}
 	if e.node == h.opts.Node {
 		return // our own, already delivered locally
+	}
+	if p[0] == envelopeV1 {
+		h.legacyAt.Store(time.Now().UnixNano())
 	}
 	h.counters.received.Add(1)
 	h.track(e)

@@ -27,6 +27,14 @@ type peerSeq struct {
 	heard time.Time // when any envelope of it came last
 }
 
+// legacy reports whether a version 1 envelope, of a node of an earlier
+// version, came within legacyIntervals: then this node publishes version
+// 1 too, which that node reads (envelope.go).
+func (h *Hub) legacy() bool {
+	at := h.legacyAt.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < legacyIntervals*h.opts.PresenceInterval
+}
+
 // nextPub returns the number of the next envelope published. h.pubMu is
 // held.
 func (h *Hub) nextPub() uint64 {

@@ -2,11 +2,14 @@ package framework_test
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -181,4 +184,77 @@ func TestNodeLossChild(t *testing.T) {
 	srv := natsNode(t, url, lossInterval)
 	os.Stdout.WriteString("nodeloss child: serving " + srv.Addr + " " + srv.Hub().Node() + "\n")
 	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// failBroker fails its node's publishes while fail is set.
+type failBroker struct {
+	framework.Broker
+	fail atomic.Bool
+}
+
+func (b *failBroker) Publish(ctx context.Context, topic string, p []byte) error {
+	if b.fail.Load() {
+		return errors.New("failBroker: publish failed by the test")
+	}
+	return b.Broker.Publish(ctx, topic, p)
+}
+
+// TestPresenceLeaveReasons: a leave that node 2 failed to publish reaches
+// node 1 through the resync that the gap in node 2's numbers starts
+// (LeaveResync); the members of a node that shuts down leave as their
+// connections close (LeaveMember), before its goodbye, and those still
+// listed at its goodbye with LeaveNodeStopped.
+func TestPresenceLeaveReasons(t *testing.T) {
+	mb := framework.NewMemoryBroker()
+	fb := &failBroker{Broker: mb}
+	n1 := &brokertest.Node{Server: brokerNode(t, mb, lossInterval)}
+	n2 := &brokertest.Node{Server: brokerNode(t, fb, lossInterval)}
+	leaves := make(chan framework.PresenceEvent, 16)
+	stop := n1.Hub().Watch(func(ev framework.PresenceEvent) {
+		if !ev.Joined && ev.Member.Node == n2.Hub().Node() {
+			leaves <- ev
+		}
+	})
+	defer stop()
+	gone := n2.Join(t, "r", "gone")
+	n2.Join(t, "r", "stays")
+	brokertest.WaitMembers(t, "r", []string{"gone", "stays"}, n1, n2)
+	expect := func(user string, why framework.LeaveReason) {
+		t.Helper()
+		select {
+		case ev := <-leaves:
+			if ev.Member.User != user || ev.Reason != why {
+				t.Fatalf("leave event %+v, want %s leaving with reason %q", ev, user, why)
+			}
+		case <-time.After(brokertest.Timeout):
+			t.Fatalf("no leave event of %s within %v", user, brokertest.Timeout)
+		}
+	}
+
+	// A member that is no connection, so never leaves: node 1 learns of
+	// it from node 2's state, below.
+	framework.AddIdleMembers(n2.Hub(), "r", 1)
+	failed := framework.HubStats(n2.Hub()).BrokerErrors
+	fb.fail.Store(true)
+	gone.Close()
+	brokertest.Eventually(t, 5*time.Second, "node 2's leave publish failing", func() bool {
+		return framework.HubStats(n2.Hub()).BrokerErrors > failed
+	})
+	fb.fail.Store(false)
+	expect("gone", framework.LeaveResync)
+	brokertest.WaitMembers(t, "r", []string{"idle-0", "stays"}, n1, n2)
+	if st := framework.HubStats(n1.Hub()); st.Missed == 0 {
+		t.Errorf("node 1 counted nothing missed: %+v", st)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expect("stays", framework.LeaveMember)
+	expect("idle-0", framework.LeaveNodeStopped)
+	if ms := n1.Hub().Members("r"); len(ms) != 0 {
+		t.Fatalf("members after node 2's shutdown: %v", ms)
+	}
 }

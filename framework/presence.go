@@ -39,7 +39,7 @@ type LeaveReason string
 // The reasons of PresenceEvent.
 const (
 	LeaveMember      LeaveReason = "left"         // it left, or its connection ended
-	LeaveNodeStopped LeaveReason = "node stopped" // its node shut down and said goodbye
+	LeaveNodeStopped LeaveReason = "node stopped" // its node said goodbye before its leave came
 	LeaveNodeLost    LeaveReason = "node lost"    // its node went silent (killed, cut off): within 4 PresenceIntervals of its death
 	LeaveResync      LeaveReason = "resync"       // absent from its node's state, sent after changes were missed
 )

@@ -99,6 +99,7 @@ type Hub struct {
 	pubSeq     uint64        // numbers the published envelopes; guarded by pubMu
 	pubSkipped atomic.Uint64 // envelopes dropped before publishing, whose numbers are skipped
 	legacyAt   atomic.Int64  // when a version 1 envelope came last, in Unix ns (missed.go)
+	ownHeard   atomic.Int64  // when an envelope of this node came back last, in Unix ns (presence.go)
 	rxMu       sync.Mutex
 	partials   map[string]*partialMsg // per sender node; guarded by rxMu
 	peers      map[string]*peerSeq    // per sender node (missed.go); guarded by rxMu
@@ -605,7 +606,8 @@ func (h *Hub) receive(p []byte) {
 		return
 	}
 	if e.node == h.opts.Node {
-		return // our own, already delivered locally
+		h.ownHeard.Store(time.Now().UnixNano()) // the broker's path works
+		return                                  // our own, already delivered locally
 	}
 	if p[0] == envelopeV1 {
 		h.legacyAt.Store(time.Now().UnixNano())

@@ -13,16 +13,19 @@ import (
 // numbers, or hears a heartbeat from a node it does not know (it has just
 // started, or the broker was down), asks that node for its full state. A
 // node not heard from (any envelope counts) for nodeTTL is forgotten,
-// checked every quarter interval; one that shuts down says goodbye. This
+// checked every quarter interval, its silence counted only while this node
+// hears its own envelopes back (expireNodes); one that shuts down says
+// goodbye. This
 // needs nothing of a broker but publish and subscribe, so it works the
 // same over NATS, Redis and in-process.
 //
 // nodeTTL is two missed heartbeats and a margin of half an interval for a
-// heartbeat late behind a busy publisher or receiver: a node killed right
-// after a heartbeat is forgotten 2.5 to 2.75 intervals later, so within
-// 3.75 intervals of its death (a heartbeat every interval). Every envelope
-// of a node counts as a sign of life, so a node whose heartbeat waits
-// behind its broadcasts is not taken for dead.
+// heartbeat late behind a busy publisher or receiver. A node is forgotten
+// 2.5 to 2.75 intervals after its last envelope, which came at most one
+// interval before it died: between 1.5 and 2.75 intervals after its death,
+// within 3 with the delays of delivery and scheduling. Every envelope of a
+// node counts as a sign of life, so a node whose heartbeat waits behind
+// its broadcasts is not taken for dead.
 const nodeTTL = 5 // in half presence intervals
 
 // PresenceEvent reports a member joining or leaving a room, on any node.
@@ -40,7 +43,7 @@ type LeaveReason string
 const (
 	LeaveMember      LeaveReason = "left"         // it left, or its connection ended
 	LeaveNodeStopped LeaveReason = "node stopped" // its node said goodbye before its leave came
-	LeaveNodeLost    LeaveReason = "node lost"    // its node went silent (killed, cut off): within 4 PresenceIntervals of its death
+	LeaveNodeLost    LeaveReason = "node lost"    // its node went silent (killed, cut off): within 3 PresenceIntervals of its death
 	LeaveResync      LeaveReason = "resync"       // absent from its node's state, sent after changes were missed
 )
 
@@ -536,9 +539,20 @@ func (n *nodeView) replace(node string, entries []stateEntry) []PresenceEvent {
 	return evs
 }
 
-// expireNodes forgets the nodes not heard from for nodeTTL.
+// expireNodes forgets the nodes not heard from for nodeTTL, and drops the
+// partial states idle for three intervals. Silence counts only while this
+// node hears itself: it publishes at least a heartbeat every interval, and
+// the broker echoes it back, so time is counted up to one interval after
+// the last echo. A node that is itself cut off from the broker, or behind
+// on what the broker delivers (its goroutines starved, a backlog), thus
+// takes no other node for dead.
 func (h *Hub) expireNodes(now time.Time) {
 	ttl := nodeTTL * h.opts.PresenceInterval / 2
+	if own := h.ownHeard.Load(); own != 0 {
+		if until := time.Unix(0, own).Add(h.opts.PresenceInterval); until.Before(now) {
+			now = until
+		}
+	}
 	heard := h.heardTimes()
 	var evs []PresenceEvent
 	h.remote.mu.Lock()

@@ -238,11 +238,12 @@ func (h *Hub) subscribe() {
 // a heartbeat every interval, and the nodes gone silent looked for every
 // quarter interval.
 func (h *Hub) run() {
-	tick := time.NewTicker(h.opts.PresenceInterval / 4)
+	tick := time.NewTicker(max(h.opts.PresenceInterval/4, 1))
 	defer tick.Stop()
 	var st stateSender
 	defer st.stop()
-	for quarter := 1; ; quarter++ {
+	quarters := 0
+	for {
 		select {
 		case p := <-h.outbox:
 			h.publish(p)
@@ -252,7 +253,7 @@ func (h *Hub) run() {
 			st.next(h)
 		case <-tick.C:
 			h.expireNodes(time.Now())
-			if quarter%4 != 0 {
+			if quarters++; quarters%4 != 0 {
 				continue
 			}
 			if h.sub == nil {

@@ -71,7 +71,7 @@ func (h *Hub) checkSize(e *envelope) error {
 
 // envelopeLen returns len(encodeEnvelope(e)).
 func envelopeLen(e *envelope) int {
-	n := 2 + len(e.data)
+	n := 2 + pubLen + len(e.data)
 	for _, s := range [...]string{e.node, e.room, e.id, e.user} {
 		n += uvarintLen(uint64(len(s))) + len(s)
 	}
@@ -83,20 +83,31 @@ func uvarintLen(v uint64) int {
 	return len(binary.AppendUvarint(b[:0], v))
 }
 
-// publishPayload publishes p, in chunks when it is over the broker's
-// limit. pubMu keeps the chunks of one payload together: receivers take
-// a payload of another sender's between them as a loss.
+// publishPayload publishes p, an encoded envelope, in chunks when it is
+// over the broker's limit, numbering each envelope it publishes (pub).
+// pubMu keeps numbers and publications in one order (a hub of NewHub
+// publishes from its callers' goroutines too), and the chunks of one
+// payload together: receivers take a payload of another sender's
+// between them as a loss.
 func (h *Hub) publishPayload(ctx context.Context, p []byte) error {
+	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
+	legacy := h.legacy()
 	limit := h.brokerLimit()
 	if limit <= 0 || len(p) <= limit {
+		if legacy {
+			return h.broker.Publish(ctx, hubTopic, toV1(p))
+		}
+		setPub(p, h.nextPub())
 		return h.broker.Publish(ctx, hubTopic, p)
+	}
+	if legacy {
+		p = toV1(p)
 	}
 	size := h.chunkSize(limit)
 	if size < minChunk {
 		return fmt.Errorf("%d-byte message over the broker's limit of %d bytes, too small for chunks", len(p), limit)
 	}
-	h.pubMu.Lock()
-	defer h.pubMu.Unlock()
 	h.chunkSeq++
 	count := (len(p) + size - 1) / size
 	data := make([]byte, 0, size+2*binaryMaxVarint)
@@ -104,7 +115,13 @@ func (h *Hub) publishPayload(ctx context.Context, p []byte) error {
 		part := p[i*size : min(len(p), (i+1)*size)]
 		data = append(appendUvarints(data[:0], uint64(i), uint64(count)), part...)
 		e := &envelope{kind: kindChunk, node: h.opts.Node, seq: h.chunkSeq, data: data}
-		if err := h.broker.Publish(ctx, hubTopic, encodeEnvelope(e)); err != nil {
+		c := encodeEnvelope(e)
+		if legacy {
+			c = toV1(c)
+		} else {
+			setPub(c, h.nextPub())
+		}
+		if err := h.broker.Publish(ctx, hubTopic, c); err != nil {
 			return fmt.Errorf("chunk %d of %d: %w", i+1, count, err)
 		}
 	}

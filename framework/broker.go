@@ -33,9 +33,8 @@ type memoryBroker struct {
 	subs map[string][]*memorySub
 }
 
-// NewMemoryBroker returns an in-process Broker, which links the hubs of
-// several servers in one process (tests, a demo of several nodes). It
-// delivers each payload synchronously to every subscription.
+// NewMemoryBroker returns an in-process Broker, linking the hubs of several
+// servers in one process (tests, demos); it delivers synchronously.
 func NewMemoryBroker() Broker { return &memoryBroker{} }
 
 type memorySub struct {

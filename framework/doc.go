@@ -15,15 +15,13 @@
 // [Options.BindFlags].
 //
 // Close codes, message types and close errors are coder/websocket's
-// (websocket.StatusPolicyViolation, websocket.MessageText,
-// websocket.CloseError): the framework is written over that package and
-// [Conn.Unwrap] hands out its connection, so one set of names serves both.
+// (websocket.StatusPolicyViolation, websocket.CloseError), whose
+// connection [Conn.Unwrap] hands out: one set of names serves both.
 //
-// Rooms live in this package, not a sub-package, because joining a room
-// and the send queue it needs are part of a connection's write path. Every
-// server has a [Hub]; with a [Broker] its rooms span every node. The NATS
-// and Redis adapters are sub-packages of framework/broker, so importing
-// framework brings in nothing but coder/websocket.
+// Rooms live here, as joining one and its send queue are part of a
+// connection's write path. Every server has a [Hub]; with a [Broker] its
+// rooms span every node. The NATS and Redis adapters are sub-packages of
+// framework/broker: importing framework brings in only coder/websocket.
 //
 // Package framework/wstest tests handlers over real sockets. The guide is
 // in the repository's docs/ folder.

@@ -39,7 +39,7 @@ const (
 // envelopeOverhead bounds what encodeEnvelope adds to the data of a chunk
 // or page envelope (empty room, id and user) besides the node ID, with
 // room for the chunk or page header.
-const envelopeOverhead = 2 + 4*binary.MaxVarintLen16 + 3*binary.MaxVarintLen64 + 3*binary.MaxVarintLen64
+const envelopeOverhead = 2 + pubLen + 4*binary.MaxVarintLen16 + 3*binary.MaxVarintLen64 + 3*binary.MaxVarintLen64
 
 // appendUvarints appends the uvarints vs.
 func appendUvarints(b []byte, vs ...uint64) []byte {
@@ -62,11 +62,24 @@ func decodeUvarints(b []byte, n int) ([]uint64, []byte, error) {
 	return vs, d.b, nil
 }
 
-const envelopeVersion = 1
+// Version 2 numbers every envelope a node publishes (pub: 1, 2, ...), so
+// that a receiver counts the ones it missed (missed.go); it is version 1
+// with pub after the kind, 8 bytes big-endian, set when the envelope is
+// published. Version 1 envelopes, of earlier nodes, are still read, with
+// pub 0: not numbered. Earlier nodes cannot read version 2, so during a
+// rolling upgrade a node that has heard a version 1 envelope in the last
+// legacyIntervals presence intervals publishes version 1 (toV1), without
+// numbers.
+const (
+	envelopeVersion = 2
+	envelopeV1      = 1
+	pubLen          = 8
+)
 
 // envelope is what hubs and publishers send each other through a broker.
 type envelope struct {
 	kind byte
+	pub  uint64 // its number among what its node published; 0: none
 	node string // the sender's node ID: a node skips its own envelopes
 	room string
 	id   string
@@ -79,13 +92,15 @@ type envelope struct {
 
 var errBadEnvelope = errors.New("framework: malformed hub envelope")
 
-// encodeEnvelope encodes e compactly: version, kind, four length-prefixed
-// strings, seq, code and type as uvarints, then data to the end.
+// encodeEnvelope encodes e compactly: version, kind, pub (8 bytes), four
+// length-prefixed strings, seq, code and type as uvarints, then data to
+// the end.
 func encodeEnvelope(e *envelope) []byte {
-	n := 2 + 4*binary.MaxVarintLen16 + len(e.node) + len(e.room) + len(e.id) + len(e.user) +
+	n := 2 + pubLen + 4*binary.MaxVarintLen16 + len(e.node) + len(e.room) + len(e.id) + len(e.user) +
 		3*binary.MaxVarintLen64 + len(e.data)
 	b := make([]byte, 0, n)
 	b = append(b, envelopeVersion, e.kind)
+	b = binary.BigEndian.AppendUint64(b, e.pub)
 	b = appendString(b, e.node)
 	b = appendString(b, e.room)
 	b = appendString(b, e.id)
@@ -101,13 +116,39 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// decodeEnvelope decodes what encodeEnvelope made. e.data aliases b.
+// setPub numbers the encoded envelope p.
+func setPub(p []byte, pub uint64) {
+	binary.BigEndian.PutUint64(p[2:2+pubLen], pub)
+}
+
+// legacyIntervals is how long, in presence intervals, a node keeps
+// publishing version 1 after it last heard a version 1 envelope.
+const legacyIntervals = 3
+
+// toV1 returns the encoded envelope p in version 1: without its number.
+func toV1(p []byte) []byte {
+	q := make([]byte, len(p)-pubLen)
+	q[0], q[1] = envelopeV1, p[1]
+	copy(q[2:], p[2+pubLen:])
+	return q
+}
+
+// decodeEnvelope decodes what encodeEnvelope made, or a version 1
+// envelope. e.data aliases b.
 func decodeEnvelope(b []byte) (*envelope, error) {
-	if len(b) < 2 || b[0] != envelopeVersion {
+	if len(b) < 2 || b[0] != envelopeVersion && b[0] != envelopeV1 {
 		return nil, errBadEnvelope
 	}
 	e := &envelope{kind: b[1]}
-	d := decoder{b: b[2:]}
+	rest := b[2:]
+	if b[0] == envelopeVersion {
+		if len(rest) < pubLen {
+			return nil, errBadEnvelope
+		}
+		e.pub = binary.BigEndian.Uint64(rest)
+		rest = rest[pubLen:]
+	}
+	d := decoder{b: rest}
 	e.node = d.string()
 	e.room = d.string()
 	e.id = d.string()

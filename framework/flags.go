@@ -17,13 +17,12 @@ type flagState struct {
 }
 
 // BindFlags defines on fs a flag for the address and every limit of o,
-// each also read from an environment variable: --addr and NOWS_ADDR,
-// --max-message-bytes and NOWS_MAX_MESSAGE_BYTES, and so on (the app's
-// -help lists them). The flag wins over the variable, which wins over what
-// o holds, which wins over the default. Sizes take bytes or a KiB, MiB or
-// GiB suffix; durations Go's syntax (1m30s). [Run] and
-// [Server.ListenAndServe] report a variable that does not parse. It also
-// defines --routes (see Run). Parse fs before using o.
+// each also read from an environment variable (--addr and NOWS_ADDR, and
+// so on: -help lists them). The flag wins over the variable, over o, over
+// the default. Sizes take bytes or a KiB, MiB or GiB suffix; durations Go's
+// syntax (1m30s). [Run] and [Server.ListenAndServe] report a variable that
+// does not parse. It also defines --routes (see Run). Parse fs before
+// using o.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.flags = &flagState{}
 	def := o.withDefaults()

@@ -26,9 +26,8 @@ type HubOptions struct {
 	// unique among the nodes sharing a broker. Defaults to a random ID.
 	Node string
 
-	// PresenceInterval is how often a node tells the others it is alive
-	// (with a broker); a node not heard from for three intervals leaves
-	// the presence of the others. Defaults to 5 s.
+	// PresenceInterval is how often a node tells the others it is alive;
+	// one silent for 2.5 intervals leaves their presence. Defaults to 5 s.
 	PresenceInterval time.Duration
 
 	// PublishTimeout bounds one publish to the broker. Defaults to 2 s.
@@ -64,10 +63,9 @@ func newNodeID() string {
 
 // Hub is a server's rooms, on every node that shares its [Broker]: who is
 // in which room, broadcasts to them, disconnects. Get it with [Server.Hub]
-// or [Conn.Hub]; its methods are safe for concurrent use. A broadcast goes
-// through each local member's bounded send queue ([QueueOptions]) and
-// through the broker to the other nodes, exactly once per member. When the
-// broker is down, local delivery goes on and Err reports the outage.
+// or [Conn.Hub]; its methods are safe for concurrent use. A broadcast
+// reaches each member once, through its bounded send queue
+// ([QueueOptions]); while the broker is down, local delivery goes on.
 type Hub struct {
 	srv      *Server
 	log      *slog.Logger
@@ -96,11 +94,19 @@ type Hub struct {
 	errMu   sync.Mutex
 	lastErr error
 
-	pubMu    sync.Mutex // keeps the chunks of one envelope together (bigmsg.go)
-	chunkSeq uint64     // numbers the chunked envelopes; guarded by pubMu
-	rxMu     sync.Mutex
-	partials map[string]*partialMsg // per sender node; guarded by rxMu
-	stateReq chan struct{}          // asks the runner for this node's state (presence.go)
+	pubMu      sync.Mutex    // keeps the chunks of one envelope together (bigmsg.go)
+	chunkSeq   uint64        // numbers the chunked envelopes; guarded by pubMu
+	pubSeq     uint64        // numbers the published envelopes; guarded by pubMu
+	pubSkipped atomic.Uint64 // envelopes dropped before publishing, whose numbers are skipped
+	legacyAt   atomic.Int64  // when a version 1 envelope came last, in Unix ns (missed.go)
+	ownHeard   atomic.Int64  // when an envelope of this node came back last, in Unix ns (presence.go)
+	rxMu       sync.Mutex
+	partials   map[string]*partialMsg // per sender node; guarded by rxMu
+	peers      map[string]*peerSeq    // per sender node (missed.go); guarded by rxMu
+	stateReq   chan struct{}          // asks the runner for this node's state (presence.go)
+
+	missErr error     // the last loss found (missed.go); guarded by errMu
+	missAt  time.Time // when
 }
 
 // hubCounters are the hub's totals.
@@ -108,7 +114,7 @@ type hubCounters struct {
 	queued, sent, dropped, slowClosed          atomic.Uint64
 	published, received, brokerErrors          atomic.Uint64
 	outboxDropped, badEnvelopes, eventsDropped atomic.Uint64
-	chunksDropped                              atomic.Uint64
+	chunksDropped, missed                      atomic.Uint64
 }
 
 // hubStats counts what went through a hub since the server started.
@@ -125,6 +131,7 @@ type hubStats struct {
 	OutboxDropped uint64 // envelopes dropped because the broker could not keep up
 	EventsDropped uint64 // presence events dropped because a subscriber was too slow
 	ChunksDropped uint64 // chunked messages and paged states from other nodes dropped incomplete
+	Missed        uint64 // envelopes other nodes published that never came (gaps in their numbers)
 }
 
 // Hub returns the server's hub, which starts on first use.
@@ -227,12 +234,15 @@ func (h *Hub) subscribe() {
 	}
 }
 
-// run publishes the outbox and keeps presence alive until the hub closes.
+// run publishes the outbox and keeps presence alive until the hub closes:
+// a heartbeat every interval, and the nodes gone silent looked for every
+// quarter interval.
 func (h *Hub) run() {
-	tick := time.NewTicker(h.opts.PresenceInterval)
+	tick := time.NewTicker(max(h.opts.PresenceInterval/4, 1))
 	defer tick.Stop()
 	var st stateSender
 	defer st.stop()
+	quarters := 0
 	for {
 		select {
 		case p := <-h.outbox:
@@ -242,6 +252,10 @@ func (h *Hub) run() {
 		case <-st.pace():
 			st.next(h)
 		case <-tick.C:
+			h.expireNodes(time.Now())
+			if quarters++; quarters%4 != 0 {
+				continue
+			}
 			if h.sub == nil {
 				h.subscribe()
 			}
@@ -249,7 +263,6 @@ func (h *Hub) run() {
 			hb := &envelope{kind: kindHeartbeat, node: h.opts.Node, seq: h.pseq}
 			h.mu.RUnlock()
 			h.post(encodeEnvelope(hb))
-			h.expireNodes(time.Now())
 			h.expirePartials(time.Now())
 		case <-h.done:
 			h.drain()
@@ -288,6 +301,7 @@ func (h *Hub) post(p []byte) {
 	select {
 	case h.outbox <- p:
 	default:
+		h.pubSkipped.Add(1) // the receivers count it missed
 		if h.counters.outboxDropped.Add(1) == 1 {
 			h.log.Warn("nows: hub: broker outbox full, dropping cross-node messages", "node", h.opts.Node)
 		}
@@ -324,11 +338,15 @@ func (h *Hub) brokerResult(err error, op string) {
 }
 
 // Err returns the last broker error (wrapping ErrBroker) while the broker
-// is unavailable, else nil. A hub publishes at least every
-// PresenceInterval, so Err sees an outage and its end within about that.
+// is unavailable, as seen within about PresenceInterval; else, for 3
+// intervals after messages of another node were found missing, an error
+// naming it and how many; else nil.
 func (h *Hub) Err() error {
 	h.errMu.Lock()
 	defer h.errMu.Unlock()
+	if h.lastErr == nil && h.missErr != nil && time.Since(h.missAt) < 3*h.opts.PresenceInterval {
+		return h.missErr
+	}
 	return h.lastErr
 }
 
@@ -364,12 +382,13 @@ func (h *Hub) stats() hubStats {
 		OutboxDropped: c.outboxDropped.Load(),
 		EventsDropped: c.eventsDropped.Load(),
 		ChunksDropped: c.chunksDropped.Load(),
+		Missed:        c.missed.Load(),
 	}
 }
 
 // Broadcast sends m to every member of room, on every node. It returns once
-// each local member has its copy written or queued and the message is on its
-// way to the broker (an outage is Err's, not Broadcast's). ctx bounds QueueBlock.
+// each local member has its copy written or queued and m is on its way to
+// the broker (an outage is Err's). ctx bounds QueueBlock.
 func (h *Hub) Broadcast(ctx context.Context, room string, m Message) error {
 	return h.broadcast(ctx, kindRoom, room, "", m)
 }
@@ -530,8 +549,7 @@ type Member struct {
 }
 
 // Members returns the members of room on every node, sorted by node and
-// ID. A node that stops without a goodbye leaves after three presence
-// intervals.
+// ID.
 func (h *Hub) Members(room string) []Member {
 	h.use()
 	h.mu.RLock()
@@ -589,9 +607,14 @@ func (h *Hub) receive(p []byte) {
 		return
 	}
 	if e.node == h.opts.Node {
-		return // our own, already delivered locally
+		h.ownHeard.Store(time.Now().UnixNano()) // the broker's path works
+		return                                  // our own, already delivered locally
+	}
+	if p[0] == envelopeV1 {
+		h.legacyAt.Store(time.Now().UnixNano())
 	}
 	h.counters.received.Add(1)
+	h.track(e)
 	h.handle(e)
 }
 

@@ -109,10 +109,14 @@ func TestHubPresenceEvents(t *testing.T) {
 	p := srv.Join(t, "r", "zoe")
 	p.Close()
 	for _, want := range []bool{true, false} {
+		reason := framework.LeaveMember
+		if want {
+			reason = ""
+		}
 		select {
 		case ev := <-events:
-			if ev.Joined != want || ev.Room != "r" || ev.Member.User != "zoe" || ev.Member.ID != p.ID || ev.Member.Node != srv.Hub().Node() {
-				t.Fatalf("got event %+v, want Joined=%v of zoe (%s) in r", ev, want, p.ID)
+			if ev.Joined != want || ev.Room != "r" || ev.Member.User != "zoe" || ev.Member.ID != p.ID || ev.Member.Node != srv.Hub().Node() || ev.Reason != reason {
+				t.Fatalf("got event %+v, want Joined=%v of zoe (%s) in r, reason %q", ev, want, p.ID, reason)
 			}
 		case <-time.After(rawTimeout):
 			t.Fatalf("no Joined=%v event within %v", want, rawTimeout)

@@ -12,21 +12,43 @@ import (
 // number every PresenceInterval. A node that sees a gap in another's
 // numbers, or hears a heartbeat from a node it does not know (it has just
 // started, or the broker was down), asks that node for its full state. A
-// node not heard from for three intervals is forgotten; one that shuts
-// down says goodbye. This needs nothing of a broker but publish and
-// subscribe, so it works the same over NATS, Redis and in-process.
+// node not heard from (any envelope counts) for nodeTTL is forgotten,
+// checked every quarter interval, its silence counted only while this node
+// hears its own envelopes back (expireNodes); one that shuts down says
+// goodbye. This
+// needs nothing of a broker but publish and subscribe, so it works the
+// same over NATS, Redis and in-process.
+//
+// nodeTTL is two missed heartbeats and a margin of half an interval for a
+// heartbeat late behind a busy publisher or receiver. A node is forgotten
+// 2.5 to 2.75 intervals after its last envelope, which came at most one
+// interval before it died: between 1.5 and 2.75 intervals after its death,
+// within 3 with the delays of delivery and scheduling. Every envelope of a
+// node counts as a sign of life, so a node whose heartbeat waits behind
+// its broadcasts is not taken for dead.
+const nodeTTL = 5 // in half presence intervals
 
-// PresenceEvent reports a member joining or leaving a room, on this node
-// or another. Members of a node that stops are reported as leaving.
+// PresenceEvent reports a member joining or leaving a room, on any node.
 type PresenceEvent struct {
 	Joined bool // true when Member joined Room, false when it left
 	Room   string
 	Member Member
+	Reason LeaveReason // why Member left; "" for a join
 }
 
+// LeaveReason says why a member left a room.
+type LeaveReason string
+
+// The reasons of PresenceEvent.
+const (
+	LeaveMember      LeaveReason = "left"         // it left, or its connection ended
+	LeaveNodeStopped LeaveReason = "node stopped" // its node said goodbye before its leave came
+	LeaveNodeLost    LeaveReason = "node lost"    // its node went silent (killed, cut off): within 3 PresenceIntervals of its death
+	LeaveResync      LeaveReason = "resync"       // absent from its node's state, sent after changes were missed
+)
+
 // Watch calls fn, in order on one goroutine, for every presence event on
-// every node until stop is called or the hub closes. When fn falls behind
-// by more than 4096 events, the extra ones are dropped.
+// every node until stop or the hub's close; past 4096 behind, events drop.
 func (h *Hub) Watch(fn func(PresenceEvent)) (stop func()) {
 	h.use()
 	return h.events.subscribe(fn, h)
@@ -316,11 +338,11 @@ func (n *nodeView) remove(room, id string) (Member, bool) {
 }
 
 // leaveAll removes every member of n and returns the leave events.
-func (n *nodeView) leaveAll() []PresenceEvent {
+func (n *nodeView) leaveAll(why LeaveReason) []PresenceEvent {
 	var evs []PresenceEvent
 	for room, ms := range n.rooms {
 		for _, m := range ms {
-			evs = append(evs, PresenceEvent{Room: room, Member: m})
+			evs = append(evs, PresenceEvent{Room: room, Member: m, Reason: why})
 		}
 	}
 	n.rooms = make(map[string]map[string]Member)
@@ -376,7 +398,7 @@ func (h *Hub) onPresence(e *envelope) {
 			evs, ask = n.applyState(e.node, done.seq, done.entries, done.changes)
 		}
 	case kindBye:
-		evs = n.leaveAll()
+		evs = n.leaveAll(LeaveNodeStopped)
 		delete(p.nodes, e.node)
 	}
 	if ask && n.state != nil && now.Sub(n.state.last) <= 3*h.opts.PresenceInterval {
@@ -394,6 +416,26 @@ func (h *Hub) onPresence(e *envelope) {
 	h.events.emit(evs...)
 }
 
+// resync asks node for its state again, its changes taken as missed: some
+// of its envelopes never came (missed.go).
+func (h *Hub) resync(node string) {
+	now := time.Now()
+	p := &h.remote
+	p.mu.Lock()
+	n := p.nodes[node]
+	ask := n != nil && now.Sub(n.asked) >= h.opts.PresenceInterval/2
+	if n != nil {
+		n.stale = true // its next heartbeat asks again, if not now
+	}
+	if ask {
+		n.asked = now
+	}
+	p.mu.Unlock()
+	if ask {
+		h.post(encodeEnvelope(&envelope{kind: kindSyncRequest, node: h.opts.Node, id: node}))
+	}
+}
+
 // change applies a join or leave envelope to n, appending its event.
 func (n *nodeView) change(e *envelope, evs []PresenceEvent) []PresenceEvent {
 	m := Member{ID: e.id, User: e.user, Node: e.node}
@@ -402,7 +444,7 @@ func (n *nodeView) change(e *envelope, evs []PresenceEvent) []PresenceEvent {
 			evs = append(evs, PresenceEvent{Joined: true, Room: e.room, Member: m})
 		}
 	} else if old, ok := n.remove(e.room, e.id); ok {
-		evs = append(evs, PresenceEvent{Room: e.room, Member: old})
+		evs = append(evs, PresenceEvent{Room: e.room, Member: old, Reason: LeaveMember})
 	}
 	return evs
 }
@@ -482,7 +524,7 @@ func (n *nodeView) replace(node string, entries []stateEntry) []PresenceEvent {
 	for room, ms := range n.rooms {
 		for id, m := range ms {
 			if _, ok := next[room][id]; !ok {
-				evs = append(evs, PresenceEvent{Room: room, Member: m})
+				evs = append(evs, PresenceEvent{Room: room, Member: m, Reason: LeaveResync})
 			}
 		}
 	}
@@ -497,19 +539,34 @@ func (n *nodeView) replace(node string, entries []stateEntry) []PresenceEvent {
 	return evs
 }
 
-// expireNodes forgets the nodes not heard from for three intervals.
+// expireNodes forgets the nodes not heard from for nodeTTL, and drops the
+// partial states idle for three intervals. Silence counts only while this
+// node hears itself: it publishes at least a heartbeat every interval, and
+// the broker echoes it back, so time is counted up to one interval after
+// the last echo. A node that is itself cut off from the broker, or behind
+// on what the broker delivers (its goroutines starved, a backlog), thus
+// takes no other node for dead.
 func (h *Hub) expireNodes(now time.Time) {
-	ttl := 3 * h.opts.PresenceInterval
+	ttl := nodeTTL * h.opts.PresenceInterval / 2
+	if own := h.ownHeard.Load(); own != 0 {
+		if until := time.Unix(0, own).Add(h.opts.PresenceInterval); until.Before(now) {
+			now = until
+		}
+	}
+	heard := h.heardTimes()
 	var evs []PresenceEvent
 	h.remote.mu.Lock()
 	for id, n := range h.remote.nodes {
-		if n.state != nil && now.Sub(n.state.last) > ttl {
+		if n.state != nil && now.Sub(n.state.last) > 3*h.opts.PresenceInterval {
 			h.dropChunked(id, "state timed out")
 			n.state = nil
 		}
+		if t := heard[id]; t.After(n.seen) {
+			n.seen = t
+		}
 		if now.Sub(n.seen) > ttl {
-			h.log.Info("nows: hub: node gone from presence", "node", id, "silent", now.Sub(n.seen).Round(time.Millisecond))
-			evs = append(evs, n.leaveAll()...)
+			h.log.Warn("nows: hub: node lost: its members leave presence", "node", id, "silent", now.Sub(n.seen).Round(time.Millisecond))
+			evs = append(evs, n.leaveAll(LeaveNodeLost)...)
 			delete(h.remote.nodes, id)
 		}
 	}

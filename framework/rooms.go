@@ -154,7 +154,7 @@ func (h *Hub) leave(c *Conn, cs *connState, room string) (PresenceEvent, bool) {
 			delete(h.rooms, room)
 		}
 	}
-	ev := PresenceEvent{Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}}
+	ev := PresenceEvent{Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}, Reason: LeaveMember}
 	h.changePresence(ev)
 	return ev, true
 }

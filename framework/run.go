@@ -12,13 +12,12 @@ import (
 )
 
 // Run is the whole of an app's main: it registers the blueprints on s and
-// serves them on its Options.Addr until ctx ends or the process gets
-// SIGINT or SIGTERM (clients are closed with 1001) or SIGHUP (1012 Service
-// Restart, sent by `nows run --watch`); then it shuts down gracefully and
-// returns nil. Errors found before it listens come first: a bad variable
-// of [Options.BindFlags], a route conflict or bad handler
-// ([Server.Register]), an address in use. With BindFlags's --routes flag
-// it prints the route table as JSON lines instead of serving.
+// serves them on Options.Addr until ctx ends or the process gets SIGINT or
+// SIGTERM (clients get 1001) or SIGHUP (1012, from `nows run --watch`),
+// then shuts down gracefully and returns nil. Errors found before it
+// listens come first: a bad variable of [Options.BindFlags], a route
+// conflict or bad handler ([Server.Register]), an address in use. With
+// --routes (BindFlags) it prints the routes as JSON lines instead.
 func Run(ctx context.Context, s *Server, bps ...*Blueprint) error {
 	if err := s.opts.flags.check(); err != nil {
 		return err

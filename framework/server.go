@@ -393,9 +393,8 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 
 // Shutdown stops accepting, closes every connection with 1001 Going Away
 // through the close handshake, and returns when every OnClose has run.
-// When ctx ends first, the rest are cut, their OnClose still runs, and
-// ctx's error is returned; a hook that ignores its context is waited for
-// one more second, then logged.
+// When ctx ends first, the rest are cut (their OnClose still runs) and
+// ctx's error is returned; a hook ignoring its context gets one more second.
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.shutdown(ctx, websocket.StatusGoingAway, "server shutting down")
 }

@@ -255,13 +255,13 @@ func testPresence(t *testing.T, h Harness) {
 
 	bob.Close()
 	WaitMembers(t, room, []string{"alice", "bea"}, a, b, late)
-	Eventually(t, 5*time.Second, "leave event of bob on node a", sawEvent("leave bob"))
+	Eventually(t, 5*time.Second, "leave event of bob on node a", sawEvent("leave (left) bob"))
 
 	// Node b goes silent (as if it died): the others forget its members
-	// after three presence intervals, and learn them again when it is back.
+	// after 2.5 presence intervals, and learn them again when it is back.
 	cut.cut.Store(true)
 	WaitMembers(t, room, []string{"alice"}, a, late)
-	Eventually(t, 5*time.Second, "leave event of bea on node a", sawEvent("leave bea"))
+	Eventually(t, 5*time.Second, "leave event of bea on node a", sawEvent("leave (node lost) bea"))
 	cut.cut.Store(false)
 	WaitMembers(t, room, []string{"alice", "bea"}, a, b, late)
 }
@@ -406,10 +406,10 @@ func testOutage(t *testing.T, h Harness) {
 	WaitMembers(t, room, []string{"a", "a2", "b"}, nodes...)
 }
 
-// presenceKind names a presence event's kind, "join" or "leave".
+// presenceKind names a presence event's kind, "join" or "leave (reason)".
 func presenceKind(ev framework.PresenceEvent) string {
 	if ev.Joined {
 		return "join"
 	}
-	return "leave"
+	return "leave (" + string(ev.Reason) + ")"
 }

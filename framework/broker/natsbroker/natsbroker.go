@@ -15,8 +15,11 @@
 //
 // nats.go reconnects by itself, forever with Connect. While the connection
 // is down, Publish fails with nats.ErrDisconnected rather than buffering
-// (the hub reports it in Hub.Err and goes on delivering locally), and the
-// subscription resumes on reconnection.
+// (the hub reports it in Hub.Err and goes on delivering locally; the other
+// nodes count what it could not publish), and the subscription resumes on
+// reconnection. With a NATS cluster, give Connect every server's URL, or
+// one: the cluster tells the client the others, and when its server goes
+// the connection moves to another at once.
 package natsbroker
 
 import (

@@ -52,8 +52,10 @@ bench: ## the side-by-side benchmark against the peers, echo and fan-out; 10 int
 bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 1 min) into $TMPDIR/nows-bench; docs/ left alone
 	./examples/benchmark/run.sh -quick -out $${TMPDIR:-/tmp}/nows-bench
 
-cluster: ## a cluster on this machine: 4 node processes, 16,000 members in one room, 5 broadcasts/s for 60 s, over NATS then Redis (needs redis-server; about 5 min)
+cluster: ## a cluster on this machine, over NATS then Redis (needs redis-server; about 9 min): 4 node processes, 16,000 members in one room, 5 broadcasts/s for 60 s; then 30 s with a node killed (SIGKILL) after 10 s; then 100,000 memberships on one node seen from another
 	cd examples/benchmark && $(GO) run ./cmd/cluster -broker nats,redis -nodes 4 -members 16000 -rate 5 -duration 60s
+	cd examples/benchmark && $(GO) run ./cmd/cluster -broker nats,redis -nodes 4 -members 16000 -rate 5 -duration 30s -kill
+	NOWS_BIG_STATE=100000 $(GO) test -count=1 -run '^TestLargePresenceState$$' -v ./framework/
 
 cluster-sweep: ## how cost grows: 1, 2, 4 node processes x rooms of 1,000, 4,000, 16,000 members over NATS, 5 broadcasts/s for 20 s each; prints the table, writes docs/scaling-cost.svg (about 4 min)
 	cd examples/benchmark && $(GO) run ./cmd/cluster -sweep -broker nats -sweep-nodes 1,2,4 -sweep-members 1000,4000,16000 -rate 5 -duration 20s -out ../../docs

@@ -28,7 +28,7 @@ func TestGenerate(t *testing.T) {
 		{
 			name: "sorted by file then declaration",
 			files: []discover.File{
-				{Name: "ChatBp.go", Src: []byte("package blueprints\nimport fw \"github.com/nowebsocket/nows/framework\"\nvar (\n\tB = fw.NewBlueprint(\"/b\")\n\tA = fw.NewBlueprint(\"/a\").Handle()\n)\n")},
+				{Name: "ChatBp.go", Src: []byte("package blueprints\nimport fw \"github.com/nowebsocket/nows/framework\"\nvar (\n\tB = fw.NewBlueprint(\"/b\")\n\tA = fw.NewBlueprint(\"/a\", fw.Route[H](\"\"))\n)\n")},
 				{Name: "echo_bp.go", Src: []byte("package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar Echo = framework.NewBlueprint(\"/echo\")\nvar notOne = 3\n")},
 			},
 			want: "\treturn []*framework.Blueprint{\n\t\tB,    // ChatBp.go\n\t\tA,    // ChatBp.go\n\t\tEcho, // echo_bp.go\n\t}\n",

@@ -31,7 +31,7 @@ func TestFromFiles(t *testing.T) {
 		{
 			name: "sorted by specificity",
 			files: []discover.File{
-				bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\",\n\tframework.Route[A](\"/{rest...}\"),\n\tframework.Route[B](\"/{name}\"),\n\tframework.Route[C](\"/{id:int}\"),\n\tframework.Route[D](\"/lobby\"),\n).Handle(framework.Route[E](\"\"))\n"),
+				bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\",\n\tframework.Route[A](\"/{rest...}\"),\n\tframework.Route[B](\"/{name}\"),\n\tframework.Route[C](\"/{id:int}\"),\n\tframework.Route[D](\"/lobby\"),\n\tframework.Route[E](\"\"),\n)\n"),
 			},
 			want: "ok /chat E chat_bp.go:10\nok /chat/lobby D chat_bp.go:9\nok /chat/{id:int} C chat_bp.go:8\nok /chat/{name} B chat_bp.go:7\nok /chat/{rest...} A chat_bp.go:6\n",
 		},
@@ -54,20 +54,20 @@ func TestFromFiles(t *testing.T) {
 			want: "invalid /a/{x:nope} H a_bp.go:5\nunknown  H a_bp.go:6\nunknown   a_bp.go:7\n",
 		},
 		{
-			name: "constructors: RouteFunc, Handle on a variable, WithQueue; file:line inside the body",
+			name: "constructors: RouteFunc, a variable, WithQueue; file:line inside the body",
 			files: []discover.File{
 				bp("chat_bp.go", `func Chat(d *Deps) *framework.Blueprint {
 	newRoom := func() *Room { return &Room{deps: d} }
 	b := framework.NewBlueprint("/chat",
 		framework.RouteFunc("", func() *ChatHandler { return &ChatHandler{deps: d} }),
 		framework.RouteFunc("/room/{id:int}", newRoom),
+		framework.RouteFunc[Lobby]("/lobby", nil).WithQueue(framework.QueueOptions{}),
 	)
-	b.Handle(framework.RouteFunc[Lobby]("/lobby", nil).WithQueue(framework.QueueOptions{}))
 	return b
 }
 `),
 			},
-			want: "ok /chat ChatHandler chat_bp.go:8\nok /chat/lobby Lobby chat_bp.go:11\nok /chat/room/{id:int} Room chat_bp.go:9\n",
+			want: "ok /chat ChatHandler chat_bp.go:8\nok /chat/lobby Lobby chat_bp.go:10\nok /chat/room/{id:int} Room chat_bp.go:9\n",
 		},
 		{
 			name: "a constructor that does not call NewBlueprint itself",

@@ -34,6 +34,15 @@ func TestGenerate(t *testing.T) {
 			want: "\treturn []*framework.Blueprint{\n\t\tB,    // ChatBp.go\n\t\tA,    // ChatBp.go\n\t\tEcho, // echo_bp.go\n\t}\n",
 		},
 		{
+			// *framework.Blueprint has no methods: the variable is listed,
+			// so that the build names the call, not left out.
+			name: "a method call chained on NewBlueprint",
+			files: []discover.File{
+				{Name: "a_bp.go", Src: []byte("package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar A = framework.NewBlueprint(\"/a\").Handle(framework.Route[H](\"\"))\n")},
+			},
+			want: "\treturn []*framework.Blueprint{\n\t\tA, // a_bp.go\n\t}\n",
+		},
+		{
 			name: "dot import",
 			files: []discover.File{
 				{Name: "x_bp.go", Src: []byte("package blueprints\nimport . \"github.com/nowebsocket/nows/framework\"\nvar X = NewBlueprint(\"/x\")\n")},

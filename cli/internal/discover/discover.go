@@ -5,8 +5,7 @@
 // A blueprint file is named *_bp.go or *Bp.go (as in NoWebsocket) and is
 // not a test. It declares blueprints in one of two forms:
 //
-//	// A package-level variable, for a blueprint without dependencies
-//	// (possibly followed by .Handle(...) calls):
+//	// A package-level variable, for a blueprint without dependencies:
 //	var Echo = framework.NewBlueprint("/echo",
 //		framework.Route[EchoHandler](""),
 //	)
@@ -18,6 +17,10 @@
 //			framework.RouteFunc("", func() *ChatHandler { return &ChatHandler{deps: d} }),
 //		)
 //	}
+//
+// Every route is an argument of NewBlueprint: *framework.Blueprint has no
+// methods, so a method call on a blueprint (code written for an older
+// framework) is kept as a route that cannot be read, not left out.
 //
 // The framework may be imported under any name. Scan reads the whole
 // package and reports the mistakes that would otherwise leave a blueprint
@@ -36,6 +39,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,8 +117,11 @@ type Route struct {
 	Template String
 	Handler  string // the handler type as written, such as "Room"; "?" when it cannot be read
 	Line     int
-	Static   bool // false when the argument is not a Route or RouteFunc call (Expr says what it is)
-	Expr     string
+	// Static is false when the route cannot be read (Expr says what it
+	// is): an argument that is not a Route or RouteFunc call, routes passed
+	// with ..., or a method call on the blueprint.
+	Static bool
+	Expr   string
 }
 
 // Kind says how a blueprint is declared.
@@ -276,21 +283,22 @@ func (p *Parsed) vars(gd *ast.GenDecl, consts map[string]string) {
 			if i >= len(vs.Values) || name.Name == "_" {
 				continue
 			}
-			call, handles := p.newBlueprintCall(vs.Values[i])
+			call, methods := p.newBlueprintCall(vs.Values[i])
 			if call == nil {
 				continue
 			}
 			bp := Blueprint{Var: name.Name, Kind: Var, File: p.Name, Line: p.line(name)}
-			p.fill(&bp, call, handles, consts, nil)
+			p.fill(&bp, call, methods, consts, nil)
 			p.Blueprints = append(p.Blueprints, bp)
 		}
 	}
 }
 
-// fill sets the prefix and routes of bp from its NewBlueprint call and the
-// Handle calls on it. funcs maps the local variables holding handler
-// constructors (newRoom := func() *Room {...}) to the handler type.
-func (p *Parsed) fill(bp *Blueprint, call *ast.CallExpr, handles []*ast.CallExpr, consts, funcs map[string]string) {
+// fill sets the prefix and routes of bp from its NewBlueprint call; the
+// method calls on the blueprint (see methodRoute) come last. funcs maps
+// the local variables holding handler constructors (newRoom := func()
+// *Room {...}) to the handler type.
+func (p *Parsed) fill(bp *Blueprint, call *ast.CallExpr, methods []Route, consts, funcs map[string]string) {
 	bp.Call = call
 	if len(call.Args) > 0 {
 		bp.Prefix = p.str(call.Args[0], consts)
@@ -305,12 +313,10 @@ func (p *Parsed) fill(bp *Blueprint, call *ast.CallExpr, handles []*ast.CallExpr
 		args = nil // NewBlueprint("/x", routes...): not readable
 		bp.Routes = append(bp.Routes, Route{Line: p.line(call), Expr: p.src(call.Args[len(call.Args)-1]) + "..."})
 	}
-	for _, h := range handles {
-		args = append(args, h.Args...)
-	}
 	for _, a := range args {
 		bp.Routes = append(bp.Routes, p.route(a, consts, funcs))
 	}
+	bp.Routes = append(bp.Routes, methods...)
 }
 
 // constructor finds a blueprint constructor, or records a function that
@@ -341,11 +347,11 @@ func (p *Parsed) constructor(fd *ast.FuncDecl, consts map[string]string) {
 		return
 	}
 	funcs := handlerFuncs(p, fd.Body)
-	// The NewBlueprint calls of the body (outermost chains only), and
-	// bp.Handle(...) statements on a variable holding one.
+	// The NewBlueprint calls of the body (outermost chains only), and the
+	// method calls on a variable holding one (b.M(...)).
 	type found struct {
 		call    *ast.CallExpr
-		handles []*ast.CallExpr
+		methods []Route
 	}
 	var calls []*found
 	byVar := map[string]*found{}
@@ -356,8 +362,8 @@ func (p *Parsed) constructor(fd *ast.FuncDecl, consts map[string]string) {
 		case *ast.AssignStmt:
 			if len(n.Lhs) == 1 && len(n.Rhs) == 1 {
 				if id, ok := n.Lhs[0].(*ast.Ident); ok {
-					if call, handles := p.newBlueprintCall(n.Rhs[0]); call != nil {
-						f := &found{call, handles}
+					if call, methods := p.newBlueprintCall(n.Rhs[0]); call != nil {
+						f := &found{call, methods}
 						calls = append(calls, f)
 						byVar[id.Name] = f
 						return false
@@ -366,21 +372,21 @@ func (p *Parsed) constructor(fd *ast.FuncDecl, consts map[string]string) {
 			}
 		case *ast.ValueSpec:
 			if len(n.Names) == 1 && len(n.Values) == 1 {
-				if call, handles := p.newBlueprintCall(n.Values[0]); call != nil {
-					f := &found{call, handles}
+				if call, methods := p.newBlueprintCall(n.Values[0]); call != nil {
+					f := &found{call, methods}
 					calls = append(calls, f)
 					byVar[n.Names[0].Name] = f
 					return false
 				}
 			}
 		case *ast.CallExpr:
-			if call, handles := p.newBlueprintCall(n); call != nil {
-				calls = append(calls, &found{call, handles})
+			if call, methods := p.newBlueprintCall(n); call != nil {
+				calls = append(calls, &found{call, methods})
 				return false
 			}
-			if sel, ok := n.Fun.(*ast.SelectorExpr); ok && sel.Sel.Name == "Handle" {
+			if sel, ok := n.Fun.(*ast.SelectorExpr); ok {
 				if id, ok := sel.X.(*ast.Ident); ok && byVar[id.Name] != nil {
-					byVar[id.Name].handles = append(byVar[id.Name].handles, n)
+					byVar[id.Name].methods = append(byVar[id.Name].methods, p.methodRoute(n, false))
 				}
 			}
 		}
@@ -388,7 +394,7 @@ func (p *Parsed) constructor(fd *ast.FuncDecl, consts map[string]string) {
 	})
 	switch len(calls) {
 	case 1:
-		p.fill(&bp, calls[0].call, calls[0].handles, consts, funcs)
+		p.fill(&bp, calls[0].call, calls[0].methods, consts, funcs)
 	case 0:
 		bp.Unknown = fmt.Sprintf("%s does not call %s.NewBlueprint itself", fd.Name.Name, p.Import)
 	default:
@@ -486,27 +492,43 @@ func funcLitHandler(p *Parsed, e ast.Expr) string {
 }
 
 // newBlueprintCall returns the framework.NewBlueprint call at the root of
-// e, and the .Handle calls chained on it, in order.
-func (p *Parsed) newBlueprintCall(e ast.Expr) (*ast.CallExpr, []*ast.CallExpr) {
-	var handles []*ast.CallExpr
+// e, and the method calls chained on it, in order, as routes that cannot
+// be read (see methodRoute).
+func (p *Parsed) newBlueprintCall(e ast.Expr) (*ast.CallExpr, []Route) {
+	var chained []*ast.CallExpr
 	for {
 		call, ok := ast.Unparen(e).(*ast.CallExpr)
 		if !ok {
 			return nil, nil
 		}
 		if p.isFramework(call.Fun, "NewBlueprint") {
-			for i, j := 0, len(handles)-1; i < j; i, j = i+1, j-1 {
-				handles[i], handles[j] = handles[j], handles[i]
+			var methods []Route
+			for _, c := range slices.Backward(chained) {
+				methods = append(methods, p.methodRoute(c, true))
 			}
-			return call, handles
+			return call, methods
 		}
 		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || sel.Sel.Name != "Handle" {
+		if !ok {
 			return nil, nil
 		}
-		handles = append(handles, call)
+		chained = append(chained, call)
 		e = sel.X
 	}
+}
+
+// methodRoute is a method call on a blueprint, such as b.M(...), as a
+// route that cannot be read: *framework.Blueprint has no methods, so the
+// call comes from code written for an older framework, and the routes it
+// may add are not left out in silence. A call chained on the NewBlueprint
+// call is shown without it: .M(...).
+func (p *Parsed) methodRoute(call *ast.CallExpr, chained bool) Route {
+	sel := call.Fun.(*ast.SelectorExpr)
+	expr := p.src(call)
+	if chained {
+		expr = "." + p.src(&ast.CallExpr{Fun: sel.Sel, Args: call.Args, Ellipsis: call.Ellipsis})
+	}
+	return Route{Line: p.line(sel.Sel), Expr: expr}
 }
 
 // isFramework reports whether e names the framework's identifier name.

@@ -290,8 +290,9 @@ import (
 
 // Rooms is written by hand.
 func Rooms(deps *Deps) *framework.Blueprint {
-	bp := framework.NewBlueprint("/rooms")
-	bp.Handle(framework.Route[Lobby](""))
+	bp := framework.NewBlueprint("/rooms",
+		framework.Route[Lobby](""),
+	)
 	return bp
 }
 

@@ -28,10 +28,19 @@ func TestGenerate(t *testing.T) {
 		{
 			name: "sorted by file then declaration",
 			files: []discover.File{
-				{Name: "ChatBp.go", Src: []byte("package blueprints\nimport fw \"github.com/nowebsocket/nows/framework\"\nvar (\n\tB = fw.NewBlueprint(\"/b\")\n\tA = fw.NewBlueprint(\"/a\").Handle()\n)\n")},
+				{Name: "ChatBp.go", Src: []byte("package blueprints\nimport fw \"github.com/nowebsocket/nows/framework\"\nvar (\n\tB = fw.NewBlueprint(\"/b\")\n\tA = fw.NewBlueprint(\"/a\", fw.Route[H](\"\"))\n)\n")},
 				{Name: "echo_bp.go", Src: []byte("package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar Echo = framework.NewBlueprint(\"/echo\")\nvar notOne = 3\n")},
 			},
 			want: "\treturn []*framework.Blueprint{\n\t\tB,    // ChatBp.go\n\t\tA,    // ChatBp.go\n\t\tEcho, // echo_bp.go\n\t}\n",
+		},
+		{
+			// *framework.Blueprint has no methods: the variable is listed,
+			// so that the build names the call, not left out.
+			name: "a method call chained on NewBlueprint",
+			files: []discover.File{
+				{Name: "a_bp.go", Src: []byte("package blueprints\nimport \"github.com/nowebsocket/nows/framework\"\nvar A = framework.NewBlueprint(\"/a\").Handle(framework.Route[H](\"\"))\n")},
+			},
+			want: "\treturn []*framework.Blueprint{\n\t\tA, // a_bp.go\n\t}\n",
 		},
 		{
 			name: "dot import",

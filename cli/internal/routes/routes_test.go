@@ -31,7 +31,7 @@ func TestFromFiles(t *testing.T) {
 		{
 			name: "sorted by specificity",
 			files: []discover.File{
-				bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\",\n\tframework.Route[A](\"/{rest...}\"),\n\tframework.Route[B](\"/{name}\"),\n\tframework.Route[C](\"/{id:int}\"),\n\tframework.Route[D](\"/lobby\"),\n).Handle(framework.Route[E](\"\"))\n"),
+				bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\",\n\tframework.Route[A](\"/{rest...}\"),\n\tframework.Route[B](\"/{name}\"),\n\tframework.Route[C](\"/{id:int}\"),\n\tframework.Route[D](\"/lobby\"),\n\tframework.Route[E](\"\"),\n)\n"),
 			},
 			want: "ok /chat E chat_bp.go:10\nok /chat/lobby D chat_bp.go:9\nok /chat/{id:int} C chat_bp.go:8\nok /chat/{name} B chat_bp.go:7\nok /chat/{rest...} A chat_bp.go:6\n",
 		},
@@ -54,20 +54,30 @@ func TestFromFiles(t *testing.T) {
 			want: "invalid /a/{x:nope} H a_bp.go:5\nunknown  H a_bp.go:6\nunknown   a_bp.go:7\n",
 		},
 		{
-			name: "constructors: RouteFunc, Handle on a variable, WithQueue; file:line inside the body",
+			name: "constructors: RouteFunc, a variable, WithQueue; file:line inside the body",
 			files: []discover.File{
 				bp("chat_bp.go", `func Chat(d *Deps) *framework.Blueprint {
 	newRoom := func() *Room { return &Room{deps: d} }
 	b := framework.NewBlueprint("/chat",
 		framework.RouteFunc("", func() *ChatHandler { return &ChatHandler{deps: d} }),
 		framework.RouteFunc("/room/{id:int}", newRoom),
+		framework.RouteFunc[Lobby]("/lobby", nil).WithQueue(framework.QueueOptions{}),
 	)
-	b.Handle(framework.RouteFunc[Lobby]("/lobby", nil).WithQueue(framework.QueueOptions{}))
 	return b
 }
 `),
 			},
-			want: "ok /chat ChatHandler chat_bp.go:8\nok /chat/lobby Lobby chat_bp.go:11\nok /chat/room/{id:int} Room chat_bp.go:9\n",
+			want: "ok /chat ChatHandler chat_bp.go:8\nok /chat/lobby Lobby chat_bp.go:10\nok /chat/room/{id:int} Room chat_bp.go:9\n",
+		},
+		{
+			// *framework.Blueprint has no methods: such calls are code for
+			// an older framework, shown rather than left out.
+			name: "a method call on a blueprint is unknown",
+			files: []discover.File{
+				bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\",\n\tframework.Route[A](\"\"),\n).Handle(framework.Route[E](\"/e\"))\n"),
+				bp("rooms_bp.go", "func Rooms(d *Deps) *framework.Blueprint {\n\tb := framework.NewBlueprint(\"/rooms\")\n\tb.Handle(framework.Route[L](\"\"))\n\treturn b\n}\n"),
+			},
+			want: "ok /chat A chat_bp.go:6\nunknown   chat_bp.go:7\nunknown   rooms_bp.go:7\n",
 		},
 		{
 			name: "a constructor that does not call NewBlueprint itself",
@@ -88,6 +98,32 @@ func TestFromFiles(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", s, tt.want)
 			}
 		})
+	}
+}
+
+// TestFromFilesMethodCall: the problem of a method call on a blueprint
+// shows the call as written.
+func TestFromFilesMethodCall(t *testing.T) {
+	t.Parallel()
+	tab, err := FromFiles([]discover.File{
+		bp("chat_bp.go", "var Chat = framework.NewBlueprint(\"/chat\", framework.Route[A](\"\")).Handle(framework.Route[E](\"/e\"))\n"),
+		bp("rooms_bp.go", "func Rooms(d *Deps) *framework.Blueprint {\n\tb := framework.NewBlueprint(\"/rooms\")\n\tb.Handle(framework.Route[L](\"\"))\n\treturn b\n}\n"),
+	}, "blueprints", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range tab.Routes {
+		if r.Status == Unknown {
+			got = append(got, r.Source()+": "+r.Problem)
+		}
+	}
+	want := []string{
+		`blueprints/chat_bp.go:5: cannot analyse statically: .Handle(framework.Route[E]("/e")) is not a framework.Route or framework.RouteFunc call`,
+		`blueprints/rooms_bp.go:7: cannot analyse statically: b.Handle(framework.Route[L]("")) is not a framework.Route or framework.RouteFunc call`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

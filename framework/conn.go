@@ -86,6 +86,9 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 		return ErrClosed
 	}
 	if queued, err := c.sendInOrder(ctx, typ, p); queued {
+		if err == nil {
+			c.observeData(EventSent, typ, len(p))
+		}
 		return err // behind broadcasts still queued (queue.go)
 	}
 	if err := c.write(ctx, typ, p); err != nil {
@@ -103,6 +106,7 @@ func (c *Conn) send(ctx context.Context, typ websocket.MessageType, p []byte) er
 		}
 		return err
 	}
+	c.observeData(EventSent, typ, len(p))
 	return nil
 }
 
@@ -240,7 +244,7 @@ func (c *Conn) open() (CloseStatus, bool) {
 	if c.hooks.open == nil {
 		return CloseStatus{}, true
 	}
-	return c.call(func() error { return c.hooks.open.OnOpen(c.ctx, c) })
+	return c.call("OnOpen", func() error { return c.hooks.open.OnOpen(c.ctx, c) })
 }
 
 // next reads one message and dispatches it, and returns the final status
@@ -293,6 +297,7 @@ func (c *Conn) handleMessage(typ websocket.MessageType, r io.Reader) (CloseStatu
 	if !ok {
 		return st, false
 	}
+	c.observeData(EventReceived, typ, len(*buf))
 	return c.dispatch(typ, *buf)
 }
 
@@ -334,25 +339,33 @@ func (c *Conn) dispatch(typ websocket.MessageType, msg []byte) (CloseStatus, boo
 			return c.fail(websocket.StatusUnsupportedData, "text messages are not supported", CauseProtocol, nil), false
 		}
 		text := string(msg)
-		return c.call(func() error { return c.hooks.message.OnMessage(c.ctx, c, text) })
+		return c.call("OnMessage", func() error { return c.hooks.message.OnMessage(c.ctx, c, text) })
 	}
 	if c.hooks.binary == nil {
 		return c.fail(websocket.StatusUnsupportedData, "binary messages are not supported", CauseProtocol, nil), false
 	}
-	return c.call(func() error { return c.hooks.binary.OnBinary(c.ctx, c, msg) })
+	return c.call("OnBinary", func() error { return c.hooks.binary.OnBinary(c.ctx, c, msg) })
 }
 
 // call runs a hook, turning its error or panic into a close. Its frame
 // and its deferred function's are kept small, the slow paths apart: it
 // runs on the connection's goroutine, whose stack an idle connection
 // keeps, and a stack that grew (past 2 KiB) does not shrink back.
-func (c *Conn) call(hook func() error) (st CloseStatus, ok bool) {
+func (c *Conn) call(name string, hook func() error) (st CloseStatus, ok bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			st, ok = c.hookPanicked(v), false
 		}
 	}()
-	if err := hook(); err != nil {
+	var t0 time.Time
+	if c.srv.opts.Observer != nil {
+		t0 = time.Now()
+	}
+	err := hook()
+	if !t0.IsZero() {
+		c.observe(Event{Kind: EventHook, Hook: name, Duration: time.Since(t0)})
+	}
+	if err != nil {
 		return c.hookFailed(err), false
 	}
 	return CloseStatus{}, true
@@ -476,13 +489,16 @@ func (c *Conn) finish(st *CloseStatus) {
 	if c.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		c.srv.log.Debug("nows: connection closed", "route", c.route.full, "remote", c.req.remote, "status", st.String())
 	}
+	c.observe(Event{Kind: EventClose, Code: st.Code, Cause: st.Cause, Duration: time.Since(c.wire.start)})
 	if c.hooks.close != nil {
 		defer func() {
 			if v := recover(); v != nil {
 				c.srv.log.Error("nows: panic in OnClose", "route", c.route.full, "panic", v, panicStack())
 			}
 		}()
+		t0 := time.Now()
 		c.hooks.close.OnClose(c, *st)
+		c.observe(Event{Kind: EventHook, Hook: "OnClose", Duration: time.Since(t0)})
 	}
 }
 

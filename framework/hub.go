@@ -321,6 +321,9 @@ func (h *Hub) publish(p []byte) {
 // brokerResult records the outcome of a broker call, logging when the
 // broker becomes unavailable and when it is back.
 func (h *Hub) brokerResult(err error, op string) {
+	if h.srv != nil && h.srv.opts.Observer != nil && op == "publish" {
+		h.srv.opts.Observer.Observe(Event{Kind: EventPublish, Err: err})
+	}
 	h.errMu.Lock()
 	defer h.errMu.Unlock()
 	if err != nil {
@@ -443,6 +446,9 @@ func (h *Hub) fanOut(ctx context.Context, kind byte, room, except string, m Mess
 		switch cs.queue.offer(c, o.entryFor(c), fromBroker) {
 		case offeredStart:
 			*started = append(*started, c)
+			c.observeData(EventSent, m.Type, len(m.Data))
+		case offered:
+			c.observeData(EventSent, m.Type, len(m.Data))
 		case offerFull:
 			blocked = append(blocked, c)
 		case offerOverflow:
@@ -470,8 +476,11 @@ func (h *Hub) fanOut(ctx context.Context, kind byte, room, except string, m Mess
 	start := time.Now()
 	for _, c := range blocked {
 		q := &c.hs.Load().queue
-		if q.offerWait(ctx, c, o.entryFor(c), start.Add(q.opts.BlockTimeout)) == offerOverflow {
+		switch q.offerWait(ctx, c, o.entryFor(c), start.Add(q.opts.BlockTimeout)) {
+		case offerOverflow:
 			overflowed = append(overflowed, c)
+		case offered, offeredStart:
+			c.observeData(EventSent, m.Type, len(m.Data))
 		}
 	}
 	for _, c := range overflowed {

@@ -93,6 +93,10 @@ type Options struct {
 	// RouteSpec.WithQueue).
 	SendQueue QueueOptions
 
+	// Observer, when set, sees handshakes, connections, messages, hooks,
+	// drops and publishes as they happen (see Observer).
+	Observer Observer
+
 	flags *flagState // what BindFlags learned (flags.go)
 }
 

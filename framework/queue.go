@@ -121,6 +121,8 @@ type queueStats struct {
 type sendQueue struct {
 	opts  QueueOptions
 	total *hubCounters
+	obs   Observer // Options.Observer, told of drops
+	route string   // the connection's route pattern, for obs
 
 	mu            sync.Mutex
 	items         []queued
@@ -359,6 +361,9 @@ func (q *sendQueue) add(it queued) bool {
 func (q *sendQueue) drop(n int) {
 	q.dropped.Add(uint64(n))
 	q.total.dropped.Add(uint64(n))
+	if q.obs != nil {
+		q.obs.Observe(Event{Kind: EventDropped, Route: q.route, Count: n})
+	}
 }
 
 // overflow closes c with 1013 after the message being written, dropping

@@ -204,6 +204,7 @@ func (c *Conn) nextFast() (st CloseStatus, ok, done bool) {
 	if typ == websocket.MessageText && !utf8.Valid(msg) {
 		return c.fail(websocket.StatusInvalidFramePayloadData, "invalid UTF-8", CauseProtocol, nil), false, true
 	}
+	c.observeData(EventReceived, typ, len(msg))
 	st, ok = c.dispatch(typ, msg)
 	return st, ok, true
 }

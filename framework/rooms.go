@@ -27,6 +27,7 @@ func (c *Conn) state() *connState {
 	h := c.srv.Hub()
 	cs := &connState{id: h.newConnID()}
 	cs.queue.opts = c.srv.opts.SendQueue
+	cs.queue.obs, cs.queue.route = c.srv.opts.Observer, c.route.full
 	if o := c.route.spec.queue; o != nil {
 		cs.queue.opts = o.withDefaults(c.srv.opts.SendQueue)
 	}

@@ -92,21 +92,36 @@ func (s *Server) Routes() []RouteInfo { return s.router.infos() }
 // RFC 6455 and the server's limits, and serves the connection until it
 // ends. Other requests go to Options.Fallback.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Observer == nil {
+		s.serveHTTP(w, r)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	// An upgrade is observed as it happens (before the connection's events).
+	if route, handshake := s.serveHTTP(sw, r); handshake && sw.status != http.StatusSwitchingProtocols {
+		s.opts.Observer.Observe(Event{Kind: EventHandshake, Route: route, Status: sw.status})
+	}
+}
+
+// serveHTTP is ServeHTTP; it returns the route matched and whether the
+// request was a handshake (one for a route, or an upgrade request).
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) (route string, handshake bool) {
 	rt, params, ok := s.route(r)
 	if !ok {
 		if s.opts.Fallback != nil {
 			s.opts.Fallback.ServeHTTP(w, r)
-			return
+			return "", false
 		}
 		http.NotFound(w, r)
-		return
+		return "", hasToken(r.Header, "Upgrade", "websocket")
 	}
+	route, handshake = rt.full, true
 	if !s.checkHandshake(w, r) {
-		return
+		return route, handshake
 	}
 	release, ok := s.limitConn(w, r) // connlimit.go
 	if !ok {
-		return
+		return route, handshake
 	}
 	running := false // once the connection's goroutine runs, it releases
 	defer func() {
@@ -118,11 +133,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if handler == nil { // a RouteFunc constructor returned nil
 		s.log.Error("nows: handler constructor returned nil", "route", rt.full)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
+		return route, handshake
 	}
 	h := hooksOf(handler)
 	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
-		return
+		return route, handshake
 	}
 	hj := &hijacker{ResponseWriter: w, srv: s}
 	ws, err := websocket.Accept(hj, r, &s.accept)
@@ -130,7 +145,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.Debug("nows: handshake failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 		}
-		return
+		return route, handshake
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
 	// coder writes the data frames of a connection that compresses (frames.go).
@@ -140,17 +155,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// and a shared parent would be a lock and a map entry per handshake.
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.req.keep(r)
+	if o := s.opts.Observer; o != nil {
+		o.Observe(Event{Kind: EventHandshake, Route: rt.full, Status: http.StatusSwitchingProtocols})
+		o.Observe(Event{Kind: EventOpen, Route: rt.full})
+	}
 	if !s.track(c) {
 		c.closeWith(CloseStatus{Code: websocket.StatusGoingAway, Reason: "server shutting down", Cause: CauseShutdown})
 		c.finish(c.closing.Load())
-		return
+		return route, handshake
 	}
 	if s.log.Enabled(c.ctx, slog.LevelDebug) {
 		s.log.Debug("nows: connection opened", "route", rt.full, "path", r.URL.Path, "remote", r.RemoteAddr)
 	}
 	running = true
 	c.start() // conn.go
+	return route, handshake
 }
+
+// statusWriter records the status of a response, for Observer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the status and writes it.
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+// Write writes body bytes, with an implied 200 when no status came first.
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // route matches the request's path. The parameters go to the heap, and only
 // when there are some: a Params value is a few hundred bytes that the Conn

@@ -123,7 +123,8 @@ func TestAPIBudget(t *testing.T) {
 }
 
 // maxDocLines bounds `go doc -all ./framework`, the API as a reader meets it.
-const maxDocLines = 650
+// It was 650 until the Observer, Event and EventKind (44 lines) came.
+const maxDocLines = 700
 
 // shapeProblems reports what the count would not see: an exported alias of
 // an internal type, and an exported function-typed field standing in for a

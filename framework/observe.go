@@ -1,0 +1,62 @@
+package framework
+
+import (
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// An Observer sees what happens on a Server (Options.Observer): the
+// sub-package framework/metrics turns its events into Prometheus metrics.
+// Observe is called on the server's hot paths, from many goroutines at
+// once, sometimes under a connection's locks: it must be quick, must not
+// block, and must not call back into the Conn. Events carry route patterns
+// (such as "/chat/{room}"), never raw paths.
+type Observer interface {
+	Observe(Event)
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// The kinds of Event, and the fields each sets beside Kind and Route.
+const (
+	EventHandshake EventKind = iota + 1 // an upgrade request answered: Status (101 when upgraded); Route "" when none matched
+	EventOpen                           // a connection opened (before OnOpen)
+	EventClose                          // a connection ended: Code, Cause, Duration (since it opened)
+	EventReceived                       // a message read: Type, Bytes (payload)
+	EventSent                           // a message handed to a connection, written or queued: Type, Bytes
+	EventDropped                        // queued messages dropped unwritten (QueueDrop, overflow, close): Count
+	EventHook                           // a hook returned: Hook ("OnOpen", "OnMessage", "OnBinary", "OnClose"), Duration
+	EventPublish                        // the hub published to its broker: Err when it failed (Route "")
+)
+
+// Event is one thing an Observer sees; Kind says which fields are set.
+type Event struct {
+	Kind     EventKind
+	Route    string
+	Status   int
+	Type     websocket.MessageType
+	Bytes    int
+	Count    int
+	Code     websocket.StatusCode
+	Cause    Cause
+	Hook     string
+	Duration time.Duration
+	Err      error
+}
+
+// observe reports an event on c's route, when the server has an observer.
+func (c *Conn) observe(e Event) {
+	if o := c.srv.opts.Observer; o != nil {
+		e.Route = c.route.full
+		o.Observe(e)
+	}
+}
+
+// observeData reports a message of typ and n bytes, received or sent.
+func (c *Conn) observeData(kind EventKind, typ websocket.MessageType, n int) {
+	if o := c.srv.opts.Observer; o != nil {
+		o.Observe(Event{Kind: kind, Route: c.route.full, Type: typ, Bytes: n})
+	}
+}

@@ -444,7 +444,7 @@ function renderCharts() {
   // Until there are 5 minutes of history, the charts span what there is
   // (at least a minute), so that a fresh tab does not show a thin sliver.
   const first = h.length ? h[0].t : now;
-  const span = Math.min(WINDOW_S, Math.max(60, Math.ceil((now - first) / 60) * 60));
+  const span = Math.min(WINDOW_S, Math.max(60, Math.ceil((now - first) / 30) * 30));
   drawChart($("chart-conns"), $("legend-conns"), h, series, now, span, num);
   drawChart($("chart-msgs"), $("legend-msgs"), h, [
     { name: "in", color: COLORS[0], get: (p) => p.msgsIn },
@@ -473,8 +473,6 @@ function drawChart(canvas, legend, history, series, now, span, fmt) {
   const g = canvas.getContext("2d");
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.clearRect(0, 0, w, hgt);
-  const padL = 52, padR = 8, padT = 8, padB = 20;
-  const pw = w - padL - padR, ph = hgt - padT - padB;
   let max = 0;
   for (const p of history) {
     if (p.gap) continue;
@@ -484,10 +482,15 @@ function drawChart(canvas, legend, history, series, now, span, fmt) {
     }
   }
   max = niceMax(max * 1.05);
+  g.font = "11px system-ui, sans-serif";
+  // The left margin fits the widest label of the y axis.
+  let labelW = 0;
+  for (let i = 0; i <= 4; i++) labelW = Math.max(labelW, g.measureText(fmt((max / 4) * i)).width);
+  const padL = Math.ceil(labelW) + 10, padR = 8, padT = 8, padB = 20;
+  const pw = w - padL - padR, ph = hgt - padT - padB;
   const x = (t) => padL + ((t - (now - span)) / span) * pw;
   const y = (v) => padT + ph - (v / max) * ph;
 
-  g.font = "11px system-ui, sans-serif";
   g.lineWidth = 1;
   g.strokeStyle = "#e3e6ec";
   g.fillStyle = "#6b7385";
@@ -526,13 +529,13 @@ function drawChart(canvas, legend, history, series, now, span, fmt) {
   const frag = document.createDocumentFragment();
   const lastPoint = [...history].reverse().find((p) => !p.gap);
   for (const s of series) {
-    const span = document.createElement("span");
+    const item = document.createElement("span");
     const i = document.createElement("i");
     i.style.background = s.color;
-    span.appendChild(i);
+    item.appendChild(i);
     const v = lastPoint ? s.get(lastPoint) : null;
-    span.appendChild(document.createTextNode(s.name + " " + (v === null || v === undefined ? "–" : fmt(v))));
-    frag.appendChild(span);
+    item.appendChild(document.createTextNode(s.name + " " + (v === null || v === undefined ? "–" : fmt(v))));
+    frag.appendChild(item);
   }
   legend.replaceChildren(frag);
 }

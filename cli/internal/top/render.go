@@ -209,7 +209,7 @@ func frame(st styles, base string, s *Snapshot, r *rates, once bool) string {
 		line(kv("rooms", "0"))
 		return b.String()
 	}
-	line(kv("rooms", num(float64(rooms.Count))), " ", kv("members", num(float64(rooms.Members))),
+	line(kv("rooms", num(float64(rooms.Count))), "   ", kv("members", num(float64(rooms.Members))),
 		st.faint.Render(fmt.Sprintf("   the %d largest:", len(rooms.Largest))))
 	rows = rows[:0]
 	for _, x := range rooms.Largest {

@@ -17,7 +17,14 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"go.uber.org/goleak"
 )
+
+// TestMain fails the package when a test leaves a goroutine behind (a
+// server, a connection, a timer).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // fakeAdmin serves synthetic snapshots on 127.0.0.1: each request is one
 // second later than the one before, and every counter grows by a fixed

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,9 +54,10 @@ func TestScripts(t *testing.T) {
 			return os.MkdirAll(bin, 0o755)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"freeport": cmdFreeport,
-			"replace":  cmdReplace,
-			"wsclient": cmdWsclient,
+			"freeport":   cmdFreeport,
+			"replace":    cmdReplace,
+			"snapserver": cmdSnapserver,
+			"wsclient":   cmdWsclient,
 		},
 	})
 }
@@ -101,6 +104,28 @@ func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ts.Check(ln.Close())
 	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// cmdSnapserver serves FILE as the admin listener's GET /api/snapshot (any
+// query) on a free port of 127.0.0.1, until the script ends, and sets the
+// environment variable VAR to its base URL, http://127.0.0.1:port. Other
+// paths answer 404.
+//
+//	snapserver VAR FILE
+func cmdSnapserver(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: snapserver VAR FILE")
+	}
+	body, err := os.ReadFile(ts.MkAbs(args[1]))
+	ts.Check(err)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
+	srv := httptest.NewServer(mux)
+	ts.Defer(srv.Close)
+	ts.Setenv(args[0], srv.URL)
 }
 
 // cmdReplace replaces the one occurrence of OLD in FILE with NEW; \n and

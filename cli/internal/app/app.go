@@ -16,6 +16,7 @@ import (
 
 	"github.com/nowebsocket/nows/cli/internal/bench"
 	"github.com/nowebsocket/nows/cli/internal/project"
+	"github.com/nowebsocket/nows/cli/internal/top"
 	"github.com/nowebsocket/nows/cli/internal/ui"
 )
 
@@ -64,6 +65,7 @@ Every command has --help with examples. Docs: docs/cli.md in the nows repository
 		routesCommand(env),
 		runCommand(env),
 		bench.Command(),
+		top.Command(),
 		versionCommand(env),
 		completionCommand(a),
 	}

@@ -68,8 +68,8 @@ fuzz: ## run each fuzz target for $(FUZZTIME)
 	  echo "== $$target"; $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) ./framework/ || exit 1; \
 	done
 
-screenshots: ## refresh docs/img/echo-page.png from a real browser (needs chromium)
-	NOWS_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run TestEchoPage ./examples/e2e/
+screenshots: ## refresh docs/img/echo-page.png and docs/img/dashboard.png from a real browser (needs chromium)
+	NOWS_UPDATE_SCREENSHOTS=1 $(GO) test -count=1 -run 'TestEchoPage|TestDashboard' ./examples/e2e/
 
 clean: ## remove build outputs
 	rm -rf $(BIN)

@@ -7,5 +7,5 @@
 // NOWS_CHROMIUM to a Chrome or Chromium binary). Without it they skip, except
 // when CI=true, where they fail. Screenshots go to $NOWS_ARTIFACTS (default:
 // a temporary directory of the test); NOWS_UPDATE_SCREENSHOTS=1 also
-// refreshes docs/img/echo-page.png.
+// refreshes docs/img/echo-page.png and docs/img/dashboard.png.
 package e2e

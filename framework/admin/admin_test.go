@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,8 +97,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOptions(t, framework.Options{MaxMessageBytes: 1000})
+}
+
+func newEnvOptions(t *testing.T, opts framework.Options) *env {
+	t.Helper()
 	logs := &syncBuffer{}
-	opts := framework.Options{MaxMessageBytes: 1000, Logger: slog.New(slog.NewTextHandler(logs, nil))}
+	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	adm := admin.New(&opts)
 	adm.Addr = "127.0.0.1:0"
 	srv := wstest.NewServerOptions(t, opts, testBP)
@@ -622,5 +629,47 @@ func TestRun(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", adm.Addr, time.Second); err == nil {
 		c.Close()
 		t.Errorf("the admin listener still answers after Run returned")
+	}
+}
+
+// flakyBroker is an in-process broker whose publishes fail while down.
+type flakyBroker struct {
+	framework.Broker
+	down atomic.Bool
+}
+
+func (b *flakyBroker) Publish(ctx context.Context, topic string, payload []byte) error {
+	if b.down.Load() {
+		return errors.New("broker unreachable")
+	}
+	return b.Broker.Publish(ctx, topic, payload)
+}
+
+// TestBroker: with a broker, the snapshot and the metrics say it is
+// configured and up, then down with its error once publishes fail.
+func TestBroker(t *testing.T) {
+	b := &flakyBroker{Broker: framework.NewMemoryBroker()}
+	e := newEnvOptions(t, framework.Options{Hub: framework.HubOptions{Broker: b}})
+	eventually(t, "the broker configured and up", func() bool {
+		doc := e.snapshot(t, "")
+		return doc.Broker.Configured && doc.Broker.OK && doc.Broker.Published > 0 && e.scrape(t)[`nows_broker_up{}`] == 1
+	})
+
+	b.down.Store(true)
+	e.srv.Dial(t, "/room/lobby").ExpectText("joined") // the join is published, and fails
+	var doc snapshotDoc
+	eventually(t, "the broker down in the snapshot", func() bool {
+		doc = e.snapshot(t, "")
+		return !doc.Broker.OK
+	})
+	if !doc.Broker.Configured || doc.Broker.PublishErrors == 0 || !strings.Contains(doc.Broker.Error, "broker unreachable") {
+		t.Errorf("broker %+v, want configured, publish errors and the error", doc.Broker)
+	}
+	got := e.scrape(t)
+	if got[`nows_broker_up{}`] != 0 || got[`nows_broker_errors_total{}`] == 0 {
+		t.Errorf("nows_broker_up %v, nows_broker_errors_total %v, want 0 and some", got[`nows_broker_up{}`], got[`nows_broker_errors_total{}`])
+	}
+	if doc.Rooms.Count != 1 || len(doc.Rooms.Largest) != 1 || doc.Rooms.Largest[0].Room != "lobby" {
+		t.Errorf("rooms %+v, want lobby: local delivery goes on", doc.Rooms)
 	}
 }

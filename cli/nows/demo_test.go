@@ -51,7 +51,8 @@ func TestMakeDemo(t *testing.T) {
 			defer cancel()
 
 			cmd := exec.Command("make", "-s", "-C", checkout, "demo", "ADDR="+addr, "BIN="+bin)
-			cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "NO_COLOR=1", "GOTOOLCHAIN=local", "GOWORK=off")
+			// The demo app's admin listener on a free port: 8766 may be busy.
+			cmd.Env = append(os.Environ(), "TMPDIR="+tmp, "NO_COLOR=1", "GOTOOLCHAIN=local", "GOWORK=off", "NOWS_ADMIN_ADDR=127.0.0.1:0")
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			var out lockedBuffer
 			cmd.Stdout, cmd.Stderr = &out, &out

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,10 +52,14 @@ func TestScripts(t *testing.T) {
 			bin := filepath.Join(env.WorkDir, "bin")
 			env.Setenv("PATH", bin+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("NO_COLOR", "1")
+			// Scripts run in parallel: each app's admin listener on a port
+			// of its own (admin.txtar unsets it to check the default).
+			env.Setenv("NOWS_ADMIN_ADDR", "127.0.0.1:0")
 			return os.MkdirAll(bin, 0o755)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"freeport":   cmdFreeport,
+			"httpget":    cmdHTTPGet,
 			"replace":    cmdReplace,
 			"snapserver": cmdSnapserver,
 			"wsclient":   cmdWsclient,
@@ -126,6 +131,58 @@ func cmdSnapserver(ts *testscript.TestScript, neg bool, args []string) {
 	srv := httptest.NewServer(mux)
 	ts.Defer(srv.Close)
 	ts.Setenv(args[0], srv.URL)
+}
+
+// cmdHTTPGet gets URL and writes the body to stdout. It retries, every
+// 50 ms for at most -timeout, while nothing listens or, with -match, while
+// the body does not match REGEXP; then it fails with the last body.
+//
+//	httpget [-timeout 30s] [-match REGEXP] URL
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	timeout, match := 30*time.Second, (*regexp.Regexp)(nil)
+	for len(args) >= 2 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-timeout":
+			d, err := time.ParseDuration(args[1])
+			ts.Check(err)
+			timeout = d
+		case "-match":
+			re, err := regexp.Compile(args[1])
+			ts.Check(err)
+			match = re
+		default:
+			ts.Fatalf("httpget: unknown flag %s", args[0])
+		}
+		args = args[2:]
+	}
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: httpget [-timeout D] [-match REGEXP] URL")
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		resp, err := client.Get(args[0])
+		if err == nil {
+			body, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			ts.Check(rerr)
+			if resp.StatusCode != http.StatusOK {
+				ts.Fatalf("httpget %s: %s\n%s", args[0], resp.Status, body)
+			}
+			if match == nil || match.Match(body) {
+				ts.Stdout().Write(body)
+				return
+			}
+			last = string(body)
+		} else {
+			last = err.Error()
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("httpget %s: nothing matching %v within %v; last:\n%s", args[0], match, timeout, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // cmdReplace replaces the one occurrence of OLD in FILE with NEW; \n and

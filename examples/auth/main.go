@@ -4,6 +4,8 @@
 // NOWS_TOKENS ("token=user,token=user"). A test page is served at /.
 //
 //	NOWS_TOKENS="s3cret=alice,t0ken=bob" go run ./examples/auth
+//
+// Its metrics and dashboard: http://127.0.0.1:8766/ (--admin-addr).
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"github.com/nowebsocket/nows/examples/auth/blueprints"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/admin"
 )
 
 //go:embed static
@@ -31,11 +34,13 @@ func main() {
 	opts.Logger = logger
 	opts.Fallback = http.FileServerFS(page) // the test page, at /
 	opts.BindFlags(flag.CommandLine)
+	adm := admin.New(&opts) // /metrics and the dashboard on --admin-addr (127.0.0.1:8766)
+	adm.BindFlags(flag.CommandLine)
 	deps := &blueprints.Deps{Logger: logger}
 	deps.BindFlags(flag.CommandLine)
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	flag.Parse()
-	if err := framework.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...); err != nil {
+	if err := adm.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "auth:", err)
 		os.Exit(1)
 	}

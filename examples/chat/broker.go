@@ -8,20 +8,22 @@ import (
 
 	"github.com/nowebsocket/nows/examples/chat/blueprints"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/admin"
 	"github.com/nowebsocket/nows/framework/broker/natsbroker"
 	"github.com/nowebsocket/nows/framework/broker/redisbroker"
 )
 
 // serve connects to the broker of deps.Broker, if any, serves the chat
-// until a signal, and closes the broker once the server has shut down.
-func serve(opts framework.Options, deps *blueprints.Deps) error {
+// (and adm, its admin listener) until a signal, and closes the broker once
+// the server has shut down.
+func serve(opts framework.Options, adm *admin.Listener, deps *blueprints.Deps) error {
 	broker, closer, err := newBroker(deps.Broker)
 	if err != nil {
 		return err
 	}
 	defer closer.Close()
 	opts.Hub.Broker = broker
-	return framework.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...)
+	return adm.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...)
 }
 
 // newBroker connects to the broker named by url: "" for none (this process

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nowebsocket/nows/examples/chat/blueprints"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/admin"
 	"github.com/nowebsocket/nows/framework/wstest"
 	"go.uber.org/goleak"
 )
@@ -143,7 +144,8 @@ func TestNewBroker(t *testing.T) {
 		}
 	}
 	// serve stops at a bad URL, before it listens.
-	if err := serve(framework.Options{}, &blueprints.Deps{Broker: "http://x"}); err == nil {
+	var opts framework.Options
+	if err := serve(opts, admin.New(&opts), &blueprints.Deps{Broker: "http://x"}); err == nil {
 		t.Error("serve with --broker http://x: got no error")
 	}
 }

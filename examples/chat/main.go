@@ -5,6 +5,8 @@
 //
 //	go run ./examples/chat --addr 127.0.0.1:8001 --broker nats://127.0.0.1:4222
 //	go run ./examples/chat --addr 127.0.0.1:8002 --broker redis://127.0.0.1:6379
+//
+// Its metrics and dashboard: http://127.0.0.1:8766/ (--admin-addr).
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"github.com/nowebsocket/nows/examples/chat/blueprints"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/admin"
 )
 
 //go:embed static
@@ -31,11 +34,13 @@ func main() {
 	opts.Logger = logger
 	opts.Fallback = http.FileServerFS(page) // the chat page, at /
 	opts.BindFlags(flag.CommandLine)
+	adm := admin.New(&opts) // /metrics and the dashboard on --admin-addr (127.0.0.1:8766)
+	adm.BindFlags(flag.CommandLine)
 	deps := &blueprints.Deps{Logger: logger}
 	deps.BindFlags(flag.CommandLine)
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	flag.Parse()
-	if err := serve(opts, deps); err != nil {
+	if err := serve(opts, adm, deps); err != nil {
 		fmt.Fprintln(os.Stderr, "chat:", err)
 		os.Exit(1)
 	}

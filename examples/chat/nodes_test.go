@@ -37,7 +37,7 @@ func TestThreeNodesLargeMessage(t *testing.T) {
 	var clients []*websocket.Conn
 	for i := range 3 {
 		addr := freeAddr(t)
-		node := exec.CommandContext(ctx, bin, "--addr", addr, "--broker", natsURL, "--log-level", "warn")
+		node := exec.CommandContext(ctx, bin, "--addr", addr, "--admin-addr", "127.0.0.1:0", "--broker", natsURL, "--log-level", "warn")
 		if err := node.Start(); err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,8 @@
 //	go run ./examples/echo --addr 127.0.0.1:8765   # or NOWS_ADDR=127.0.0.1:8765
 //	go run ./examples/echo --log-level debug       # log every connection
 //	go run ./examples/echo -help                   # every flag and its NOWS_* variable
+//
+// Its metrics and dashboard: http://127.0.0.1:8766/ (--admin-addr).
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 
 	"github.com/nowebsocket/nows/examples/echo/blueprints"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/admin"
 )
 
 //go:embed static
@@ -31,11 +34,13 @@ func main() {
 	opts.Logger = logger
 	opts.Fallback = http.FileServerFS(page) // the test page, at /
 	opts.BindFlags(flag.CommandLine)
+	adm := admin.New(&opts) // /metrics and the dashboard on --admin-addr (127.0.0.1:8766)
+	adm.BindFlags(flag.CommandLine)
 	deps := &blueprints.Deps{Logger: logger}
 	deps.BindFlags(flag.CommandLine)
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	flag.Parse()
-	if err := framework.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...); err != nil {
+	if err := adm.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "echo:", err)
 		os.Exit(1)
 	}

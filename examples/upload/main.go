@@ -5,6 +5,8 @@
 // served at /.
 //
 //	go run ./examples/upload --dir ./uploads --max-message-bytes 10MiB
+//
+// Its metrics and dashboard: http://127.0.0.1:8766/ (--admin-addr).
 package main
 
 import (
@@ -19,6 +21,7 @@ import (
 
 	"github.com/nowebsocket/nows/examples/upload/blueprints"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/admin"
 )
 
 //go:embed static
@@ -33,11 +36,13 @@ func main() {
 	opts.Fallback = http.FileServerFS(page) // the test page, at /
 	opts.ParamTypes = map[string]func(string) (any, error){"filename": blueprints.ParseFileName}
 	opts.BindFlags(flag.CommandLine)
+	adm := admin.New(&opts) // /metrics and the dashboard on --admin-addr (127.0.0.1:8766)
+	adm.BindFlags(flag.CommandLine)
 	deps := &blueprints.Deps{Logger: logger}
 	deps.BindFlags(flag.CommandLine)
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	flag.Parse()
-	if err := framework.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...); err != nil {
+	if err := adm.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...); err != nil {
 		fmt.Fprintln(os.Stderr, "upload:", err)
 		os.Exit(1)
 	}

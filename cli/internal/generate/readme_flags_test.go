@@ -8,15 +8,17 @@ import (
 	"testing"
 
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/admin"
 )
 
 // TestReadmeFlags checks that every flag the generated README lists is
-// one the generated app has: framework.Options.BindFlags's, and those
-// main.go and blueprints/deps.go add.
+// one the generated app has: framework.Options.BindFlags's, admin's
+// (--admin-addr), and those main.go and blueprints/deps.go add.
 func TestReadmeFlags(t *testing.T) {
 	fs := flag.NewFlagSet("app", flag.ContinueOnError)
 	var opts framework.Options
 	opts.BindFlags(fs)
+	admin.New(&opts).BindFlags(fs)
 	own := map[string]bool{"log-level": true, "broker": true, "greeting": true} // main.go.tmpl, broker.go.tmpl, deps.go.tmpl
 	row := regexp.MustCompile("(?m)^\\| `--([a-z-]+)`")
 	for _, golden := range []string{"project", "project-nats"} {

@@ -32,6 +32,9 @@ func startServer(ctx context.Context, name, bin string) (*server, error) {
 	}
 	s := &server{name: name, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	s.cmd = exec.Command(bin, "--addr", s.addr)
+	// nows's echo example serves metrics on an admin listener unless told
+	// not to: off, so that it is measured as before and its port is free.
+	s.cmd.Env = append(os.Environ(), "NOWS_ADMIN_ADDR=")
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)

@@ -30,6 +30,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -56,21 +57,33 @@ type Listener struct {
 
 	opts    *framework.Options
 	metrics *metrics.Metrics
+	on      atomic.Bool   // Start is listening: the metrics count
 	flags   *flag.FlagSet // the set of BindFlags, for --routes
 }
 
 // New returns the admin listener of the server that opts will configure.
 // It sets opts.Observer to the listener's metrics (keeping, beside them,
 // an observer already set), so call it before framework.NewServer(opts).
-// The listener logs through opts.Logger as it is when Start runs.
+// The metrics count only once Start listens: with Addr "" they cost a
+// check per event and nothing more. The listener logs through
+// opts.Logger as it is when Start runs.
 func New(opts *framework.Options) *Listener {
-	m := metrics.New()
+	l := &Listener{Addr: DefaultAddr, opts: opts, metrics: metrics.New()}
 	if opts.Observer != nil {
-		opts.Observer = both{opts.Observer, m}
+		opts.Observer = both{opts.Observer, gate{l}}
 	} else {
-		opts.Observer = m
+		opts.Observer = gate{l}
 	}
-	return &Listener{Addr: DefaultAddr, opts: opts, metrics: m}
+	return l
+}
+
+// gate passes events to the metrics while the listener listens.
+type gate struct{ l *Listener }
+
+func (g gate) Observe(e framework.Event) {
+	if g.l.on.Load() {
+		g.l.metrics.Observe(e)
+	}
 }
 
 // both is two observers.
@@ -112,6 +125,7 @@ func (l *Listener) Start(srv *framework.Server) (stop func(), err error) {
 		return nil, listenError(l.Addr, err)
 	}
 	l.Addr = ln.Addr().String()
+	l.on.Store(true)
 	logger := l.opts.Logger
 	if logger == nil {
 		logger = slog.Default()

@@ -34,13 +34,23 @@ import (
 )
 
 // The servers, in the order they run. Their names are the report's. fanPkg
-// serves the fan-out scenarios when pkg does not.
-var allServers = []struct{ name, pkg, fanPkg string }{
-	{"nows", "github.com/nowebsocket/nows/examples/echo", "./servers/nows"},
-	{"coder", "./servers/coder", ""},
-	{"gorilla", "./servers/gorilla", ""},
-	{"melody", "./servers/melody", ""},
-	{"gws", "./servers/gws", ""},
+// serves the fan-out scenarios when pkg does not. nows-metrics is nows with
+// its metrics on (the admin listener, on a port of its own): it runs the
+// echo scenarios only, for the cost of counting.
+var allServers = []benchServer{
+	{name: "nows", pkg: "github.com/nowebsocket/nows/examples/echo", fanPkg: "./servers/nows"},
+	{name: "nows-metrics", pkg: "github.com/nowebsocket/nows/examples/echo", adminAddr: "127.0.0.1:0", echoOnly: true},
+	{name: "coder", pkg: "./servers/coder"},
+	{name: "gorilla", pkg: "./servers/gorilla"},
+	{name: "melody", pkg: "./servers/melody"},
+	{name: "gws", pkg: "./servers/gws"},
+}
+
+// benchServer is one server of the benchmark.
+type benchServer struct {
+	name, pkg, fanPkg string
+	adminAddr         string // nows's NOWS_ADMIN_ADDR: "" for metrics off
+	echoOnly          bool   // it runs the echo scenarios only
 }
 
 const (
@@ -278,13 +288,16 @@ func run() error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
+				if s.echoOnly && sc.kind != "echo" {
+					continue
+				}
 				var smp sample
 				var err error
 				start := time.Now()
 				if sc.kind == "fanout" {
-					smp, err = runFanout(ctx, sc, s.name, fanBins[s.name], fanoutBin)
+					smp, err = runFanout(ctx, sc, s, fanBins[s.name], fanoutBin)
 				} else {
-					smp, err = runOne(ctx, sc, s.name, bins[s.name], benchBin, tck, *idle)
+					smp, err = runOne(ctx, sc, s, bins[s.name], benchBin, tck, *idle)
 				}
 				if err != nil {
 					smp.Note = err.Error()
@@ -433,8 +446,8 @@ func goBuild(ctx context.Context, out, pkg string) error {
 }
 
 // runOne starts the server, runs one scenario against it and stops it.
-func runOne(ctx context.Context, sc scenario, name, bin, benchBin string, tck int64, idle int) (sample, error) {
-	srv, err := startServer(ctx, name, bin)
+func runOne(ctx context.Context, sc scenario, s benchServer, bin, benchBin string, tck int64, idle int) (sample, error) {
+	srv, err := startServer(ctx, s, bin)
 	if err != nil {
 		return sample{}, err
 	}
@@ -556,8 +569,8 @@ func runBench(ctx context.Context, benchBin string, args []string) (benchJSON, e
 // runFanout starts the server, runs the fan-out client against it and
 // stops it. The client reads the server's CPU time itself, around the
 // sending only (the handshakes of the room stay out of it).
-func runFanout(ctx context.Context, sc scenario, name, bin, fanoutBin string) (sample, error) {
-	srv, err := startServer(ctx, name, bin)
+func runFanout(ctx context.Context, sc scenario, s benchServer, bin, fanoutBin string) (sample, error) {
+	srv, err := startServer(ctx, s, bin)
 	if err != nil {
 		return sample{}, err
 	}

@@ -25,7 +25,8 @@ type server struct {
 
 // startServer runs bin --addr 127.0.0.1:<free port> and waits until it
 // accepts connections.
-func startServer(ctx context.Context, name, bin string) (*server, error) {
+func startServer(ctx context.Context, bs benchServer, bin string) (*server, error) {
+	name := bs.name
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -33,8 +34,8 @@ func startServer(ctx context.Context, name, bin string) (*server, error) {
 	s := &server{name: name, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
 	s.cmd = exec.Command(bin, "--addr", s.addr)
 	// nows's echo example serves metrics on an admin listener unless told
-	// not to: off, so that it is measured as before and its port is free.
-	s.cmd.Env = append(os.Environ(), "NOWS_ADMIN_ADDR=")
+	// not to: off (metrics off, and its port free), but for nows-metrics.
+	s.cmd.Env = append(os.Environ(), "NOWS_ADMIN_ADDR="+bs.adminAddr)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)

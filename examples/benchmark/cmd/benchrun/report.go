@@ -150,10 +150,11 @@ func (r *report) tablesOf(keep func(kind string) bool) string {
 			continue
 		}
 		fmt.Fprintf(&b, "\n### %s\n\n", sc.title)
+		servers := r.ran(sc.id)
 		switch sc.kind {
 		case "echo":
 			b.WriteString("| server | msgs/s | ÷ coder | p99 (µs) | server CPU µs/msg | ÷ coder | errors |\n|---|--:|--:|--:|--:|--:|--:|\n")
-			for _, s := range r.Servers {
+			for _, s := range servers {
 				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %d |\n", s,
 					fmtNum(r.value(sc.id, s, msgsPerSec), 0), fmtRatio(r.ratio(sc.id, s, msgsPerSec)),
 					fmtNum(r.value(sc.id, s, p99), 0),
@@ -162,13 +163,13 @@ func (r *report) tablesOf(keep func(kind string) bool) string {
 			}
 		case "idle":
 			b.WriteString("| server | RSS KiB / idle conn | ÷ coder | errors |\n|---|--:|--:|--:|\n")
-			for _, s := range r.Servers {
+			for _, s := range servers {
 				fmt.Fprintf(&b, "| %s | %s | %s | %d |\n", s,
 					fmtNum(r.value(sc.id, s, rssPerConn), 1), fmtRatio(r.ratio(sc.id, s, rssPerConn)), r.errors(sc.id, s))
 			}
 		case "handshakes":
 			b.WriteString("| server | handshakes/s | ÷ coder | server CPU µs/handshake | ÷ coder | errors |\n|---|--:|--:|--:|--:|--:|\n")
-			for _, s := range r.Servers {
+			for _, s := range servers {
 				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n", s,
 					fmtNum(r.value(sc.id, s, hsPerSec), 0), fmtRatio(r.ratio(sc.id, s, hsPerSec)),
 					fmtNum(r.value(sc.id, s, cpuPerHS), 0), fmtRatio(r.ratio(sc.id, s, cpuPerHS)),
@@ -176,7 +177,7 @@ func (r *report) tablesOf(keep func(kind string) bool) string {
 			}
 		case "fanout":
 			b.WriteString("| server | deliveries/s | p50 (µs) | p99 (µs) | ÷ coder | server CPU µs/delivery | ÷ coder | client CPU µs/delivery | lost | dup | errors |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-			for _, s := range r.Servers {
+			for _, s := range servers {
 				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d |\n", s,
 					fmtNum(r.value(sc.id, s, dlvPerSec), 0),
 					fmtNum(r.value(sc.id, s, p50), 0), fmtNum(r.value(sc.id, s, p99), 0), fmtRatio(r.ratio(sc.id, s, p99)),
@@ -189,6 +190,18 @@ func (r *report) tablesOf(keep func(kind string) bool) string {
 		}
 	}
 	return b.String()
+}
+
+// ran returns the servers that ran scenario id (nows-metrics runs the echo
+// scenarios only).
+func (r *report) ran(id string) []string {
+	var out []string
+	for _, s := range r.Servers {
+		if len(r.Samples[id][s]) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (r *report) markdown() string {
@@ -230,7 +243,10 @@ for msgs/s and handshakes/s, below 1 is better for CPU and memory.
 %s%s
 ## Method
 
-- Servers: `+"`nows`"+` is examples/echo (route /echo, default options);
+- Servers: `+"`nows`"+` is examples/echo (route /echo, default options, its
+  admin listener off: metrics off); `+"`nows-metrics`"+` is the same server
+  with its admin listener on (NOWS_ADMIN_ADDR=127.0.0.1:0), so its metrics
+  count every event, in the echo scenarios only;
   `+"`coder`"+` is raw coder/websocket done the fast way (Reader into a pooled
   buffer, Write, a context without Done); `+"`gorilla`"+` reads with
   NextReader into a pooled buffer and answers with WriteMessage; `+"`melody`"+`

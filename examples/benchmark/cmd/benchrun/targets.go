@@ -10,6 +10,7 @@ import (
 // the ratio of nows's figure to its reference's from the same repetition.
 type target struct {
 	name     string // what it asks, as the table shows it
+	subject  string // the server measured: nows unless set
 	scenario string // scenario id
 	metric   func(sample) float64
 	refs     []string // the reference: in each repetition, the best of these servers
@@ -53,6 +54,10 @@ func round2Targets(idle int) []target {
 			scenario: "idle", metric: rssPerConn, refs: []string{"gws"}, bound: 9, absolute: true, unit: "KiB",
 		},
 		{name: "handshakes/s ≥ 0.95 × raw coder", scenario: "handshakes", metric: hsPerSec, refs: []string{"coder"}, bound: 0.95, higher: true},
+		{
+			name:     "echo, 100 connections × 64 B, metrics on (nows-metrics): server CPU per message ≤ 1.03 × metrics off",
+			scenario: "100x64", subject: "nows-metrics", metric: cpuPerMsg, refs: []string{"nows"}, bound: 1.03,
+		},
 	}
 }
 
@@ -137,7 +142,11 @@ func verdict(lo, hi, bound float64, higher bool) string {
 // repetition.
 func (r *report) paired(t target) (nows, ref []float64) {
 	runs := r.Samples[t.scenario]
-	for i, s := range runs["nows"] {
+	subject := t.subject
+	if subject == "" {
+		subject = "nows"
+	}
+	for i, s := range runs[subject] {
 		v := t.metric(s)
 		best := 0.0
 		for _, name := range t.refs {
@@ -266,6 +275,9 @@ more than the noise.
   (the verdict does not use it), and p compares nows with gws.
 - Handshakes/s: higher is better, so the interval's lower end must reach
   0.95 for "met".
+- Metrics on: nows-metrics (the same echo server with its admin listener
+  on, so its metrics count every event) against nows (metrics off), the
+  observability target.
 `, r.Reps)
 	if r.Reps < 6 {
 		fmt.Fprintf(&b, "\nThis run has too few repetitions (%d) for a 95 %% interval: every target reads \"within noise\".\n", r.Reps)

@@ -312,25 +312,33 @@ func run() error {
 		}
 	}
 
+	var mb metricsBench
+	if slices.ContainsFunc(servers, func(s benchServer) bool { return s.name == "nows-metrics" }) && slices.ContainsFunc(scens, func(sc scenario) bool { return sc.kind == "echo" }) {
+		var err error
+		if mb, err = runMetricsBench(ctx, filepath.Join("..", ".."), dir, *reps); err != nil {
+			return err
+		}
+	}
 	names := make([]string, len(servers))
 	for i, s := range servers {
 		names[i] = s.name
 	}
 	rep := report{
-		Machine:   describeMachine(strings.TrimSpace(string(goVersion))),
-		Load:      [2]string{loadBefore, loadAvg()},
-		Date:      time.Now().UTC().Format("2006-01-02"),
-		Reps:      *reps,
-		Duration:  *dur,
-		Idle:      *idle,
-		Handshake: *handshakes,
-		FanDur:    *fanDur,
-		FanLoad:   *fanLoad,
-		Servers:   names,
-		Scenarios: scens,
-		Samples:   samples,
-		Took:      time.Since(began),
-		ClkTck:    tck,
+		MetricsBench: mb,
+		Machine:      describeMachine(strings.TrimSpace(string(goVersion))),
+		Load:         [2]string{loadBefore, loadAvg()},
+		Date:         time.Now().UTC().Format("2006-01-02"),
+		Reps:         *reps,
+		Duration:     *dur,
+		Idle:         *idle,
+		Handshake:    *handshakes,
+		FanDur:       *fanDur,
+		FanLoad:      *fanLoad,
+		Servers:      names,
+		Scenarios:    scens,
+		Samples:      samples,
+		Took:         time.Since(began),
+		ClkTck:       tck,
 	}
 	if *rawOut != "" {
 		b, _ := json.MarshalIndent(rawFile{report: rep, TookS: rep.Took.Seconds()}, "", "  ")

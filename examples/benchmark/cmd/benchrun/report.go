@@ -25,6 +25,8 @@ type report struct {
 	Samples   map[string]map[string][]sample
 	Took      time.Duration
 	ClkTck    int64
+
+	MetricsBench metricsBench // BenchmarkEcho of framework/metrics, off and on
 }
 
 // median returns the median of the positive values of f over samples, or 0.

@@ -220,3 +220,20 @@ func TestVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsSection(t *testing.T) {
+	r := targetsReport()
+	if s := r.metricsSection(); s != "" {
+		t.Fatalf("no Go benchmark, yet a section:\n%s", s)
+	}
+	for i := range 10 {
+		r.MetricsBench.Off = append(r.MetricsBench.Off, 1000+float64(i))
+		r.MetricsBench.On = append(r.MetricsBench.On, 1020+float64(i))
+	}
+	md := r.markdown()
+	for _, want := range []string{"## Metrics on: a Go benchmark", "| ns per message, median | 1004 | 1024 | 1.020× | 1.020× – 1.020× |", "10 runs each way"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}

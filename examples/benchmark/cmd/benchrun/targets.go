@@ -284,5 +284,6 @@ more than the noise.
 	}
 	fmt.Fprintf(&b, "\n%s\n### Round 1 targets\n\nThe first round's targets, decided the same way from the same run.\n\n%s",
 		r.targetTable(round2Targets(r.Idle)), r.targetTable(round1Targets()))
+	b.WriteString(r.metricsSection())
 	return b.String()
 }

@@ -29,6 +29,7 @@ const (
 	EventDropped                        // queued messages dropped unwritten (QueueDrop, overflow, close): Count
 	EventHook                           // a hook returned: Hook ("OnOpen", "OnMessage", "OnBinary", "OnClose"), Duration
 	EventPublish                        // the hub published to its broker: Err when it failed (Route "")
+	EventBlocked                        // a broadcast waits for room in a full QueueBlock queue
 )
 
 // Event is one thing an Observer sees; Kind says which fields are set.

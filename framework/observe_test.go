@@ -8,9 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/broker/brokertest"
 )
 
 // recorder is an Observer that keeps every event.
@@ -124,4 +126,48 @@ func having(lines []string, s string) []string {
 		}
 	}
 	return out
+}
+
+// A member that stops reading, with QueueBlock: the broadcasts that wait
+// for room are observed as EventBlocked, those dropped at the overflow
+// close as EventDropped, both on the member's route.
+func TestObserverBlockedAndDropped(t *testing.T) {
+	t.Parallel()
+	const timeout = 300 * time.Millisecond
+	rec := &recorder{}
+	mb := framework.NewMemoryBroker()
+	opts := framework.Options{
+		Hub:       framework.HubOptions{Broker: mb, PresenceInterval: brokertest.PresenceInterval},
+		SendQueue: blockQueue(timeout),
+	}
+	n1 := serve(t, opts, brokertest.Rooms)
+	opts.Observer = rec
+	n2 := serve(t, opts, brokertest.Rooms)
+	dialSlow(t, n2.URL("/rooms/A?user=slow"))
+	waitMember(t, n1.Hub(), "A", "slow")
+	slowConn := localConn(t, n2.Hub(), "A", "slow")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	payload := strings.Repeat("x", 16<<10)
+	for sent := 0; slowConn.Connected(); sent++ {
+		if sent == 4000 {
+			t.Fatalf("the slow client is still open after %d broadcasts", sent)
+		}
+		if err := n1.Hub().Broadcast(ctx, "A", framework.Text(payload)); err != nil {
+			t.Fatal(err)
+		}
+		if sent%50 == 49 {
+			time.Sleep(timeout / 10)
+		}
+	}
+	eventually(t, "a blocked and a dropped broadcast observed", func() bool {
+		var blocked, dropped bool
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		for _, e := range rec.events {
+			blocked = blocked || e.Kind == framework.EventBlocked && e.Route == "/rooms/{room:str}"
+			dropped = dropped || e.Kind == framework.EventDropped && e.Route == "/rooms/{room:str}" && e.Count > 0
+		}
+		return blocked && dropped
+	})
 }

@@ -199,6 +199,7 @@ func (q *sendQueue) offer(c *Conn, it queued, park bool) offerResult {
 				q.park(c, it)
 				return offered
 			}
+			q.blocked()
 			return offerFull
 		}
 		q.drop(1)
@@ -268,6 +269,14 @@ func (q *sendQueue) park(c *Conn, it queued) {
 		}
 	}
 	q.over = append(q.over, parked{it: it, deadline: time.Now().Add(q.opts.BlockTimeout)})
+	q.blocked()
+}
+
+// blocked tells the observer that a message waits for room. q.mu is held.
+func (q *sendQueue) blocked() {
+	if q.obs != nil {
+		q.obs.Observe(Event{Kind: EventBlocked, Route: q.route, Count: 1})
+	}
 }
 
 // pushInOrder appends a direct send or a close behind the overflow when it

@@ -29,6 +29,8 @@ var (
 		"How long the handlers' hooks ran.", []string{"route", "hook"}, nil)
 	descDropped = prometheus.NewDesc("nows_queue_dropped_total",
 		"Queued messages dropped unwritten (send queue full or connection closed).", []string{"route"}, nil)
+	descBlocked = prometheus.NewDesc("nows_queue_blocked_total",
+		"Broadcasts that waited for room in a full QueueBlock send queue.", []string{"route"}, nil)
 	descRooms = prometheus.NewDesc("nows_rooms",
 		"Rooms with members on any node.", nil, nil)
 	descMembers = prometheus.NewDesc("nows_room_members",
@@ -43,7 +45,7 @@ var (
 // prometheus.Collector.
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descHandshakes, descMsgIn, descMsgOut,
-		descBytesIn, descBytesOut, descCloses, descHooks, descDropped, descRooms, descMembers,
+		descBytesIn, descBytesOut, descCloses, descHooks, descDropped, descBlocked, descRooms, descMembers,
 		descBrokerErrors, descBrokerUp} {
 		ch <- d
 	}
@@ -74,6 +76,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		counter(descBytesIn, r.bytesIn.Load(), r.route)
 		counter(descBytesOut, r.bytesOut.Load(), r.route)
 		counter(descDropped, r.dropped.Load(), r.route)
+		counter(descBlocked, r.blocked.Load(), r.route)
 		for i := range r.hooks {
 			if count, sum, buckets := r.hooks[i].cumulative(); count > 0 {
 				ch <- prometheus.MustNewConstHistogram(descHooks, count, sum, buckets, r.route, hookNames[i])

@@ -85,6 +85,8 @@ func (m *Metrics) Observe(e framework.Event) {
 		r.bytesOut.Add(uint64(e.Bytes))
 	case framework.EventDropped:
 		m.route(e.Route).dropped.Add(uint64(e.Count))
+	case framework.EventBlocked:
+		m.route(e.Route).blocked.Add(uint64(e.Count))
 	case framework.EventHook:
 		if i := hookIndex(e.Hook); i >= 0 {
 			m.route(e.Route).hooks[i].observe(e.Duration)
@@ -116,6 +118,7 @@ type routeStats struct {
 	bytesIn        atomic.Uint64
 	bytesOut       atomic.Uint64
 	dropped        atomic.Uint64
+	blocked        atomic.Uint64
 	hooks          [len(hookNames)]hookStats
 }
 

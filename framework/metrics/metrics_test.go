@@ -119,11 +119,13 @@ nows_hook_duration_seconds_count{hook="OnMessage",route="/r"} 4
 	}
 }
 
-// Drops and publishes are counted; with publishes, the broker is known.
+// Drops, blocks and publishes are counted; with publishes, the broker is known.
 func TestDropsAndBroker(t *testing.T) {
 	m := metrics.New()
 	m.Observe(framework.Event{Kind: framework.EventDropped, Route: "/r", Count: 3})
 	m.Observe(framework.Event{Kind: framework.EventDropped, Route: "/r", Count: 2})
+	m.Observe(framework.Event{Kind: framework.EventBlocked, Route: "/r", Count: 1})
+	m.Observe(framework.Event{Kind: framework.EventBlocked, Route: "/r", Count: 1})
 	m.Observe(framework.Event{Kind: framework.EventPublish})
 	m.Observe(framework.Event{Kind: framework.EventPublish, Err: errors.New("down")})
 	if got := testutil.ToFloat64(collectorOf(m, "nows_broker_errors_total")); got != 1 {
@@ -131,6 +133,9 @@ func TestDropsAndBroker(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(collectorOf(m, "nows_queue_dropped_total")); got != 5 {
 		t.Errorf("nows_queue_dropped_total %v, want 5", got)
+	}
+	if got := testutil.ToFloat64(collectorOf(m, "nows_queue_blocked_total")); got != 2 {
+		t.Errorf("nows_queue_blocked_total %v, want 2", got)
 	}
 	b, err := m.Snapshot(1, 1)
 	if err != nil {

@@ -37,6 +37,8 @@ var (
 		"Memberships of all rooms, on every node.", nil, nil)
 	descBrokerErrors = prometheus.NewDesc("nows_broker_errors_total",
 		"Publishes to the broker that failed.", nil, nil)
+	descBrokerRecoveries = prometheus.NewDesc("nows_broker_recoveries_total",
+		"Times publishing to the broker worked again after failing (a reconnection).", nil, nil)
 	descBrokerUp = prometheus.NewDesc("nows_broker_up",
 		"1 while the broker works, 0 while the hub reports an error (only with a broker).", nil, nil)
 )
@@ -46,7 +48,7 @@ var (
 func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnections, descHandshakes, descMsgIn, descMsgOut,
 		descBytesIn, descBytesOut, descCloses, descHooks, descDropped, descBlocked, descRooms, descMembers,
-		descBrokerErrors, descBrokerUp} {
+		descBrokerErrors, descBrokerRecoveries, descBrokerUp} {
 		ch <- d
 	}
 }
@@ -91,6 +93,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	counter(descBrokerErrors, m.publishErrors.Load())
+	counter(descBrokerRecoveries, m.recoveries.Load())
 	hub := m.hub()
 	if hub == nil {
 		return

@@ -39,6 +39,8 @@ type Metrics struct {
 
 	published     atomic.Uint64 // broker publishes that succeeded
 	publishErrors atomic.Uint64 // and that failed
+	failing       atomic.Bool   // the last publish failed
+	recoveries    atomic.Uint64 // a publish that succeeded after one that failed: the broker is back
 }
 
 // New returns a Metrics that counts from now on.
@@ -94,8 +96,12 @@ func (m *Metrics) Observe(e framework.Event) {
 	case framework.EventPublish:
 		if e.Err != nil {
 			m.publishErrors.Add(1)
+			m.failing.Store(true)
 		} else {
 			m.published.Add(1)
+			if m.failing.Load() && m.failing.Swap(false) {
+				m.recoveries.Add(1)
+			}
 		}
 	}
 }

@@ -128,6 +128,14 @@ func TestDropsAndBroker(t *testing.T) {
 	m.Observe(framework.Event{Kind: framework.EventBlocked, Route: "/r", Count: 1})
 	m.Observe(framework.Event{Kind: framework.EventPublish})
 	m.Observe(framework.Event{Kind: framework.EventPublish, Err: errors.New("down")})
+	if got := testutil.ToFloat64(collectorOf(m, "nows_broker_recoveries_total")); got != 0 {
+		t.Errorf("nows_broker_recoveries_total %v while failing, want 0", got)
+	}
+	m.Observe(framework.Event{Kind: framework.EventPublish})
+	m.Observe(framework.Event{Kind: framework.EventPublish})
+	if got := testutil.ToFloat64(collectorOf(m, "nows_broker_recoveries_total")); got != 1 {
+		t.Errorf("nows_broker_recoveries_total %v after it worked again, want 1", got)
+	}
 	if got := testutil.ToFloat64(collectorOf(m, "nows_broker_errors_total")); got != 1 {
 		t.Errorf("nows_broker_errors_total %v, want 1", got)
 	}
@@ -152,7 +160,7 @@ func TestDropsAndBroker(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.QueueDropped != 5 || !doc.Broker.Configured || doc.Broker.Published != 1 || doc.Broker.PublishErrors != 1 {
+	if doc.QueueDropped != 5 || !doc.Broker.Configured || doc.Broker.Published != 3 || doc.Broker.PublishErrors != 1 {
 		t.Errorf("snapshot %s", b)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,13 +16,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/admin"
+	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	"github.com/nowebsocket/nows/framework/wstest"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -637,37 +636,24 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// flakyBroker is an in-process broker whose publishes fail while down.
-type flakyBroker struct {
-	framework.Broker
-	down atomic.Bool
-}
-
-func (b *flakyBroker) Publish(ctx context.Context, topic string, payload []byte) error {
-	if b.down.Load() {
-		return errors.New("broker unreachable")
-	}
-	return b.Broker.Publish(ctx, topic, payload)
-}
-
 // TestBroker: with a broker, the snapshot and the metrics say it is
 // configured and up, then down with its error once publishes fail.
 func TestBroker(t *testing.T) {
-	b := &flakyBroker{Broker: framework.NewMemoryBroker()}
+	b := &brokertest.CutBroker{Broker: framework.NewMemoryBroker()}
 	e := newEnvOptions(t, framework.Options{Hub: framework.HubOptions{Broker: b}})
 	eventually(t, "the broker configured and up", func() bool {
 		doc := e.snapshot(t, "")
 		return doc.Broker.Configured && doc.Broker.OK && doc.Broker.Published > 0 && e.scrape(t)[`nows_broker_up{}`] == 1
 	})
 
-	b.down.Store(true)
+	b.Cut.Store(true)
 	e.srv.Dial(t, "/room/lobby").ExpectText("joined") // the join is published, and fails
 	var doc snapshotDoc
 	eventually(t, "the broker down in the snapshot", func() bool {
 		doc = e.snapshot(t, "")
 		return !doc.Broker.OK
 	})
-	if !doc.Broker.Configured || doc.Broker.PublishErrors == 0 || !strings.Contains(doc.Broker.Error, "broker unreachable") {
+	if !doc.Broker.Configured || doc.Broker.PublishErrors == 0 || !strings.Contains(doc.Broker.Error, "brokertest: cut off") {
 		t.Errorf("broker %+v, want configured, publish errors and the error", doc.Broker)
 	}
 	got := e.scrape(t)

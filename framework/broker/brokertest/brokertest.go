@@ -222,7 +222,7 @@ func testLargeBroadcast(t *testing.T, h Harness) {
 func testPresence(t *testing.T, h Harness) {
 	room := roomName(t, "r")
 	a := NewNode(t, h.NewBroker(t))
-	cut := &cutBroker{Broker: h.NewBroker(t)}
+	cut := &CutBroker{Broker: h.NewBroker(t)}
 	b := NewNode(t, cut)
 
 	var mu sync.Mutex
@@ -259,30 +259,33 @@ func testPresence(t *testing.T, h Harness) {
 
 	// Node b goes silent (as if it died): the others forget its members
 	// after 2.5 presence intervals, and learn them again when it is back.
-	cut.cut.Store(true)
+	cut.Cut.Store(true)
 	WaitMembers(t, room, []string{"alice"}, a, late)
 	Eventually(t, 5*time.Second, "leave event of bea on node a", sawEvent("leave (node lost) bea"))
-	cut.cut.Store(false)
+	cut.Cut.Store(false)
 	WaitMembers(t, room, []string{"alice", "bea"}, a, b, late)
 }
 
-// cutBroker makes a node look dead to the others while cut is set: its
-// publishes fail and it receives nothing.
-type cutBroker struct {
+// CutBroker wraps a Broker and cuts its node off while Cut is set: its
+// publishes fail and nothing is delivered to it, as when a node loses its
+// broker connection or looks dead to the others.
+type CutBroker struct {
 	framework.Broker
-	cut atomic.Bool
+	Cut atomic.Bool
 }
 
-func (c *cutBroker) Publish(ctx context.Context, topic string, p []byte) error {
-	if c.cut.Load() {
-		return fmt.Errorf("brokertest: cut")
+// Publish publishes p, or fails while Cut is set.
+func (c *CutBroker) Publish(ctx context.Context, topic string, p []byte) error {
+	if c.Cut.Load() {
+		return fmt.Errorf("brokertest: cut off")
 	}
 	return c.Broker.Publish(ctx, topic, p)
 }
 
-func (c *cutBroker) Subscribe(ctx context.Context, topic string, fn func([]byte)) (framework.Subscription, error) {
+// Subscribe subscribes fn, which gets nothing while Cut is set.
+func (c *CutBroker) Subscribe(ctx context.Context, topic string, fn func([]byte)) (framework.Subscription, error) {
 	return c.Broker.Subscribe(ctx, topic, func(p []byte) {
-		if !c.cut.Load() {
+		if !c.Cut.Load() {
 			fn(p)
 		}
 	})

@@ -20,6 +20,26 @@ func TestCluster(t *testing.T) {
 		t.Skip("builds and runs processes")
 	}
 	cfg := config{nodes: 2, members: 100, size: 64, rate: 20, duration: time.Second, loss: 5 * time.Second, bin: t.TempDir()}
+	forEachBroker(t, cfg, func(t *testing.T, r runResult) {
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.res.Broadcasts < 10 || r.res.Deliveries != r.res.Broadcasts*int64(cfg.members) || r.res.Lost != 0 || r.res.Dup != 0 {
+			t.Fatalf("%+v: want every broadcast delivered to all %d members once", r.res, cfg.members)
+		}
+		if len(r.res.Nodes) != 2 || r.res.Nodes[0].Members != 50 || r.res.Nodes[1].Members != 50 {
+			t.Fatalf("members per node %+v, want 50 and 50", r.res.Nodes)
+		}
+		if rep := report([]runResult{r}); !strings.Contains(rep, "| "+r.cfg.broker+" | 2 | 100 |") || !strings.Contains(rep, "| ok |") {
+			t.Errorf("report:\n%s", rep)
+		}
+	})
+}
+
+// forEachBroker builds the binaries of cfg, then runs the cluster over
+// NATS and over Redis, each in a subtest that check checks.
+func forEachBroker(t *testing.T, cfg config, check func(*testing.T, runResult)) {
+	t.Helper()
 	if err := build(&cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -30,19 +50,7 @@ func TestCluster(t *testing.T) {
 			}
 			cfg := cfg
 			cfg.broker = broker
-			r := runCluster(cfg)
-			if r.err != nil {
-				t.Fatal(r.err)
-			}
-			if r.res.Broadcasts < 10 || r.res.Deliveries != r.res.Broadcasts*int64(cfg.members) || r.res.Lost != 0 || r.res.Dup != 0 {
-				t.Fatalf("%+v: want every broadcast delivered to all %d members once", r.res, cfg.members)
-			}
-			if len(r.res.Nodes) != 2 || r.res.Nodes[0].Members != 50 || r.res.Nodes[1].Members != 50 {
-				t.Fatalf("members per node %+v, want 50 and 50", r.res.Nodes)
-			}
-			if rep := report([]runResult{r}); !strings.Contains(rep, "| "+broker+" | 2 | 100 |") || !strings.Contains(rep, "| ok |") {
-				t.Errorf("report:\n%s", rep)
-			}
+			check(t, runCluster(cfg))
 		})
 	}
 }
@@ -58,19 +66,7 @@ func TestClusterKill(t *testing.T) {
 	}
 	cfg := config{nodes: 3, members: 90, size: 64, rate: 20, duration: 3 * time.Second,
 		loss: 2 * time.Second, bin: t.TempDir(), presence: 100 * time.Millisecond, kill: true, killAfter: time.Second}
-	if err := build(&cfg); err != nil {
-		t.Fatal(err)
-	}
-	for _, broker := range []string{"nats", "redis"} {
-		t.Run(broker, func(t *testing.T) {
-			if _, err := exec.LookPath("redis-server"); err != nil && broker == "redis" && os.Getenv("CI") == "" {
-				t.Skip("redis-server not installed (apt-get install redis-server); CI installs it")
-			}
-			cfg := cfg
-			cfg.broker = broker
-			checkKill(t, runCluster(cfg))
-		})
-	}
+	forEachBroker(t, cfg, checkKill)
 }
 
 // checkKill checks a -kill run of 3 nodes × 30 members, 20 broadcasts/s

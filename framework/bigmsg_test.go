@@ -4,16 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	natsbroker "github.com/nowebsocket/nows/framework/broker/natsbroker"
@@ -28,19 +25,7 @@ import (
 // 127.0.0.1 and returns a function that connects a broker to it.
 func startNATS(t *testing.T) func(testing.TB) framework.Broker {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready within 10s")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	url := ns.ClientURL()
+	url := startNATSServer(t) // nodeloss_test.go
 	return func(t testing.TB) framework.Broker {
 		t.Helper()
 		b, err := natsbroker.Connect(url, natsbroker.Options{ReconnectWait: 50 * time.Millisecond})
@@ -59,40 +44,7 @@ func startNATS(t *testing.T) func(testing.TB) framework.Broker {
 // function that connects a broker to it.
 func startRedis(t *testing.T) func(testing.TB) framework.Broker {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is required in CI: %v", err)
-		}
-		t.Skip("redis-server not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	brokertest.Eventually(t, 10*time.Second, "redis-server listening", func() bool {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	})
+	addr := startRedisProcess(t).addr() // redisoutage_test.go
 	return func(t testing.TB) framework.Broker {
 		t.Helper()
 		b, err := redisbroker.Connect("redis://"+addr, redisbroker.Options{})

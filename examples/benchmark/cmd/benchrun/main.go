@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/nowebsocket/nows/examples/benchmark/internal/fanres"
+	"github.com/nowebsocket/nows/examples/benchmark/internal/procstat"
 )
 
 // The servers, in the order they run. Their names are the report's. fanPkg
@@ -467,7 +468,7 @@ func runOne(ctx context.Context, sc scenario, s benchServer, bin, benchBin strin
 	case "idle":
 		return runIdle(ctx, srv, benchBin, args, idle)
 	default:
-		cpu0, err := cpuTicks(srv.pid)
+		cpu0, err := procstat.CPUTicks(srv.pid)
 		if err != nil {
 			return sample{}, err
 		}
@@ -475,7 +476,7 @@ func runOne(ctx context.Context, sc scenario, s benchServer, bin, benchBin strin
 		if err != nil {
 			return sample{}, err
 		}
-		cpu1, err := cpuTicks(srv.pid)
+		cpu1, err := procstat.CPUTicks(srv.pid)
 		if err != nil {
 			return sample{}, err
 		}

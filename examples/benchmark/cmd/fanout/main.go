@@ -30,7 +30,6 @@ package main
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -46,6 +45,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nowebsocket/nows/examples/benchmark/internal/fanres"
+	"github.com/nowebsocket/nows/examples/benchmark/internal/procstat"
 )
 
 type config struct {
@@ -292,10 +292,10 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 			done++
 		}
 	}
-	srv0, _ := cpuTicks(cfg.pid)
-	cli0, _ := cpuTicks(os.Getpid())
+	srv0, _ := procstat.CPUTicks(cfg.pid)
+	cli0, _ := procstat.CPUTicks(os.Getpid())
 	nodes0 := nodeTicks(cfg.pids)
-	broker0, _ := cpuTicks(cfg.brokerPid)
+	broker0, _ := procstat.CPUTicks(cfg.brokerPid)
 	start := time.Now()
 	if cfg.mark {
 		fmt.Fprintln(os.Stderr, "fanout: sending")
@@ -321,10 +321,10 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 		advance(time.Now().UnixNano())
 	}
 	end := time.Unix(0, max(sh.lastRecv.Load(), endSend.UnixNano()))
-	srv1, _ := cpuTicks(cfg.pid)
-	cli1, _ := cpuTicks(os.Getpid())
+	srv1, _ := procstat.CPUTicks(cfg.pid)
+	cli1, _ := procstat.CPUTicks(os.Getpid())
 	nodes1 := nodeTicks(cfg.pids)
-	broker1, _ := cpuTicks(cfg.brokerPid)
+	broker1, _ := procstat.CPUTicks(cfg.brokerPid)
 	stopReaders()
 
 	var st stats
@@ -387,7 +387,7 @@ func run(cfg config, urls []string) (fanres.Result, error) {
 func nodeTicks(pids []int) []int64 {
 	ticks := make([]int64, len(pids))
 	for i, pid := range pids {
-		ticks[i], _ = cpuTicks(pid)
+		ticks[i], _ = procstat.CPUTicks(pid)
 	}
 	return ticks
 }
@@ -414,33 +414,6 @@ func membersOf(i, members, n int) int {
 		k++
 	}
 	return k
-}
-
-// cpuTicks returns the process's user+system CPU time in clock ticks, from
-// /proc/PID/stat, or 0 for pid 0.
-func cpuTicks(pid int) (int64, error) {
-	if pid <= 0 {
-		return 0, nil
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc/PID/stat")
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("malformed /proc/PID/stat")
-	}
-	return u + st, nil
 }
 
 // raiseFileLimit raises the soft limit on open files towards need.

@@ -13,8 +13,6 @@ import (
 // that takes them (see [RouteFunc]); `nows registry` lists both:
 //
 //	var Chat = framework.NewBlueprint("/chat", framework.Route[Room]("/room/{id}"))
-//
-// Register reads it; later changes do not reach servers it was registered with.
 type Blueprint struct {
 	prefix string
 	routes []RouteSpec

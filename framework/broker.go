@@ -15,9 +15,8 @@ type Broker interface {
 	// publisher's own included, in order; it may not keep payload.
 	Publish(ctx context.Context, topic string, payload []byte) error
 
-	// Subscribe calls fn, one call at a time, with every payload
-	// published to topic until the subscription is closed; the payload
-	// is valid only until fn returns.
+	// Subscribe calls fn, one call at a time, with every payload published
+	// to topic until the subscription closes; payload is valid during fn.
 	Subscribe(ctx context.Context, topic string, fn func(payload []byte)) (Subscription, error)
 }
 

@@ -113,8 +113,7 @@ func (c Cause) String() string {
 
 // CloseStatus describes how a connection ended.
 type CloseStatus struct {
-	// Code is the code of the side that closed first, or 1006 (abnormal
-	// closure) when the connection broke without a close frame.
+	// Code is the first side's close code, or 1006 with no close frame.
 	Code websocket.StatusCode
 	// Reason is the close reason that went with Code.
 	Reason string

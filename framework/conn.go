@@ -49,14 +49,10 @@ type Conn struct {
 	hs atomic.Pointer[connState] // rooms, user and send queue; made on first use (rooms.go)
 }
 
-// SendText sends a text message. text must be valid UTF-8.
-//
-// With the ctx handed to a hook (or one without a deadline) the send is
-// bounded by Options.WriteTimeout; a ctx with its own deadline bounds it too,
-// and its expiry closes the connection. A send queued behind broadcasts
-// still waiting for the connection is instead dropped unwritten when its
-// ctx ends first (it returns ctx.Err() and the connection stays open), or,
-// once the queue has begun writing it, returns the write's outcome.
+// SendText sends a text message. text must be valid UTF-8. Options.WriteTimeout
+// bounds the send, and so does ctx's deadline, whose expiry closes the
+// connection; a send still queued behind broadcasts when ctx ends is dropped
+// (ctx.Err(), the connection stays open).
 func (c *Conn) SendText(ctx context.Context, text string) error {
 	if !utf8.ValidString(text) {
 		return fmt.Errorf("framework: SendText: text is not valid UTF-8")
@@ -124,11 +120,10 @@ func (c *Conn) write(ctx context.Context, typ websocket.MessageType, p []byte) e
 	return c.ws.Write(ctx, typ, p)
 }
 
-// Close starts the close handshake with code and reason and waits for it to
-// finish (at most a few seconds). OnClose then reports CauseClosed. Later
-// calls do nothing and return nil. A reason over 123 bytes is cut to fit,
-// at a UTF-8 boundary. code must be one a close frame may carry (1000-1003,
-// 1007-1014, 3000-4999), else the error wraps ErrBadCloseCode.
+// Close starts the close handshake with code and reason and waits for it
+// (a few seconds at most); OnClose reports CauseClosed, later calls do
+// nothing. A reason over 123 bytes is cut at a UTF-8 boundary; a code a
+// close frame may not carry gets an error wrapping ErrBadCloseCode.
 func (c *Conn) Close(code websocket.StatusCode, reason string) error {
 	reason, err := checkClose(code, reason)
 	if err != nil {

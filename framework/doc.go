@@ -12,17 +12,9 @@
 // what would fail later: two routes matching the same paths, a method
 // named like a hook with another signature. [Run] serves an app in one
 // call, with the limits of [Options] bound to flags by
-// [Options.BindFlags].
+// [Options.BindFlags]. Close codes and message types are coder/websocket's.
 //
-// Close codes, message types and close errors are coder/websocket's
-// (websocket.StatusPolicyViolation, websocket.CloseError), whose
-// connection [Conn.Unwrap] hands out: one set of names serves both.
-//
-// Rooms live here, as joining one and its send queue are part of a
-// connection's write path. Every server has a [Hub]; with a [Broker] its
-// rooms span every node. The NATS and Redis adapters are sub-packages of
-// framework/broker: importing framework brings in only coder/websocket.
-//
-// Package framework/wstest tests handlers over real sockets. The guide is
-// in the repository's docs/ folder.
+// Every server has a [Hub] of rooms; with a [Broker] (sub-packages of
+// framework/broker) they span every node. framework/wstest tests handlers
+// over real sockets; the guide is in the repository's docs/ folder.
 package framework

@@ -12,13 +12,9 @@ var (
 	ErrClosed = errors.New("framework: connection closed")
 	// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
 	ErrServerClosed = errors.New("framework: server closed")
-	// ErrRouteConflict is wrapped by the error Register returns when two
-	// routes match the same paths; the message names both routes and
-	// where each was declared.
+	// ErrRouteConflict: two routes match the same paths (Register).
 	ErrRouteConflict = errors.New("framework: route conflict")
-	// ErrBadHandler is wrapped by the error Register returns for a handler
-	// it cannot serve: no OnMessage nor OnBinary, or a method named like a
-	// hook with another signature.
+	// ErrBadHandler: a handler Register cannot serve (see its error).
 	ErrBadHandler = errors.New("framework: bad handler")
 	// ErrBadCloseCode is returned for a close code that may not be sent.
 	ErrBadCloseCode = errors.New("framework: close code may not be sent")

@@ -17,12 +17,10 @@ type flagState struct {
 }
 
 // BindFlags defines on fs a flag for the address and every limit of o,
-// each also read from an environment variable (--addr and NOWS_ADDR, and
-// so on: -help lists them). The flag wins over the variable, over o, over
-// the default. Sizes take bytes or a KiB, MiB or GiB suffix; durations Go's
-// syntax (1m30s). [Run] and [Server.ListenAndServe] report a variable that
-// does not parse. It also defines --routes (see Run). Parse fs before
-// using o.
+// each also read from an environment variable (--addr and NOWS_ADDR...;
+// -help lists them), and --routes (see Run). The flag wins over the
+// variable, over o. Sizes take a KiB, MiB or GiB suffix. Parse fs before
+// using o; Run reports a variable that does not parse.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	o.flags = &flagState{}
 	def := o.withDefaults()

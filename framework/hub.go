@@ -62,10 +62,9 @@ func newNodeID() string {
 }
 
 // Hub is a server's rooms, on every node that shares its [Broker]: who is
-// in which room, broadcasts to them, disconnects. Get it with [Server.Hub]
-// or [Conn.Hub]; its methods are safe for concurrent use. A broadcast
-// reaches each member once, through its bounded send queue
-// ([QueueOptions]); while the broker is down, local delivery goes on.
+// in which room, broadcasts to them (once per member, through its send
+// queue), disconnects. Get it with [Server.Hub] or [Conn.Hub]; its
+// methods are safe for concurrent use.
 type Hub struct {
 	srv      *Server
 	log      *slog.Logger
@@ -144,11 +143,9 @@ func (s *Server) Hub() *Hub {
 // what is left, says goodbye to the other nodes and leaves the broker.
 func (s *Server) closeHub() { s.Hub().close() }
 
-// NewHub returns a hub for a process that serves no WebSocket (a worker, a
-// cron job) but shares opts.Broker with the servers: it broadcasts to
-// their rooms, disconnects their users and sees their members. Unlike a
-// server's hub, it publishes at once and returns the broker's error.
-// Close it when done.
+// NewHub returns a hub for a process that serves no WebSocket (a worker)
+// but shares opts.Broker with the servers; it publishes at once and
+// returns the broker's error. Close it when done.
 func NewHub(opts HubOptions) *Hub {
 	return newHub(nil, opts.withDefaults(), slog.Default())
 }
@@ -340,10 +337,9 @@ func (h *Hub) brokerResult(err error, op string) {
 	}
 }
 
-// Err returns the last broker error (wrapping ErrBroker) while the broker
-// is unavailable, as seen within about PresenceInterval; else, for 3
-// intervals after messages of another node were found missing, an error
-// naming it and how many; else nil.
+// Err returns the broker's error (wrapping ErrBroker) while it is down;
+// else, for 3 PresenceIntervals after messages of another node went
+// missing, an error naming it and how many; else nil.
 func (h *Hub) Err() error {
 	h.errMu.Lock()
 	defer h.errMu.Unlock()

@@ -8,9 +8,8 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Message is a message for many connections: what [Hub.Broadcast] sends. Make one with [Text], [Binary] or [JSON]. A
-// Message is shared by every recipient and by the send queues that hold
-// it: its Data must not be changed once it has been broadcast.
+// Message is what [Hub.Broadcast] sends: make one with [Text], [Binary] or
+// [JSON]. Every recipient shares it: do not change Data once broadcast.
 type Message struct {
 	Type websocket.MessageType
 	Data []byte

@@ -6,12 +6,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// An Observer sees what happens on a Server (Options.Observer): the
-// sub-package framework/metrics turns its events into Prometheus metrics.
-// Observe is called on the server's hot paths, from many goroutines at
-// once, sometimes under a connection's locks: it must be quick, must not
-// block, and must not call back into the Conn. Events carry route patterns
-// (such as "/chat/{room}"), never raw paths.
+// An Observer sees what happens on a Server (Options.Observer; see
+// framework/metrics). Observe runs on hot paths, concurrently, sometimes
+// under a connection's locks: it must be quick and never block.
 type Observer interface {
 	Observe(Event)
 }
@@ -34,17 +31,14 @@ const (
 
 // Event is one thing an Observer sees; Kind says which fields are set.
 type Event struct {
-	Kind     EventKind
-	Route    string
-	Status   int
-	Type     websocket.MessageType
-	Bytes    int
-	Count    int
-	Code     websocket.StatusCode
-	Cause    Cause
-	Hook     string
-	Duration time.Duration
-	Err      error
+	Kind                 EventKind
+	Route, Hook          string // Route: the route's pattern, never a raw path
+	Status, Bytes, Count int
+	Type                 websocket.MessageType
+	Code                 websocket.StatusCode
+	Cause                Cause
+	Duration             time.Duration
+	Err                  error
 }
 
 // observe reports an event on c's route, when the server has an observer.

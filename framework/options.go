@@ -10,9 +10,8 @@ import (
 // default, so Options{} is a complete, safe configuration.
 type Options struct {
 	// Addr is where ListenAndServe listens. Defaults to "0.0.0.0:8765".
-	// With ReusePort (SO_REUSEPORT: Linux only, elsewhere ListenAndServe
-	// fails), the processes of one user that all set it share Addr, and
-	// the kernel spreads the connections among them.
+	// With ReusePort (SO_REUSEPORT, Linux only), the processes that set it
+	// share Addr, and the kernel spreads the connections among them.
 	Addr      string
 	ReusePort bool
 
@@ -93,8 +92,7 @@ type Options struct {
 	// RouteSpec.WithQueue).
 	SendQueue QueueOptions
 
-	// Observer, when set, sees handshakes, connections, messages, hooks,
-	// drops and publishes as they happen (see Observer).
+	// Observer, when set, sees what happens on the server (see Observer).
 	Observer Observer
 
 	flags *flagState // what BindFlags learned (flags.go)

@@ -24,10 +24,9 @@ func (p Params) Int(name string) int64 { return p.v.Int(name) }
 // such parameter or it is not a float.
 func (p Params) Float(name string) float64 { return p.v.Float(name) }
 
-// Get returns the typed value of the named parameter: a string for str,
-// path and uuid, an int64 for int, a float64 for float, and what the parse
-// function returned for a custom type ([Options.ParamTypes]). It reports
-// whether there is such a parameter.
+// Get returns the typed value of the named parameter, and whether there is
+// one: a string for str, path and uuid, an int64 for int, a float64 for
+// float, what [Options.ParamTypes]'s function returned for a custom type.
 func (p Params) Get(name string) (any, bool) { return p.v.Get(name) }
 
 // All yields each parameter's name and typed value (as [Params.Get] gives

@@ -41,15 +41,12 @@ type QueuePolicy int
 // The send-queue policies. The zero QueuePolicy means the default: the
 // server's policy on a route, QueueClose on the server.
 const (
-	// QueueClose closes the connection with 1013 Try Again Later
-	// (CauseSlow); the messages still queued are dropped.
+	// QueueClose closes the connection with 1013 (CauseSlow), dropping its queue.
 	QueueClose QueuePolicy = iota + 1
 	// QueueDrop drops the new message (the hub counts it).
 	QueueDrop
-	// QueueBlock waits up to BlockTimeout for room, then closes the
-	// connection as QueueClose does: lossless while clients keep up. A
-	// local Broadcast waits, after the others have their copies; one from
-	// the broker waits aside, never stalling the node's other rooms.
+	// QueueBlock waits up to BlockTimeout for room (a broadcast from the
+	// broker waits aside), then closes as QueueClose does.
 	QueueBlock
 )
 
@@ -66,16 +63,14 @@ func (p QueuePolicy) String() string {
 	return fmt.Sprintf("QueuePolicy(%d)", int(p))
 }
 
-// QueueOptions bounds the send queue of each connection: the messages
-// broadcast to it that the client has not taken yet. Set the server's in
-// Options.SendQueue and a route's with [RouteSpec.WithQueue]; zero fields
-// take the server's value, then the defaults below.
+// QueueOptions bounds each connection's send queue: what was broadcast to
+// it and not yet taken. Set in Options.SendQueue and [RouteSpec.WithQueue];
+// zero fields take the server's value, then the defaults below.
 type QueueOptions struct {
 	// MaxMessages is how many messages may wait. Defaults to 256.
 	MaxMessages int
-	// MaxBytes is how many bytes of messages may wait. A message larger
-	// than MaxBytes is still queued when the queue is empty. Defaults to
-	// 4 MiB.
+	// MaxBytes is how many bytes may wait (one larger message still fits
+	// an empty queue). Defaults to 4 MiB.
 	MaxBytes int
 	// Policy says what happens to a broadcast that does not fit.
 	// Defaults to QueueClose.

@@ -87,10 +87,9 @@ func (c *Conn) User() string {
 	return cs.user
 }
 
-// Join adds the connection to room; joining twice does nothing. The
-// connection leaves its rooms by itself when it ends, after OnClose (so
-// that OnClose can still see Rooms and tell the others). Join returns
-// ErrClosed once the connection is closing.
+// Join adds the connection to room (twice does nothing); it returns
+// ErrClosed once the connection is closing. A connection leaves its rooms
+// when it ends, after OnClose, which can still see them.
 func (c *Conn) Join(room string) error {
 	if room == "" {
 		return ErrEmptyName

@@ -12,12 +12,10 @@ import (
 )
 
 // Run is the whole of an app's main: it registers the blueprints on s and
-// serves them on Options.Addr until ctx ends or the process gets SIGINT or
-// SIGTERM (clients get 1001) or SIGHUP (1012, from `nows run --watch`),
-// then shuts down gracefully and returns nil. Errors found before it
-// listens come first: a bad variable of [Options.BindFlags], a route
-// conflict or bad handler ([Server.Register]), an address in use. With
-// --routes (BindFlags) it prints the routes as JSON lines instead.
+// serves them on Options.Addr until ctx ends or SIGINT or SIGTERM (1001)
+// or SIGHUP (1012), then shuts down gracefully and returns nil. What fails
+// before it listens (a bad flag variable, [Server.Register]'s errors, an
+// address in use) is its error. With --routes it prints the routes instead.
 func Run(ctx context.Context, s *Server, bps ...*Blueprint) error {
 	if err := s.opts.flags.check(); err != nil {
 		return err

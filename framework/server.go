@@ -436,10 +436,9 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	return s.Serve(ctx, ln)
 }
 
-// Shutdown stops accepting, closes every connection with 1001 Going Away
-// through the close handshake, and returns when every OnClose has run.
-// When ctx ends first, the rest are cut (their OnClose still runs) and
-// ctx's error is returned; a hook ignoring its context gets one more second.
+// Shutdown stops accepting, closes every connection with 1001, and returns
+// when every OnClose has run; when ctx ends first, the rest are cut (their
+// OnClose still runs) and ctx's error is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.shutdown(ctx, websocket.StatusGoingAway, "server shutting down")
 }

@@ -337,18 +337,7 @@ func TestHubSlowClient(t *testing.T) {
 				t.Errorf("hub SlowClosed: got %d, want 1", st.SlowClosed)
 			}
 			// The slow client reads again: what was in flight, then 1013.
-			rctx, rcancel := context.WithTimeout(context.Background(), rawTimeout)
-			defer rcancel()
-			for {
-				_, _, err := slow.Read(rctx)
-				if err == nil {
-					continue
-				}
-				if code := websocket.CloseStatus(err); code != websocket.StatusTryAgainLater {
-					t.Fatalf("slow client: got %v, want close 1013", err)
-				}
-				break
-			}
+			expectClose1013(t, slow)
 			eventually(t, "the end of the slow client", func() bool { return !slowConn.Connected() && slowConn.Context().Err() != nil })
 		})
 	}

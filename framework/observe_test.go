@@ -12,7 +12,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
-	"github.com/nowebsocket/nows/framework/broker/brokertest"
 )
 
 // recorder is an Observer that keeps every event.
@@ -135,31 +134,10 @@ func TestObserverBlockedAndDropped(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
 	rec := &recorder{}
-	mb := framework.NewMemoryBroker()
-	opts := framework.Options{
-		Hub:       framework.HubOptions{Broker: mb, PresenceInterval: brokertest.PresenceInterval},
-		SendQueue: blockQueue(timeout),
-	}
-	n1 := serve(t, opts, brokertest.Rooms)
-	opts.Observer = rec
-	n2 := serve(t, opts, brokertest.Rooms)
+	n1, n2 := blockNodesObserved(t, timeout, rec)
 	dialSlow(t, n2.URL("/rooms/A?user=slow"))
 	waitMember(t, n1.Hub(), "A", "slow")
-	slowConn := localConn(t, n2.Hub(), "A", "slow")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	payload := strings.Repeat("x", 16<<10)
-	for sent := 0; slowConn.Connected(); sent++ {
-		if sent == 4000 {
-			t.Fatalf("the slow client is still open after %d broadcasts", sent)
-		}
-		if err := n1.Hub().Broadcast(ctx, "A", framework.Text(payload)); err != nil {
-			t.Fatal(err)
-		}
-		if sent%50 == 49 {
-			time.Sleep(timeout / 10)
-		}
-	}
+	overflowSlow(t, n1.Hub(), "A", localConn(t, n2.Hub(), "A", "slow"), timeout)
 	eventually(t, "a blocked and a dropped broadcast observed", func() bool {
 		var blocked, dropped bool
 		rec.mu.Lock()

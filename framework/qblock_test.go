@@ -29,12 +29,58 @@ func blockQueue(timeout time.Duration) framework.QueueOptions {
 // send queues, serving the probe routes and brokertest.Rooms.
 func blockNodes(t *testing.T, timeout time.Duration) (n1, n2 *wstest.Server) {
 	t.Helper()
+	return blockNodesObserved(t, timeout, nil)
+}
+
+// blockNodesObserved is blockNodes with obs as node 2's Observer.
+func blockNodesObserved(t *testing.T, timeout time.Duration, obs framework.Observer) (n1, n2 *wstest.Server) {
+	t.Helper()
 	mb := framework.NewMemoryBroker()
 	opts := framework.Options{
 		Hub:       framework.HubOptions{Broker: mb, PresenceInterval: brokertest.PresenceInterval},
 		SendQueue: blockQueue(timeout),
 	}
-	return serve(t, opts, brokertest.Rooms), serve(t, opts, brokertest.Rooms)
+	n1 = serve(t, opts, brokertest.Rooms)
+	opts.Observer = obs
+	return n1, serve(t, opts, brokertest.Rooms)
+}
+
+// overflowSlow broadcasts 16 KiB messages from hub to room until slow, a
+// member that does not read, is closed for overflow (QueueBlock's
+// timeout), pausing now and then so that the broker delivers.
+func overflowSlow(t *testing.T, hub *framework.Hub, room string, slow *framework.Conn, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	payload := strings.Repeat("x", 16<<10)
+	for sent := 0; slow.Connected(); sent++ {
+		if sent == 4000 {
+			t.Fatalf("the slow client is still open after %d broadcasts (stats %+v)", sent, framework.QueueStats(slow))
+		}
+		if err := hub.Broadcast(ctx, room, framework.Text(strconv.Itoa(sent)+" "+payload)); err != nil {
+			t.Fatal(err)
+		}
+		if sent%50 == 49 {
+			time.Sleep(timeout / 10) // let the broker deliver and the timer run
+		}
+	}
+}
+
+// expectClose1013 reads what slow still gets, then its close: 1013.
+func expectClose1013(t *testing.T, slow *websocket.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+	defer cancel()
+	for {
+		_, _, err := slow.Read(ctx)
+		if err == nil {
+			continue
+		}
+		if code := websocket.CloseStatus(err); code != websocket.StatusTryAgainLater {
+			t.Fatalf("slow client: got %v, want close 1013", err)
+		}
+		return
+	}
 }
 
 // waitMember waits until hub sees a member of room with user.
@@ -217,37 +263,12 @@ func TestQueueBlockBrokerTimeout(t *testing.T) {
 	slow := dialSlow(t, n2.URL("/rooms/A?user=slow"))
 	waitMember(t, n1.Hub(), "A", "slow")
 	slowConn := localConn(t, n2.Hub(), "A", "slow")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	payload := strings.Repeat("x", 16<<10)
-	for sent := 0; slowConn.Connected(); sent++ {
-		if sent == 4000 {
-			t.Fatalf("the slow client is still open after %d broadcasts (stats %+v)", sent, framework.QueueStats(slowConn))
-		}
-		if err := n1.Hub().Broadcast(ctx, "A", framework.Text(strconv.Itoa(sent)+" "+payload)); err != nil {
-			t.Fatal(err)
-		}
-		if sent%50 == 49 {
-			time.Sleep(timeout / 10) // let the broker deliver and the timer run
-		}
-	}
+	overflowSlow(t, n1.Hub(), "A", slowConn, timeout)
 	if st := framework.HubStats(n2.Hub()); st.SlowClosed != 1 || st.Dropped == 0 {
 		t.Errorf("node 2 hub stats %+v: want 1 slow client closed, some messages dropped", st)
 	}
 	// The slow client reads again: what was in flight, then 1013.
-	rctx, rcancel := context.WithTimeout(context.Background(), rawTimeout)
-	defer rcancel()
-	for {
-		_, _, err := slow.Read(rctx)
-		if err == nil {
-			continue
-		}
-		if code := websocket.CloseStatus(err); code != websocket.StatusTryAgainLater {
-			t.Fatalf("slow client: got %v, want close 1013", err)
-		}
-		break
-	}
+	expectClose1013(t, slow)
 	eventually(t, "the end of the slow client", func() bool { return slowConn.Context().Err() != nil })
 }
 

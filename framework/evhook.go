@@ -1,6 +1,8 @@
 package framework
 
 import (
+	"log/slog"
+
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/internal/evhook"
 )
@@ -18,4 +20,5 @@ func init() {
 	evhook.Refuse = func(c any, code int, reason string) {
 		c.(*Conn).fail(websocket.StatusCode(code), reason, CauseProtocol, nil)
 	}
+	evhook.Logger = func(c any) *slog.Logger { return c.(*Conn).srv.log }
 }

@@ -4,6 +4,8 @@
 // where they are framework types, which this package cannot import.
 package evhook
 
+import "log/slog"
+
 var (
 	// Relabel returns the framework.RouteSpec rs with the handler name
 	// and declaration site ("dir/file.go:line") that `nows routes` and
@@ -22,4 +24,7 @@ var (
 	// Refuse closes c with code and reason, a protocol error of the client
 	// (framework.CauseProtocol).
 	Refuse func(c any, code int, reason string)
+
+	// Logger returns the logger of c's server.
+	Logger func(c any) *slog.Logger
 )

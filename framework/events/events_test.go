@@ -13,6 +13,7 @@ import (
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/events"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/wire"
 	"go.uber.org/goleak"
 )
 
@@ -198,6 +199,12 @@ func exchange(t *testing.T, c *wstest.Client, pairs ...string) {
 		if pairs[i+1] != "" {
 			c.ExpectText(pairs[i+1])
 		}
+	}
+}
+
+func TestSubprotocolIsWire(t *testing.T) {
+	if events.Subprotocol != wire.Subprotocol {
+		t.Errorf("events.Subprotocol %q, wire.Subprotocol %q", events.Subprotocol, wire.Subprotocol)
 	}
 }
 

@@ -62,6 +62,12 @@ func (r *Room) note(s string) {
 
 func (r *Room) OnOpen(ctx context.Context, c *framework.Conn) error {
 	r.note("open")
+	switch q := c.Request().URL.Query(); {
+	case q.Has("fail"):
+		return errors.New("no database")
+	case q.Has("panic"):
+		panic("open panicked")
+	}
 	if c.Request().URL.Query().Has("ask") { // a request from inside OnOpen
 		var got nonce
 		err := events.Request(ctx, c, "ping.me", nonce{7}, &got)

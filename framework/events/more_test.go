@@ -416,3 +416,69 @@ func TestRequestAfterClose(t *testing.T) {
 		t.Errorf("Request after close: %v", err)
 	}
 }
+
+// TestFullQueueClose: with the queue full and the read loop waiting for
+// room, a close from the server still ends the connection; the work
+// queued runs, then OnClose.
+func TestFullQueueClose(t *testing.T) {
+	hold := make(chan struct{})
+	held := make(chan *framework.Conn, 1)
+	var ran atomic.Int64
+	closed := make(chan int64, 1)
+	srv := wstest.NewServer(t, framework.NewBlueprint("", events.RouteFunc("/q", func() *Hold { return &Hold{ran: &ran, closed: closed} },
+		events.On("hold", func(h *Hold, ctx context.Context, c *framework.Conn, _ struct{}) error {
+			held <- c
+			<-hold
+			return nil
+		}),
+		events.On("count", func(h *Hold, ctx context.Context, c *framework.Conn, _ struct{}) error {
+			h.ran.Add(1)
+			return nil
+		}))))
+	c := dial(t, srv, "/q")
+	c.SendText(`{"event":"hold"}`)
+	fc := <-held
+	const queued = 40 // more than the queue holds: the read loop waits
+	for range queued {
+		c.SendText(`{"event":"count"}`)
+	}
+	readDone := make(chan error, 1)
+	go func() { // the client answers the close as it reads it
+		for {
+			if _, _, err := c.Conn().Read(context.Background()); err != nil {
+				readDone <- err
+				return
+			}
+		}
+	}()
+	closeDone := make(chan error, 1)
+	go func() { closeDone <- fc.Close(4001, "enough") }()
+	for deadline := time.Now().Add(5 * time.Second); fc.Connected(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the close did not start")
+		}
+	}
+	close(hold)
+	select {
+	case n := <-closed:
+		if n == 0 || n > queued {
+			t.Errorf("OnClose ran after %d queued events, want 1 to %d", n, queued)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnClose did not run")
+	}
+	if err := <-closeDone; err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := <-readDone; websocket.CloseStatus(err) != 4001 {
+		t.Errorf("the client read %v, want close 4001", err)
+	}
+}
+
+// Hold counts what ran before OnClose.
+type Hold struct {
+	ran    *atomic.Int64
+	closed chan<- int64
+}
+
+func (h *Hold) OnClose(c *framework.Conn, st framework.CloseStatus) { h.closed <- h.ran.Load() }

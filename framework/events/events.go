@@ -53,7 +53,7 @@ func (e *Error) Error() string { return (*wire.Error)(e).Error() }
 // Errors of Request.
 var (
 	// ErrTimeout: the client did not reply in time (ctx's deadline, or
-	// 10 s). It wraps context.DeadlineExceeded.
+	// 10 s); Request's error wraps it and context.DeadlineExceeded.
 	ErrTimeout = errors.New("events: request timed out")
 	// ErrNotEvents: the connection did not choose the nows.v1 protocol.
 	ErrNotEvents = errors.New("events: the connection does not speak nows.v1")

@@ -549,7 +549,12 @@ class Client {
 // resolveURL makes url absolute against the page (in a browser) and maps
 // http(s) to ws(s).
 function resolveURL(url) {
-  const base = globalThis.location && globalThis.location.href;
+  let base;
+  try {
+    base = globalThis.location?.href; // a page or a worker; some runtimes throw
+  } catch {
+    base = undefined;
+  }
   const u = base ? new URL(url, base) : new URL(url);
   if (u.protocol === "http:") u.protocol = "ws:";
   else if (u.protocol === "https:") u.protocol = "wss:";

@@ -118,6 +118,15 @@ test("a plain text message arrives as the message event", T, async () => {
   assert.equal(await json, '{"name":"ada","text":"hi"}');
 });
 
+test("a binary message arrives as the binary event, an ArrayBuffer", T, async () => {
+  const c = await client();
+  const got = next(c, "binary");
+  await c.request("bytes", { text: "raw" });
+  const buf = await got;
+  assert.ok(buf instanceof ArrayBuffer);
+  assert.equal(new TextDecoder().decode(buf), "raw");
+});
+
 test("on/off: listeners get the server's events until removed", T, async () => {
   const c = await client();
   await c.join("events-room");

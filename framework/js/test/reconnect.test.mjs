@@ -20,7 +20,7 @@ test("reconnects after the server restarts: disconnected, reconnecting, connecte
   const reconnecting = record(c, "reconnecting");
   const down = next(c, "disconnected");
   const up = next(c, "connected");
-  await control("/restart?down=300");
+  await control("/restart?down=600");
   const d = await down;
   assert.equal(d.code, 1012);
   assert.equal(d.willRetry, true);
@@ -29,9 +29,12 @@ test("reconnects after the server restarts: disconnected, reconnecting, connecte
   assert.equal(c.connected, true);
   assert.ok(reconnecting.length >= 1, "no reconnecting event");
   assert.equal(reconnecting[0].attempt, 1);
+  // Full jitter: attempt n waits 0 to min(maxDelay, minDelay * 2^(n-1)).
   for (const r of reconnecting) {
-    assert.ok(r.delay >= 0 && r.delay <= 200, `delay ${r.delay} beyond maxDelay`);
+    const cap = Math.min(200, 20 * 2 ** (r.attempt - 1));
+    assert.ok(r.delay >= 0 && r.delay <= cap, `attempt ${r.attempt}: delay ${r.delay} beyond ${cap}`);
   }
+  assert.ok(reconnecting.length >= 3, `${reconnecting.length} attempts in 600 ms`);
   assert.deepEqual(
     reconnecting.map((r) => r.attempt),
     reconnecting.map((_, i) => i + 1),
@@ -61,9 +64,9 @@ test("a join made while disconnected resolves once connected", T, async () => {
   await control("/restart?down=300");
   await down;
   const joined = c.join("later");
-  const refused = c.join("secret-later");
+  const refused = rejection(c.join("secret-later"));
   await joined;
-  assert.equal((await rejection(refused)).code, "forbidden");
+  assert.equal((await refused).code, "forbidden");
   await up;
   assert.deepEqual(c.rooms, ["later"]);
   assert.deepEqual(await c.request("rooms", {}), ["later"]);
@@ -122,13 +125,14 @@ test("a buffered request that times out is never sent", T, async () => {
 
 test("requests in flight when the connection drops reject with disconnected", T, async () => {
   const c = await client("/t/inflight");
-  const p1 = c.request("slow", { ms: 5000 }, { timeout: 8000 });
-  const p2 = c.request("slow", { ms: 5000 }, { timeout: 8000 });
+  // rejection() right away: a rejection nobody handles yet fails the run.
+  const p1 = rejection(c.request("slow", { ms: 5000 }, { timeout: 8000 }));
+  const p2 = rejection(c.request("slow", { ms: 5000 }, { timeout: 8000 }));
   await eventually("the server holds a slow request", async () => (await control("/slow", "GET")) >= 1);
   const start = Date.now();
   await control("/close?code=1011&path=/t/inflight");
   for (const p of [p1, p2]) {
-    const err = await rejection(p);
+    const err = await p;
     assert.equal(err.code, "disconnected");
     assert.equal(err.event, "slow");
   }
@@ -136,16 +140,28 @@ test("requests in flight when the connection drops reject with disconnected", T,
   await next(c, "connected"); // 1011: reconnects
 });
 
+test("a connection lost without a close frame is 1006, and reconnects", T, async () => {
+  const c = await client("/t/drop");
+  const pending = rejection(c.request("slow", { ms: 5000 }));
+  const down = next(c, "disconnected");
+  const up = next(c, "connected");
+  await control("/close?code=drop&path=/t/drop");
+  assert.deepEqual(await down, { code: 1006, reason: "", willRetry: true });
+  assert.equal((await pending).code, "disconnected");
+  await up;
+  assert.deepEqual(await c.request("echo", { text: "again" }), { text: "again" });
+});
+
 test("no reconnect after 1008", T, async () => {
   const c = await client("/t/policy");
   const reconnecting = record(c, "reconnecting");
-  const pending = c.request("slow", { ms: 5000 });
+  const pending = rejection(c.request("slow", { ms: 5000 }));
   const down = next(c, "disconnected");
   await control("/close?code=1008&path=/t/policy");
   const d = await down;
   assert.equal(d.code, 1008);
   assert.equal(d.willRetry, false);
-  assert.equal((await rejection(pending)).code, "disconnected");
+  assert.equal((await pending).code, "disconnected");
   await sleep(500);
   assert.deepEqual(reconnecting, []);
   assert.equal(c.connected, false);
@@ -171,11 +187,11 @@ test("noRetryCodes adds the app's codes; other 4xxx codes reconnect", T, async (
 
 test("close() stops for good, rejects what waits", T, async () => {
   const c = await client("/t/closed");
-  const pending = c.request("slow", { ms: 5000 });
+  const pending = rejection(c.request("slow", { ms: 5000 }));
   const down = next(c, "disconnected");
   c.close();
   assert.deepEqual(await down, { code: 1000, reason: "", willRetry: false });
-  assert.equal((await rejection(pending)).code, "disconnected");
+  assert.equal((await pending).code, "disconnected");
   assert.equal(c.connected, false);
   await eventually("the server saw the close", async () => (await control("/conns?path=/t/closed", "GET")) === 0);
 });

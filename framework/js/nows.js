@@ -359,7 +359,7 @@ class Client {
     this.#failInFlight(ws);
     if (!retry) this.#stop();
     if (wasOpen || !retry) this.#fire("disconnected", { code, reason, willRetry: retry });
-    if (!retry) return;
+    if (!retry || this.#stopped) return; // a listener may have called close()
     if (stable) this.#attempt = 0;
     this.#attempt++;
     const cap = Math.min(this.#opts.maxDelay, this.#opts.minDelay * 2 ** Math.min(this.#attempt - 1, 30));
@@ -527,8 +527,14 @@ class Client {
         reply = { reply: env.id, error: replyError(err, env.event) };
       }
     }
+    let text;
+    try {
+      text = JSON.stringify(reply);
+    } catch {
+      text = JSON.stringify({ reply: env.id, error: { code: "internal", message: "internal error", event: env.event } });
+    }
     // A reply belongs to its connection: none after it dropped.
-    if (ws === this.#ws && ws.readyState === OPEN) ws.send(JSON.stringify(reply));
+    if (ws === this.#ws && ws.readyState === OPEN) ws.send(text);
   }
 
   #fire(name, arg) {

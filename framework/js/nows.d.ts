@@ -79,7 +79,9 @@ export type ErrorCode =
  * "disconnected" (sent, then the connection dropped: it may or may not have
  * run), "buffer_full" (disconnected with bufferSize messages waiting),
  * "closed" (after close()), "cancelled" (a join waiting when leave() was
- * called), "bad_subprotocol" (the route is not an events route).
+ * called), "bad_subprotocol" (the connection opened without nows.v1: a plain
+ * route, with a WebSocket that does not fail such a handshake as browsers
+ * and Node do).
  */
 export class NowsError extends Error {
   constructor(code: ErrorCode, message?: string, where?: { event?: string; field?: string });

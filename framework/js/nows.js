@@ -39,7 +39,9 @@ const OPEN = 1; // WebSocket.OPEN
  *   "buffer_full"  disconnected, and options.bufferSize messages already wait;
  *   "closed"       the client was closed with close();
  *   "cancelled"    a join still waiting when leave() was called for its room;
- *   "bad_subprotocol" the server did not choose nows.v1 (a plain route).
+ *   "bad_subprotocol" the connection opened without nows.v1 (a plain route;
+ *                  browsers and Node fail such a handshake instead, and the
+ *                  client retries it as any failed connect).
  */
 export class NowsError extends Error {
   /**

@@ -64,6 +64,12 @@ async function socket(n) {
   return FakeSocket.all[n - 1];
 }
 
+function record(c, name) {
+  const seen = [];
+  c.on(name, (arg) => seen.push(arg));
+  return seen;
+}
+
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 test("offers nows.v1", T, async () => {
@@ -123,6 +129,21 @@ test("the backoff grows with failed attempts and resets after a stable connectio
   ws5.serverClose(1011); // up long enough: reset
   await socket(6);
   assert.deepEqual(attempts, [1, 2, 3, 4, 1]);
+});
+
+test("a server that chooses no subprotocol: bad_subprotocol, not retried", T, async () => {
+  const c = fake();
+  const errors = record(c, "error");
+  const down = record(c, "disconnected");
+  const ws = await socket(1);
+  ws.readyState = 1; // open, but without nows.v1
+  ws.onopen({});
+  assert.equal(errors[0].code, "bad_subprotocol");
+  assert.deepEqual(down, [{ code: 1002, reason: "nows.v1 not chosen", willRetry: false }]);
+  assert.equal(ws.readyState, 3);
+  assert.throws(() => c.emit("x", 1), (e) => e.code === "closed");
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(FakeSocket.all.length, 1);
 });
 
 test("a reply to no waiting request is ignored; an unknown server request gets unknown_event", T, async () => {

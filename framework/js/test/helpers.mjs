@@ -29,11 +29,16 @@ export async function control(path, method = "POST") {
   return body ? JSON.parse(body) : null;
 }
 
-/** open connects with short backoff and resolves once connected. */
+/**
+ * open connects with short backoff and resolves once connected and once the
+ * server has run the route's OnOpen (it runs in order with the events, so
+ * after it the connection is in the control endpoint's list).
+ */
 export async function open(path, options = {}) {
   const c = connect(url(path), { minDelay: 20, maxDelay: 200, timeout: 3000, ...options });
   try {
     await next(c, "connected");
+    await c.request("echo", { text: "opened" });
   } catch (err) {
     c.close();
     throw err;

@@ -1,0 +1,401 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// session is one connection's life.
+type session struct {
+	conn  *websocket.Conn
+	gen   int64
+	start time.Time
+	done  chan error // the reader's error, once
+}
+
+// send writes m on the ready connection, or buffers it.
+func (c *Client) send(ctx context.Context, m outMsg) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if !c.ready {
+		defer c.mu.Unlock()
+		if len(c.buf) >= c.opts.BufferSize {
+			return ErrBufferFull
+		}
+		c.buf = append(c.buf, m)
+		return nil
+	}
+	conn := c.cur
+	if cl := c.calls[m.id]; cl != nil {
+		cl.gen = c.gen
+	}
+	c.mu.Unlock()
+	if err := c.write(ctx, conn, m.frame); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return ErrDisconnected
+	}
+	return nil
+}
+
+// write writes one text message, bounded by Options.Timeout.
+func (c *Client) write(ctx context.Context, conn *websocket.Conn, frame []byte) error {
+	ctx, cancel := c.timeout(ctx)
+	defer cancel()
+	return conn.Write(ctx, websocket.MessageText, frame)
+}
+
+// begin starts a session on conn: its reader, the rejoins, then the
+// flush of the buffer; the connection is ready after it.
+func (c *Client) begin(conn *websocket.Conn) *session {
+	c.mu.Lock()
+	c.gen++
+	s := &session{conn: conn, gen: c.gen, start: time.Now(), done: make(chan error, 1)}
+	c.cur = conn
+	rooms := slices.Clone(c.rooms)
+	c.mu.Unlock()
+	go c.read(s)
+	for _, room := range rooms {
+		if !c.rejoin(s, room) {
+			return s
+		}
+	}
+	c.flush(s)
+	return s
+}
+
+// rejoin writes a join for room on s, whose reply is handled by the
+// reader; false if the write failed.
+func (c *Client) rejoin(s *session, room string) bool {
+	cl := &call{gen: s.gen, then: func(err error) {
+		if err != nil && err != ErrDisconnected && err != ErrClosed {
+			c.rooms = slices.DeleteFunc(c.rooms, func(r string) bool { return r == room })
+			c.log.Warn("nows client: rejoin refused", "room", room, "err", err)
+		}
+	}}
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	c.calls[id] = cl
+	c.mu.Unlock()
+	frame, _ := json.Marshal(envelope{Event: "nows.join", ID: id, Data: mustJSON(roomData{room})})
+	return c.write(c.ctx, s.conn, frame) == nil
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// flush writes the buffer on s, then marks it ready. What could not be
+// written stays buffered, but for the message whose write failed: it may
+// have been sent, so it is dropped (at most once).
+func (c *Client) flush(s *session) {
+	for {
+		c.mu.Lock()
+		if len(c.buf) == 0 {
+			c.ready = true
+			c.mu.Unlock()
+			c.notify(Connected, nil)
+			return
+		}
+		m := c.buf[0]
+		c.buf = c.buf[1:]
+		if cl := c.calls[m.id]; cl != nil {
+			cl.gen = s.gen
+		}
+		c.mu.Unlock()
+		if c.write(c.ctx, s.conn, m.frame) != nil {
+			return
+		}
+	}
+}
+
+// run keeps the client connected until Close or a no-retry close code.
+func (c *Client) run(s *session) {
+	defer c.wg.Done()
+	attempt := 0
+	for {
+		err := c.wait(s)
+		if c.ctx.Err() != nil {
+			return
+		}
+		c.notify(Disconnected, err)
+		if c.noRetry(err) {
+			c.giveUp(err)
+			return
+		}
+		if time.Since(s.start) >= min(c.opts.MaxDelay, stableAfter) {
+			attempt = 0
+		}
+		if s = c.reconnect(&attempt, err); s == nil {
+			return
+		}
+	}
+}
+
+// wait waits for the end of s, and closes it on Close.
+func (c *Client) wait(s *session) error {
+	var err error
+	select {
+	case err = <-s.done:
+	case <-c.ctx.Done():
+		s.conn.Close(websocket.StatusNormalClosure, "")
+		err = <-s.done
+	}
+	s.conn.CloseNow()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cur, c.ready = nil, false
+	for id, cl := range c.calls {
+		if cl.gen == s.gen && c.ctx.Err() == nil { // else Close fails them
+			delete(c.calls, id)
+			c.deliver(cl, result{err: ErrDisconnected})
+		}
+	}
+	return err
+}
+
+// noRetry reports whether err closed the connection with a code after
+// which the client must not reconnect.
+func (c *Client) noRetry(err error) bool {
+	switch code := websocket.CloseStatus(err); code {
+	case websocket.StatusProtocolError, websocket.StatusUnsupportedData,
+		websocket.StatusInvalidFramePayloadData, websocket.StatusPolicyViolation,
+		websocket.StatusMessageTooBig:
+		return true
+	default:
+		return code != -1 && slices.Contains(c.opts.NoRetryCodes, code)
+	}
+}
+
+// giveUp ends the client after a no-retry close.
+func (c *Client) giveUp(err error) {
+	c.mu.Lock()
+	c.closed = true
+	c.buf = nil
+	for id, cl := range c.calls {
+		delete(c.calls, id)
+		c.deliver(cl, result{err: ErrClosed})
+	}
+	c.mu.Unlock()
+	c.log.Warn("nows client: not reconnecting", "url", c.url, "err", err)
+	c.notify(Closed, err)
+}
+
+// reconnect dials until it succeeds, after a random wait that grows with
+// *attempt; nil on Close.
+func (c *Client) reconnect(attempt *int, err error) *session {
+	for {
+		ceil := c.opts.MinDelay << min(*attempt, 30)
+		if ceil <= 0 || ceil > c.opts.MaxDelay {
+			ceil = c.opts.MaxDelay
+		}
+		*attempt++
+		t := time.NewTimer(rand.N(ceil + 1))
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		c.notify(Reconnecting, err)
+		var conn *websocket.Conn
+		if conn, err = c.dial(c.ctx); err == nil {
+			return c.begin(conn)
+		}
+		if c.ctx.Err() != nil {
+			return nil
+		}
+		c.log.Debug("nows client: reconnect failed", "url", c.url, "err", err)
+	}
+}
+
+// deliver hands a reply to its call; mu is held.
+func (c *Client) deliver(cl *call, r result) {
+	if cl.then != nil {
+		cl.then(r.err)
+	}
+	if cl.ch != nil {
+		cl.ch <- r
+	}
+}
+
+// read reads s until it ends: replies go to their calls at once, the
+// rest to the handlers' queue.
+func (c *Client) read(s *session) {
+	for {
+		typ, data, err := s.conn.Read(context.Background())
+		if err != nil {
+			s.done <- err
+			return
+		}
+		if typ == websocket.MessageBinary {
+			b, _ := json.Marshal(data)
+			c.in.push(item{event: "binary", data: b})
+			continue
+		}
+		c.route(s, data)
+	}
+}
+
+// route routes one text message.
+func (c *Client) route(s *session, text []byte) {
+	var env envelope
+	if json.Unmarshal(text, &env) != nil || env.Event == "" && env.Reply == 0 && env.Error == nil {
+		b, _ := json.Marshal(string(text))
+		c.in.push(item{event: "message", data: b})
+		return
+	}
+	if env.Data == nil {
+		env.Data = json.RawMessage("null")
+	}
+	switch {
+	case env.Reply != 0:
+		r := result{data: env.Data}
+		if env.Error != nil {
+			r = result{err: env.Error}
+		}
+		c.mu.Lock()
+		if cl := c.calls[env.Reply]; cl != nil {
+			delete(c.calls, env.Reply)
+			c.deliver(cl, r)
+		}
+		c.mu.Unlock()
+	case env.Event != "":
+		c.in.push(item{event: env.Event, id: env.ID, gen: s.gen, data: env.Data})
+	default:
+		b, _ := json.Marshal(env.Error)
+		c.in.push(item{event: "error", data: b, err: env.Error})
+	}
+}
+
+// notify queues a change of state for OnState.
+func (c *Client) notify(st State, err error) {
+	c.in.push(item{state: st, err: err, isState: true})
+}
+
+// item is one entry of the handlers' queue.
+type item struct {
+	event   string
+	id      int64 // of a server's request
+	gen     int64 // the connection it came on
+	data    json.RawMessage
+	isState bool
+	state   State
+	err     error
+}
+
+// inbox is the handlers' queue: unbounded, so that reading never waits
+// for a handler.
+type inbox struct {
+	mu    sync.Mutex
+	items []item
+	wake  chan struct{}
+}
+
+func (q *inbox) push(it item) {
+	q.mu.Lock()
+	q.items = append(q.items, it)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// dispatch runs the handlers, one at a time, until Close.
+func (c *Client) dispatch() {
+	defer c.wg.Done()
+	for {
+		c.in.mu.Lock()
+		items := c.in.items
+		c.in.items = nil
+		c.in.mu.Unlock()
+		for _, it := range items {
+			if c.ctx.Err() != nil {
+				return
+			}
+			c.handle(it)
+		}
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.in.wake:
+		}
+	}
+}
+
+// handle runs the handlers of one item.
+func (c *Client) handle(it item) {
+	c.mu.Lock()
+	onState, fns, h := c.onState, c.events[it.event], c.requests[it.event]
+	c.mu.Unlock()
+	switch {
+	case it.isState:
+		if onState != nil {
+			onState(it.state, it.err)
+		}
+	case it.id != 0:
+		c.answer(it, h)
+	case it.event == "error" && it.err != nil && len(fns) == 0:
+		c.log.Warn("nows client: error from the server", "err", it.err)
+	default:
+		for _, fn := range fns {
+			fn(it.data)
+		}
+	}
+}
+
+// answer runs the handler of a server's request and writes the reply on
+// the connection the request came on, if it is still up.
+func (c *Client) answer(it item, h func(context.Context, json.RawMessage) (any, error)) {
+	env := envelope{Reply: it.id}
+	if h == nil {
+		env.Error = &Error{Code: codeUnknownEvent, Message: "no handler for " + it.event, Event: it.event}
+	} else if out, err := h(c.ctx, it.data); err != nil {
+		env.Error = c.replyError(it.event, err)
+	} else if env.Data, err = marshal(out); err != nil {
+		env.Error = c.replyError(it.event, err)
+	} else if env.Data == nil {
+		env.Data = json.RawMessage("null")
+	}
+	frame, _ := json.Marshal(env)
+	c.mu.Lock()
+	conn := c.cur
+	if c.gen != it.gen {
+		conn = nil
+	}
+	c.mu.Unlock()
+	if conn != nil {
+		_ = c.write(c.ctx, conn, frame)
+	}
+}
+
+// replyError is the error a reply carries for err.
+func (c *Client) replyError(event string, err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		out := *e
+		if out.Event == "" {
+			out.Event = event
+		}
+		return &out
+	}
+	c.log.Error("nows client: request handler failed", "event", event, "err", err)
+	return &Error{Code: codeInternal, Message: "internal error", Event: event}
+}

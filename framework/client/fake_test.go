@@ -35,7 +35,6 @@ type fakeServer struct {
 }
 
 func startFake(t *testing.T, w *world, addr string) *fakeServer {
-	t.Helper()
 	var ln net.Listener
 	var err error
 	for range 50 {
@@ -45,7 +44,7 @@ func startFake(t *testing.T, w *world, addr string) *fakeServer {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	s := &fakeServer{w: w, ln: ln, addr: ln.Addr().String(), conns: map[*websocket.Conn]map[string]bool{}}
 	s.srv = &http.Server{Handler: http.HandlerFunc(s.serve)}
@@ -160,6 +159,23 @@ func (s *fakeServer) serve(w http.ResponseWriter, r *http.Request) {
 			reply(e.Data, nil)
 		case "fail":
 			reply(nil, map[string]string{"code": "taken", "message": "name taken", "event": "fail", "field": "name"})
+		case "chat.send":
+			var in struct{ Room, Text string }
+			json.Unmarshal(e.Data, &in)
+			if in.Text == "" {
+				reply(nil, map[string]string{"code": "invalid", "message": "text is empty", "event": "chat.send", "field": "text"})
+				continue
+			}
+			name := r.URL.Query().Get("name")
+			b, _ := json.Marshal(env{Event: "chat.message", Data: mustJSON(map[string]string{"name": name, "text": in.Text})})
+			s.mu.Lock()
+			for m, rooms := range s.conns {
+				if rooms[in.Room] {
+					m.Write(ctx, websocket.MessageText, b)
+				}
+			}
+			s.mu.Unlock()
+			reply(map[string]int{"id": 1}, nil)
 		case "never":
 		case "count":
 			var n int
@@ -210,3 +226,8 @@ func startServer(t *testing.T, w *world, addr string) *server {
 func (s *server) stop() { s.stopOnce.Do(s.fakeServer.stop) }
 
 func (s *server) url(path string) string { return "ws://" + s.addr + path }
+
+func exampleServer() (url string, stop func()) {
+	s := startFake(nil, newWorld(), "127.0.0.1:0")
+	return "ws://" + s.addr + "/ev", s.stop
+}

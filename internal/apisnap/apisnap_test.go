@@ -91,7 +91,7 @@ func TestAPIBudget(t *testing.T) {
 		rel, ok := strings.CutPrefix(pkg.Path(), modulePath+"/")
 		if ok && (rel == "framework" || strings.HasPrefix(rel, "framework/")) &&
 			!(rel == "framework/wstest" || strings.HasPrefix(rel, "framework/wstest/") ||
-				strings.HasPrefix(rel, "framework/broker/")) {
+				strings.HasPrefix(rel, "framework/broker/") || rel == clientPkg) {
 			budgeted = append(budgeted, pkg)
 			t.Logf("counted: %s", rel)
 		}
@@ -125,6 +125,45 @@ func TestAPIBudget(t *testing.T) {
 
 // maxDocLines bounds `go doc -all ./framework`, the API as a reader meets it.
 const maxDocLines = 650
+
+// The Go client, framework/client, has a budget of its own: it is a
+// separate program's library (bots, services, tests dial a nows server
+// with it and never import the server), so its few names should not take
+// room from the server's API, nor grow unnoticed.
+const (
+	clientPkg                  = "framework/client"
+	maxClientFuncsMethodsTypes = 20
+	maxClientConstsVars        = 10
+)
+
+func TestClientAPIBudget(t *testing.T) {
+	pkgs, err := modulePackages()
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(pkgs, func(p *types.Package) bool { return p.Path() == modulePath+"/"+clientPkg })
+	if i < 0 {
+		t.Fatal("no package " + clientPkg)
+	}
+	c := Count(pkgs[i])
+	decls, values := c.Funcs+c.Methods+c.Types, c.Consts+c.Vars
+	t.Logf("funcs+methods+types: %d+%d+%d = %d (budget %d)", c.Funcs, c.Methods, c.Types, decls, maxClientFuncsMethodsTypes)
+	t.Logf("consts+vars: %d+%d = %d (budget %d)", c.Consts, c.Vars, values, maxClientConstsVars)
+	if decls > maxClientFuncsMethodsTypes {
+		t.Errorf("the client API has %d funcs, methods and types; the budget is %d", decls, maxClientFuncsMethodsTypes)
+	}
+	if values > maxClientConstsVars {
+		t.Errorf("the client API has %d consts and vars; the budget is %d", values, maxClientConstsVars)
+	}
+	for _, problem := range shapeProblems(pkgs[i]) {
+		// client.Error is the protocol's error type, shared with the
+		// server through internal/wire, so the two sides' errors are one
+		// type.
+		if !strings.Contains(problem, "internal/wire.Error") {
+			t.Error(problem)
+		}
+	}
+}
 
 // shapeProblems reports what the count would not see: an exported alias of
 // an internal type, and an exported function-typed field standing in for a

@@ -184,7 +184,9 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 // refused connection, a handshake answered with another status than 101,
 // or a server that did not choose the subprotocol nows.v1. After it, the
 // client reconnects by itself until Close. Messages sent before Connect
-// wait in the buffer. Connect may be tried again after an error.
+// wait in the buffer. Connect may be tried again after an error. A
+// message over 1 MiB from the server drops the connection (and the
+// client reconnects).
 func (c *Client) Connect(ctx context.Context) error {
 	c.mu.Lock()
 	switch {

@@ -134,6 +134,7 @@ func (c *Client) run(s *session) {
 		if c.ctx.Err() != nil {
 			return
 		}
+		c.log.Info("nows client: connection lost", "url", c.url, "err", err)
 		c.notify(Disconnected, err)
 		if c.noRetry(err) {
 			c.giveUp(err)
@@ -201,10 +202,7 @@ func (c *Client) giveUp(err error) {
 // *attempt; nil on Close.
 func (c *Client) reconnect(attempt *int, err error) *session {
 	for {
-		ceil := c.opts.MinDelay << min(*attempt, 30)
-		if ceil <= 0 || ceil > c.opts.MaxDelay {
-			ceil = c.opts.MaxDelay
-		}
+		ceil := ceiling(c.opts.MinDelay, c.opts.MaxDelay, *attempt)
 		*attempt++
 		t := time.NewTimer(rand.N(ceil + 1))
 		select {
@@ -223,6 +221,19 @@ func (c *Client) reconnect(attempt *int, err error) *session {
 		}
 		c.log.Debug("nows client: reconnect failed", "url", c.url, "err", err)
 	}
+}
+
+// ceiling is the longest wait before the attempt-th reconnect in a row
+// (from 0): min(hi, lo·2^attempt).
+func ceiling(lo, hi time.Duration, attempt int) time.Duration {
+	d := lo
+	for range attempt {
+		if d >= hi/2 {
+			return hi
+		}
+		d *= 2
+	}
+	return min(d, hi)
 }
 
 // deliver hands a reply to its call; mu is held.

@@ -106,7 +106,7 @@ type Client struct {
 	closed   bool            // Close called or gave up
 	cur      *websocket.Conn // the connection, nil between two
 	ready    bool            // cur has its rooms joined and the buffer flushed
-	gen      int64          // number of cur
+	gen      int64           // number of cur
 	buf      []outMsg
 	calls    map[int64]*call
 	nextID   int64
@@ -125,7 +125,7 @@ type outMsg struct {
 // call is a request waiting for its reply.
 type call struct {
 	ch   chan result // nil for the client's own rejoins
-	gen  int64      // connection it was written on, 0 while buffered
+	gen  int64       // connection it was written on, 0 while buffered
 	then func(error) // runs under mu when the reply comes
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nowebsocket/nows/internal/wire"
 )
 
 // Options configures a [Client]. The zero value is ready to use.
@@ -69,20 +70,6 @@ func (s State) String() string {
 	}
 	return fmt.Sprintf("State(%d)", int(s))
 }
-
-var (
-	// ErrTimeout is returned by a request not answered in time.
-	ErrTimeout = &Error{Code: codeTimeout, Message: "request timed out"}
-	// ErrDisconnected is returned by a request in flight, or a message
-	// being written, when the connection dropped.
-	ErrDisconnected = &Error{Code: codeDisconnected, Message: "connection lost"}
-	// ErrBufferFull is returned by a send while disconnected when
-	// Options.BufferSize messages already wait.
-	ErrBufferFull = errors.New("client: send buffer full")
-	// ErrClosed is returned by a send after Close, or after the client
-	// gave up reconnecting.
-	ErrClosed = errors.New("client: closed")
-)
 
 const (
 	readLimit   = 1 << 20 // bytes in one message read
@@ -182,7 +169,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 
 // Connect makes the first connection and returns its error: a bad URL, a
 // refused connection, a handshake answered with another status than 101,
-// or a server that did not choose the subprotocol nows.v1. After it, the
+// or a server that did not choose the wire.Subprotocol nows.v1. After it, the
 // client reconnects by itself until Close. Messages sent before Connect
 // wait in the buffer. Connect may be tried again after an error. A
 // message over 1 MiB from the server drops the connection (and the
@@ -223,14 +210,14 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	defer cancel()
 	conn, _, err := websocket.Dial(ctx, c.url, &websocket.DialOptions{
 		HTTPHeader:   c.opts.Header,
-		Subprotocols: []string{subprotocol},
+		Subprotocols: []string{wire.Subprotocol},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
-	if conn.Subprotocol() != subprotocol {
+	if conn.Subprotocol() != wire.Subprotocol {
 		conn.Close(websocket.StatusProtocolError, "nows.v1 required")
-		return nil, fmt.Errorf("client: %s did not choose the subprotocol %s", c.url, subprotocol)
+		return nil, fmt.Errorf("client: %s did not choose the subprotocol %s", c.url, wire.Subprotocol)
 	}
 	conn.SetReadLimit(readLimit)
 	return conn, nil
@@ -278,13 +265,9 @@ func (c *Client) OnState(fn func(State, error)) {
 // at most once: if the connection drops while it is written, Emit returns
 // [ErrDisconnected].
 func (c *Client) Emit(ctx context.Context, event string, payload any) error {
-	data, err := marshal(payload)
+	frame, err := wire.EncodeEvent(event, 0, payload)
 	if err != nil {
-		return err
-	}
-	frame, err := json.Marshal(envelope{Event: event, Data: data})
-	if err != nil {
-		return err
+		return fmt.Errorf("client: %s: %w", event, err)
 	}
 	return c.send(ctx, outMsg{frame: frame})
 }
@@ -310,21 +293,14 @@ func (c *Client) Request(ctx context.Context, event string, payload, reply any) 
 // request sends a request and waits for its reply; then, if not nil,
 // runs under mu when the reply comes.
 func (c *Client) request(ctx context.Context, event string, payload any, then func(error)) (json.RawMessage, error) {
-	data, err := marshal(payload)
-	if err != nil {
-		return nil, err
-	}
 	cl := &call{ch: make(chan result, 1), then: then}
-	c.mu.Lock()
-	c.nextID++
-	id := c.nextID
-	c.calls[id] = cl
-	c.mu.Unlock()
-	frame, err := json.Marshal(envelope{Event: event, ID: id, Data: data})
-	if err == nil {
-		err = c.send(ctx, outMsg{frame: frame, id: id})
-	}
+	id := c.register(cl)
+	frame, err := wire.EncodeEvent(event, id, payload)
 	if err != nil {
+		c.forget(id)
+		return nil, fmt.Errorf("client: %s: %w", event, err)
+	}
+	if err := c.send(ctx, outMsg{frame: frame, id: id}); err != nil {
 		c.forget(id)
 		return nil, err
 	}
@@ -340,6 +316,15 @@ func (c *Client) request(ctx context.Context, event string, payload any, then fu
 		}
 		return nil, ErrTimeout
 	}
+}
+
+// register numbers a call and returns its id.
+func (c *Client) register(cl *call) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextID++
+	c.calls[c.nextID] = cl
+	return c.nextID
 }
 
 // forget drops a call, and its message if still buffered.
@@ -360,8 +345,9 @@ func (c *Client) timeout(ctx context.Context) (context.Context, context.CancelFu
 
 // Join joins room through the server's OnJoin; an error reply (code
 // "forbidden" by default) is returned as an *Error. The client joins its
-// rooms again by itself after each reconnect, before sending what was
-// buffered; a room refused then is forgotten and the refusal logged.
+// rooms again by itself after each reconnect, and waits for the replies
+// before it sends what was buffered and reports Connected; a room refused
+// then is forgotten and the refusal logged.
 func (c *Client) Join(ctx context.Context, room string) error {
 	_, err := c.request(ctx, "nows.join", roomData{room}, func(err error) {
 		if err == nil && !slices.Contains(c.rooms, room) {
@@ -406,16 +392,4 @@ func (c *Client) Close() error {
 		}
 	}
 	return nil
-}
-
-// marshal encodes a payload; nil is no data.
-func marshal(payload any) (json.RawMessage, error) {
-	if payload == nil {
-		return nil, nil
-	}
-	data, err := json.Marshal(payload)
-	if err != nil {
-		return nil, fmt.Errorf("client: payload: %w", err)
-	}
-	return data, nil
 }

@@ -390,8 +390,8 @@ func TestDialErrors(t *testing.T) {
 }
 
 func TestCloseLeavesNoGoroutine(t *testing.T) {
-	s := startServer(t, newWorld(), "127.0.0.1:0")
 	before := goleak.IgnoreCurrent()
+	s := startServer(t, newWorld(), "127.0.0.1:0")
 	c, err := client.Dial(testCtx(t), s.url("/ev"), fast())
 	if err != nil {
 		t.Fatal(err)
@@ -411,9 +411,11 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	if err := c.Emit(testCtx(t), "count", 1); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("emit after Close: %v", err)
 	}
+	s.stop()
 	goleak.VerifyNone(t, before)
 
 	// Closing while reconnecting ends the attempts as well.
+	s = startServer(t, newWorld(), "127.0.0.1:0")
 	c, err = client.Dial(testCtx(t), s.url("/ev"), fast())
 	if err != nil {
 		t.Fatal(err)

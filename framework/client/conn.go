@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nowebsocket/nows/internal/wire"
 )
 
 // session is one connection's life.
@@ -17,7 +18,8 @@ type session struct {
 	conn  *websocket.Conn
 	gen   int64
 	start time.Time
-	done  chan error // the reader's error, once
+	gone  chan struct{} // closed when the reader ends
+	err   error         // the reader's error, once gone is closed
 }
 
 // send writes m on the ready connection, or buffers it.
@@ -64,41 +66,49 @@ func (c *Client) write(ctx context.Context, conn *websocket.Conn, frame []byte) 
 func (c *Client) begin(conn *websocket.Conn) *session {
 	c.mu.Lock()
 	c.gen++
-	s := &session{conn: conn, gen: c.gen, start: time.Now(), done: make(chan error, 1)}
+	s := &session{conn: conn, gen: c.gen, start: time.Now(), gone: make(chan struct{})}
 	c.cur = conn
 	rooms := slices.Clone(c.rooms)
 	c.mu.Unlock()
 	go c.read(s)
-	for _, room := range rooms {
-		if !c.rejoin(s, room) {
-			return s
-		}
+	if c.rejoin(s, rooms) {
+		c.flush(s)
 	}
-	c.flush(s)
 	return s
 }
 
-// rejoin writes a join for room on s, whose reply is handled by the
-// reader; false if the write failed.
-func (c *Client) rejoin(s *session, room string) bool {
-	cl := &call{gen: s.gen, then: func(err error) {
-		if err != nil && err != ErrDisconnected && err != ErrClosed {
-			c.rooms = slices.DeleteFunc(c.rooms, func(r string) bool { return r == room })
-			c.log.Warn("nows client: rejoin refused", "room", room, "err", err)
+// rejoin joins rooms again on s and waits for the replies; false if the
+// connection failed meanwhile. A room refused is forgotten.
+func (c *Client) rejoin(s *session, rooms []string) bool {
+	var calls []chan result
+	for _, room := range rooms {
+		cl := &call{ch: make(chan result, 1), gen: s.gen, then: func(err error) {
+			var e *Error
+			if errors.As(err, &e) && e != ErrDisconnected {
+				c.rooms = slices.DeleteFunc(c.rooms, func(r string) bool { return r == room })
+				c.log.Warn("nows client: rejoin refused", "room", room, "err", err)
+			}
+		}}
+		frame, _ := wire.EncodeEvent("nows.join", c.register(cl), roomData{room})
+		if c.write(c.ctx, s.conn, frame) != nil {
+			return false
 		}
-	}}
-	c.mu.Lock()
-	c.nextID++
-	id := c.nextID
-	c.calls[id] = cl
-	c.mu.Unlock()
-	frame, _ := json.Marshal(envelope{Event: "nows.join", ID: id, Data: mustJSON(roomData{room})})
-	return c.write(c.ctx, s.conn, frame) == nil
-}
-
-func mustJSON(v any) json.RawMessage {
-	b, _ := json.Marshal(v)
-	return b
+		calls = append(calls, cl.ch)
+	}
+	timeout := time.NewTimer(c.opts.Timeout)
+	defer timeout.Stop()
+	for _, ch := range calls {
+		select {
+		case <-ch:
+		case <-s.gone:
+			return false
+		case <-timeout.C:
+			return true // the server is slow: go on
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // flush writes the buffer on s, then marks it ready. What could not be
@@ -151,13 +161,13 @@ func (c *Client) run(s *session) {
 
 // wait waits for the end of s, and closes it on Close.
 func (c *Client) wait(s *session) error {
-	var err error
 	select {
-	case err = <-s.done:
+	case <-s.gone:
 	case <-c.ctx.Done():
 		s.conn.Close(websocket.StatusNormalClosure, "")
-		err = <-s.done
+		<-s.gone
 	}
+	err := s.err
 	s.conn.CloseNow()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -252,7 +262,8 @@ func (c *Client) read(s *session) {
 	for {
 		typ, data, err := s.conn.Read(context.Background())
 		if err != nil {
-			s.done <- err
+			s.err = err
+			close(s.gone)
 			return
 		}
 		if typ == websocket.MessageBinary {
@@ -266,8 +277,16 @@ func (c *Client) read(s *session) {
 
 // route routes one text message.
 func (c *Client) route(s *session, text []byte) {
-	var env envelope
-	if json.Unmarshal(text, &env) != nil || env.Event == "" && env.Reply == 0 && env.Error == nil {
+	env, err := wire.Decode(text)
+	if err != nil {
+		// Not an envelope, or the server's error about an event, which
+		// has no reply to carry it.
+		var only struct{ Error *Error }
+		if json.Unmarshal(text, &only) == nil && only.Error != nil && only.Error.Code != "" {
+			b, _ := json.Marshal(only.Error)
+			c.in.push(item{event: "error", data: b, err: only.Error})
+			return
+		}
 		b, _ := json.Marshal(string(text))
 		c.in.push(item{event: "message", data: b})
 		return
@@ -279,7 +298,7 @@ func (c *Client) route(s *session, text []byte) {
 	case env.Reply != 0:
 		r := result{data: env.Data}
 		if env.Error != nil {
-			r = result{err: env.Error}
+			r = result{err: (*Error)(env.Error)}
 		}
 		c.mu.Lock()
 		if cl := c.calls[env.Reply]; cl != nil {
@@ -287,11 +306,8 @@ func (c *Client) route(s *session, text []byte) {
 			c.deliver(cl, r)
 		}
 		c.mu.Unlock()
-	case env.Event != "":
-		c.in.push(item{event: env.Event, id: env.ID, gen: s.gen, data: env.Data})
 	default:
-		b, _ := json.Marshal(env.Error)
-		c.in.push(item{event: "error", data: b, err: env.Error})
+		c.in.push(item{event: env.Event, id: env.ID, gen: s.gen, data: env.Data})
 	}
 }
 
@@ -375,17 +391,15 @@ func (c *Client) handle(it item) {
 // answer runs the handler of a server's request and writes the reply on
 // the connection the request came on, if it is still up.
 func (c *Client) answer(it item, h func(context.Context, json.RawMessage) (any, error)) {
-	env := envelope{Reply: it.id}
+	var frame []byte
 	if h == nil {
-		env.Error = &Error{Code: codeUnknownEvent, Message: "no handler for " + it.event, Event: it.event}
+		frame = wire.EncodeError(it.id, &wire.Error{Code: wire.CodeUnknownEvent,
+			Message: "no handler for " + it.event, Event: it.event})
 	} else if out, err := h(c.ctx, it.data); err != nil {
-		env.Error = c.replyError(it.event, err)
-	} else if env.Data, err = marshal(out); err != nil {
-		env.Error = c.replyError(it.event, err)
-	} else if env.Data == nil {
-		env.Data = json.RawMessage("null")
+		frame = wire.EncodeError(it.id, c.replyError(it.event, err))
+	} else if frame, err = wire.EncodeReply(it.id, out); err != nil {
+		frame = wire.EncodeError(it.id, c.replyError(it.event, err))
 	}
-	frame, _ := json.Marshal(env)
 	c.mu.Lock()
 	conn := c.cur
 	if c.gen != it.gen {
@@ -398,15 +412,15 @@ func (c *Client) answer(it item, h func(context.Context, json.RawMessage) (any, 
 }
 
 // replyError is the error a reply carries for err.
-func (c *Client) replyError(event string, err error) *Error {
+func (c *Client) replyError(event string, err error) *wire.Error {
 	var e *Error
 	if errors.As(err, &e) {
-		out := *e
+		out := wire.Error(*e)
 		if out.Event == "" {
 			out.Event = event
 		}
 		return &out
 	}
 	c.log.Error("nows client: request handler failed", "event", event, "err", err)
-	return &Error{Code: codeInternal, Message: "internal error", Event: event}
+	return &wire.Error{Code: wire.CodeInternal, Message: "internal error", Event: event}
 }

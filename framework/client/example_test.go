@@ -71,7 +71,7 @@ func ExampleClient_Request() {
 	}
 	// Output:
 	// 1 <nil>
-	// invalid text
+	// empty text
 }
 
 // ExampleClient_OnState watches the connection come and go.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"os/exec"
@@ -444,4 +443,42 @@ func TestNoServerDependency(t *testing.T) {
 	}
 }
 
-var _ = io.Discard
+// TestServerErrorsAndFlood: the server's error about a failed event comes
+// to On("error"); a client that keeps sending bad messages is closed with
+// 1008, and does not come back.
+func TestServerErrorsAndFlood(t *testing.T) {
+	s := startServer(t, newWorld(), "127.0.0.1:0")
+	c := dial(t, s, fast())
+	closed := make(chan error, 1)
+	c.OnState(func(s client.State, err error) {
+		if s == client.Closed {
+			closed <- err
+		}
+	})
+	on, errs := recv()
+	c.On("error", on)
+	ctx := testCtx(t)
+	if err := c.Emit(ctx, "no.such.event", nil); err != nil {
+		t.Fatal(err)
+	}
+	var e client.Error
+	if err := json.Unmarshal([]byte(next(t, errs)), &e); err != nil || e.Code != "unknown_event" || e.Event != "no.such.event" {
+		t.Fatalf("error event: %+v, %v", e, err)
+	}
+	for range 20 {
+		if err := c.Emit(ctx, "no.such.event", nil); err != nil {
+			break
+		}
+	}
+	select {
+	case err := <-closed:
+		if code := websocket.CloseStatus(err); code != websocket.StatusPolicyViolation {
+			t.Errorf("closed with %v (%v), want 1008", code, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client was not closed")
+	}
+	if err := c.Request(ctx, "echo", 1, nil); !errors.Is(err, client.ErrClosed) {
+		t.Errorf("request after the 1008: %v", err)
+	}
+}

@@ -169,7 +169,7 @@ func Dial(ctx context.Context, url string, opts *Options) (*Client, error) {
 
 // Connect makes the first connection and returns its error: a bad URL, a
 // refused connection, a handshake answered with another status than 101,
-// or a server that did not choose the wire.Subprotocol nows.v1. After it, the
+// or a server that did not choose the subprotocol nows.v1. After it, the
 // client reconnects by itself until Close. Messages sent before Connect
 // wait in the buffer. Connect may be tried again after an error. A
 // message over 1 MiB from the server drops the connection (and the

@@ -24,10 +24,10 @@ func (e *Error) Error() string { return (*wire.Error)(e).Error() }
 
 var (
 	// ErrTimeout is returned by a request not answered in time.
-	ErrTimeout = &Error{Code: wire.CodeTimeout, Message: "request timed out"}
+	ErrTimeout = &Error{Code: "timeout", Message: "request timed out"}
 	// ErrDisconnected is returned by a request in flight, or a message
 	// being written, when the connection dropped.
-	ErrDisconnected = &Error{Code: wire.CodeDisconnected, Message: "connection lost"}
+	ErrDisconnected = &Error{Code: "disconnected", Message: "connection lost"}
 	// ErrBufferFull is returned by a send while disconnected when
 	// Options.BufferSize messages already wait.
 	ErrBufferFull = errors.New("client: send buffer full")

@@ -3,6 +3,8 @@ package client
 import (
 	"testing"
 	"time"
+
+	"github.com/nowebsocket/nows/internal/wire"
 )
 
 func TestCeiling(t *testing.T) {
@@ -20,5 +22,12 @@ func TestCeiling(t *testing.T) {
 	}
 	if got := ceiling(time.Hour, 2*time.Hour, 1000); got != 2*time.Hour {
 		t.Errorf("large delays: %v", got)
+	}
+}
+
+// The client's own errors carry the protocol's codes.
+func TestErrorCodes(t *testing.T) {
+	if ErrTimeout.Code != wire.CodeTimeout || ErrDisconnected.Code != wire.CodeDisconnected {
+		t.Errorf("codes %q, %q", ErrTimeout.Code, ErrDisconnected.Code)
 	}
 }

@@ -77,7 +77,8 @@ const (
 )
 
 // Client is a connection to a nows events route that reconnects by
-// itself. Its methods are safe for concurrent use.
+// itself. Its methods are safe for concurrent use. Call Close when done
+// with it, also after it gave up (state Closed).
 type Client struct {
 	url  string
 	opts Options

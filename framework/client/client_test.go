@@ -72,7 +72,12 @@ func dial(t *testing.T, s *server, opts *client.Options) *client.Client {
 // states returns a channel of the client's changes of state.
 func states(c *client.Client) <-chan client.State {
 	ch := make(chan client.State, 100)
-	c.OnState(func(s client.State, err error) { ch <- s })
+	c.OnState(func(s client.State, err error) {
+		select {
+		case ch <- s:
+		default:
+		}
+	})
 	return ch
 }
 
@@ -480,5 +485,43 @@ func TestServerErrorsAndFlood(t *testing.T) {
 	}
 	if err := c.Request(ctx, "echo", 1, nil); !errors.Is(err, client.ErrClosed) {
 		t.Errorf("request after the 1008: %v", err)
+	}
+}
+
+// TestSlowHandler: handlers run one at a time, in order, and a reply is
+// not held up by a handler that is still running.
+func TestSlowHandler(t *testing.T) {
+	s := startServer(t, newWorld(), "127.0.0.1:0")
+	c := dial(t, s, fast())
+	ctx := testCtx(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var got []string
+	c.On("said", func(data json.RawMessage) {
+		<-release
+		mu.Lock()
+		got = append(got, string(data))
+		mu.Unlock()
+	})
+	if err := c.Join(ctx, "me"); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"1", "2", "3"} {
+		if err := c.Emit(ctx, "shout", map[string]string{"room": "me", "text": text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out int
+	if err := c.Request(ctx, "echo", 5, &out); err != nil || out != 5 {
+		t.Fatalf("request while a handler blocks: %v, %d", err, out)
+	}
+	close(release)
+	eventually(t, "the three events", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) == 3
+	})
+	if strings.Join(got, ",") != `"1","2","3"` {
+		t.Errorf("order: %v", got)
 	}
 }

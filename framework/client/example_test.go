@@ -80,7 +80,12 @@ func ExampleClient_OnState() {
 	c := client.New(url, &client.Options{Logger: quiet, MinDelay: time.Millisecond})
 	defer c.Close()
 	states := make(chan client.State, 10)
-	c.OnState(func(s client.State, err error) { states <- s })
+	c.OnState(func(s client.State, err error) {
+		select {
+		case states <- s:
+		default: // never block the client's handlers
+		}
+	})
 	if err := c.Connect(context.Background()); err != nil {
 		fmt.Println(err)
 		return

@@ -41,7 +41,7 @@ type conn struct {
 	mu      sync.Mutex
 	jobs    []job
 	running bool                          // a worker is running
-	pending map[int64]chan *wire.Envelope // Request's waiters, by id
+	pending map[int64]chan *wire.Envelope // Request's waiters, by id; nil before the first
 	lastID  int64
 	closed  bool    // OnClose has started: no new request
 	tokens  float64 // the flood bucket
@@ -59,7 +59,7 @@ type job struct {
 
 func newConn(c *framework.Conn, known func(string) bool, run func(*wire.Envelope) error) *conn {
 	s := &conn{c: c, known: known, run: run, slots: make(chan struct{}, maxQueued),
-		pending: make(map[int64]chan *wire.Envelope), tokens: floodBurst, filled: time.Now()}
+		tokens: floodBurst, filled: time.Now()}
 	conns.Store(c, s)
 	return s
 }
@@ -238,6 +238,9 @@ func (s *conn) await() (int64, chan *wire.Envelope, bool) {
 	defer s.mu.Unlock()
 	if s.closed {
 		return 0, nil, false
+	}
+	if s.pending == nil {
+		s.pending = make(map[int64]chan *wire.Envelope) // only once the server asks
 	}
 	s.lastID = s.lastID%wire.MaxID + 1
 	ch := make(chan *wire.Envelope, 1)

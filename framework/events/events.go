@@ -32,7 +32,7 @@ import (
 
 // Subprotocol is the WebSocket subprotocol of the protocol. A client that
 // offers it on an events route speaks events; one that does not is plain.
-const Subprotocol = wire.Subprotocol
+const Subprotocol = "nows.v1"
 
 // Error is the error a client sees, the protocol's error object. A
 // handler, OnJoin or Validate that returns an *Error (directly or

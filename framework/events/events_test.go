@@ -13,6 +13,7 @@ import (
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/events"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/wire"
 	"go.uber.org/goleak"
 )
 
@@ -61,6 +62,12 @@ func (r *Room) note(s string) {
 
 func (r *Room) OnOpen(ctx context.Context, c *framework.Conn) error {
 	r.note("open")
+	switch q := c.Request().URL.Query(); {
+	case q.Has("fail"):
+		return errors.New("no database")
+	case q.Has("panic"):
+		panic("open panicked")
+	}
 	if c.Request().URL.Query().Has("ask") { // a request from inside OnOpen
 		var got nonce
 		err := events.Request(ctx, c, "ping.me", nonce{7}, &got)
@@ -198,6 +205,12 @@ func exchange(t *testing.T, c *wstest.Client, pairs ...string) {
 		if pairs[i+1] != "" {
 			c.ExpectText(pairs[i+1])
 		}
+	}
+}
+
+func TestSubprotocolIsWire(t *testing.T) {
+	if events.Subprotocol != wire.Subprotocol {
+		t.Errorf("events.Subprotocol %q, wire.Subprotocol %q", events.Subprotocol, wire.Subprotocol)
 	}
 }
 

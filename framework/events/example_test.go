@@ -130,3 +130,59 @@ func ExampleRequest() {
 	// {"event":"whoami","id":1}
 	// {"event":"welcome","data":"hello, ada"}
 }
+
+// Feed puts every connection in the room "news" and tells it so.
+type Feed struct{}
+
+// OnOpen joins the room, then says so: once a client has read "joined",
+// it gets the broadcasts.
+func (Feed) OnOpen(ctx context.Context, c *framework.Conn) error {
+	if err := c.Join("news"); err != nil {
+		return err
+	}
+	return events.Emit(ctx, c, "joined", "news")
+}
+
+// Headline is the payload of the event headline.
+type Headline struct {
+	Title string `json:"title"`
+}
+
+func ExampleBroadcast() {
+	srv := framework.NewServer(framework.Options{})
+	if err := srv.Register(framework.NewBlueprint("", events.Route[Feed]("/feed"))); err != nil {
+		fmt.Println(err)
+		return
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	defer srv.Shutdown(context.Background())
+	ctx := context.Background()
+	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/feed"
+	var clients []*websocket.Conn
+	for _, protos := range [][]string{{events.Subprotocol}, nil} { // an events client, a plain one
+		ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: protos})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer ws.Close(websocket.StatusNormalClosure, "")
+		_, joined, _ := ws.Read(ctx)
+		fmt.Printf("%q: %s\n", ws.Subprotocol(), joined)
+		clients = append(clients, ws)
+	}
+
+	// From anywhere in the app: a handler, a ticker, an HTTP handler.
+	if err := events.Broadcast(ctx, srv.Hub(), "news", "headline", Headline{Title: "nows.v1 ships"}); err != nil {
+		fmt.Println(err)
+	}
+	for _, ws := range clients {
+		_, b, _ := ws.Read(ctx)
+		fmt.Printf("%q: %s\n", ws.Subprotocol(), b)
+	}
+	// Output:
+	// "nows.v1": {"event":"joined","data":"news"}
+	// "": {"event":"joined","data":"news"}
+	// "nows.v1": {"event":"headline","data":{"title":"nows.v1 ships"}}
+	// "": {"event":"headline","data":{"title":"nows.v1 ships"}}
+}

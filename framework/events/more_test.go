@@ -317,3 +317,102 @@ func TestConstructionPanics(t *testing.T) {
 		})
 	}
 }
+
+func TestNoOnJoin(t *testing.T) {
+	srv := wstest.NewServer(t, framework.NewBlueprint("", events.Route[Silent]("/silent", events.Handle("echo", (*Silent).Echo))))
+	c := dial(t, srv, "/silent")
+	exchange(t, c,
+		`{"event":"nows.join","id":1,"data":{"room":"lobby"}}`, `{"reply":1,"error":{"code":"forbidden","message":"this route has no rooms to join","event":"nows.join"}}`,
+		`{"event":"nows.join","data":{"room":"lobby"}}`, `{"error":{"code":"forbidden","message":"this route has no rooms to join","event":"nows.join"}}`,
+		`{"event":"nows.leave","id":2,"data":{"room":"lobby"}}`, `{"reply":2,"data":{"room":"lobby"}}`,
+		`{"event":"nows.join","id":3,"data":{"room":7}}`, `{"reply":3,"error":{"code":"bad_payload","message":"data.room: want string, got number","event":"nows.join","field":"room"}}`,
+	)
+	if n := len(srv.Hub().LocalMembers("lobby")); n != 0 {
+		t.Errorf("lobby has %d members", n)
+	}
+	c.Close()
+}
+
+// TestOnOpenFails: OnOpen's error and panic close an events connection as
+// they close a plain one.
+func TestOnOpenFails(t *testing.T) {
+	srv, closed := newServer(t)
+	for _, tt := range []struct{ query, status string }{
+		{"fail", "1011 handler error: open, close"},
+		{"panic", "1011 handler panic: open, close"},
+	} {
+		for _, protos := range [][]string{{events.Subprotocol}, nil} {
+			c, _, err := srv.DialOptions(t, "/room?"+tt.query, &websocket.DialOptions{Subprotocols: protos})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.ExpectClose(websocket.StatusInternalError)
+			expectClosed(t, closed, tt.status)
+		}
+	}
+}
+
+// TestMessagesAfterFailure: once a method has closed the connection, the
+// messages queued behind it do not run.
+func TestMessagesAfterFailure(t *testing.T) {
+	srv, closed := newServer(t)
+	c := dial(t, srv, "/room")
+	c.SendText(`{"event":"quit"}` + "")
+	c.SendText(`{"event":"ask","id":1,"data":{"nonce":1}}`)
+	c.ExpectClose(4000)
+	if got := expectClosed(t, closed, "4000"); strings.Contains(got, "ask") {
+		t.Errorf("a message queued after the close ran: %q", got)
+	}
+}
+
+func TestSendErrors(t *testing.T) {
+	got := make(chan string, 4)
+	srv := wstest.NewServer(t, framework.NewBlueprint("", events.Route[Silent]("/s",
+		events.On("try", func(h *Silent, ctx context.Context, c *framework.Conn, _ struct{}) error {
+			got <- errText(events.Emit(ctx, c, "", nil))
+			got <- errText(events.Emit(ctx, c, "x", func() {}))
+			got <- errText(events.Request(ctx, c, "", nil, nil))
+			got <- errText(events.Broadcast(ctx, c.Hub(), "r", "x", make(chan int)))
+			return nil
+		}))))
+	c := dial(t, srv, "/s")
+	c.SendText(`{"event":"try"}`)
+	for _, want := range []string{
+		"events: empty event name",
+		`events: event "x": json: unsupported type: func()`,
+		"events: Request: empty event name",
+		`events: event "x": json: unsupported type: chan int`,
+	} {
+		select {
+		case g := <-got:
+			if g != want {
+				t.Errorf("got %q, want %q", g, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the event did not run")
+		}
+	}
+	c.Close()
+}
+
+// TestRequestAfterClose: Request on an ended connection is ErrClosed.
+func TestRequestAfterClose(t *testing.T) {
+	conns := make(chan *framework.Conn, 1)
+	srv := wstest.NewServer(t, framework.NewBlueprint("", events.Route[Silent]("/s",
+		events.On("me", func(h *Silent, ctx context.Context, c *framework.Conn, _ struct{}) error {
+			conns <- c
+			return nil
+		}))))
+	c := dial(t, srv, "/s")
+	c.SendText(`{"event":"me"}`)
+	fc := <-conns
+	c.Close()
+	for deadline := time.Now().Add(5 * time.Second); fc.Connected(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection did not end")
+		}
+	}
+	if err := events.Request(context.Background(), fc, "x", nil, nil); !errors.Is(err, framework.ErrClosed) {
+		t.Errorf("Request after close: %v", err)
+	}
+}

@@ -19,8 +19,11 @@ import (
 // any other is plain: H's OnMessage and OnBinary get its messages, and a
 // message H has no hook for closes it with 1003, as on a framework route.
 //
-// H's hooks (OnOpen, OnClose, OnBinary, OnJoin) run on an events
-// connection too, one at a time with its events, in order. Route panics,
+// H's hooks serve both kinds of connection. On an events one, OnOpen,
+// OnBinary, OnJoin, OnClose and the events run one at a time, in order,
+// on a goroutine of the connection's own that exists only while there is
+// work, while the read loop goes on routing the replies to Request: they
+// may wait for one. Route panics,
 // naming H, the event and the fix, when two events share a name, a name
 // is empty or starts with "nows." (the protocol's own), or a method of H
 // is named like a hook with another signature.

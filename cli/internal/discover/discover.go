@@ -50,6 +50,10 @@ import (
 // FrameworkPath is the import path of the framework package.
 const FrameworkPath = "github.com/nowebsocket/nows/framework"
 
+// EventsPath is the import path of framework/events, whose Route and
+// RouteFunc make routes too.
+const EventsPath = FrameworkPath + "/events"
+
 // DepsType is the name of the type holding the app's dependencies, which
 // blueprint constructors take a pointer to.
 const DepsType = "Deps"
@@ -111,8 +115,9 @@ type String struct {
 }
 
 // Route is one route argument: framework.Route[H](template), or
-// framework.RouteFunc(template, func() *H {...}), possibly followed by
-// .WithQueue(...).
+// framework.RouteFunc(template, func() *H {...}), or the same from
+// framework/events with events, possibly followed by .WithQueue(...) and
+// .WithSubprotocols(...).
 type Route struct {
 	Template String
 	Handler  string // the handler type as written, such as "Room"; "?" when it cannot be read
@@ -186,6 +191,7 @@ type Parsed struct {
 	File       *ast.File
 	Package    string
 	Import     string // the name the framework is imported under ("" when it is not imported, "." for a dot import)
+	Events     string // the name framework/events is imported under, likewise
 	Blueprints []Blueprint
 	// Deps is the declaration of type Deps when this file has it.
 	Deps *Deps
@@ -217,11 +223,11 @@ func Parse(f File) (*Parsed, error) {
 	}
 	p := &Parsed{Name: f.Name, Fset: fset, File: af, Package: af.Name.Name}
 	for _, imp := range af.Imports {
-		if path, _ := strconv.Unquote(imp.Path.Value); path == FrameworkPath {
-			p.Import = "framework"
-			if imp.Name != nil {
-				p.Import = imp.Name.Name
-			}
+		switch path, _ := strconv.Unquote(imp.Path.Value); path {
+		case FrameworkPath:
+			p.Import = importName(imp, "framework")
+		case EventsPath:
+			p.Events = importName(imp, "events")
 		}
 	}
 	p.findDeps()
@@ -531,14 +537,31 @@ func (p *Parsed) methodRoute(call *ast.CallExpr, chained bool) Route {
 	return Route{Line: p.line(sel.Sel), Expr: expr}
 }
 
+// importName is the name an import is used under.
+func importName(imp *ast.ImportSpec, def string) string {
+	if imp.Name != nil {
+		return imp.Name.Name
+	}
+	return def
+}
+
 // isFramework reports whether e names the framework's identifier name.
-func (p *Parsed) isFramework(e ast.Expr, name string) bool {
+func (p *Parsed) isFramework(e ast.Expr, name string) bool { return isIn(e, p.Import, name) }
+
+// isEvents reports whether e names framework/events's identifier name.
+func (p *Parsed) isEvents(e ast.Expr, name string) bool {
+	return p.Events != "" && p.Events != "_" && isIn(e, p.Events, name)
+}
+
+// isIn reports whether e names the identifier name of the package
+// imported as pkg.
+func isIn(e ast.Expr, pkg, name string) bool {
 	switch e := e.(type) {
 	case *ast.SelectorExpr:
 		x, ok := e.X.(*ast.Ident)
-		return ok && x.Name == p.Import && e.Sel.Name == name
+		return ok && x.Name == pkg && e.Sel.Name == name
 	case *ast.Ident:
-		return p.Import == "." && e.Name == name
+		return pkg == "." && e.Name == name
 	}
 	return false
 }
@@ -549,10 +572,10 @@ func (p *Parsed) route(a ast.Expr, consts, funcs map[string]string) Route {
 	if !ok {
 		return r
 	}
-	// framework.Route[H]("/x").WithQueue(...)
+	// framework.Route[H]("/x").WithQueue(...).WithSubprotocols(...)
 	for {
 		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || sel.Sel.Name != "WithQueue" {
+		if !ok || sel.Sel.Name != "WithQueue" && sel.Sel.Name != "WithSubprotocols" {
 			break
 		}
 		inner, ok := ast.Unparen(sel.X).(*ast.CallExpr)
@@ -566,9 +589,11 @@ func (p *Parsed) route(a ast.Expr, consts, funcs map[string]string) Route {
 		fun, typeArg = idx.X, idx.Index
 	}
 	switch {
-	case p.isFramework(fun, "Route") && typeArg != nil && len(call.Args) == 1:
+	case p.isFramework(fun, "Route") && typeArg != nil && len(call.Args) == 1,
+		p.isEvents(fun, "Route") && typeArg != nil && len(call.Args) >= 1:
 		r.Handler = p.src(typeArg)
-	case p.isFramework(fun, "RouteFunc") && len(call.Args) == 2:
+	case p.isFramework(fun, "RouteFunc") && len(call.Args) == 2,
+		p.isEvents(fun, "RouteFunc") && len(call.Args) >= 2:
 		r.Handler = "?"
 		if typeArg != nil {
 			r.Handler = p.src(typeArg)

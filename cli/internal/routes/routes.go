@@ -152,6 +152,11 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 					continue
 				}
 				r.Template = route.Join(bp.Prefix.Value, dr.Template.Value)
+				if r.Template == "/_nows" || strings.HasPrefix(r.Template, "/_nows/") {
+					r.Status, r.Problem = Invalid, "the paths under /_nows/ are the framework's (the JavaScript client): the app does not start"
+					failed = true
+					continue
+				}
 				pat, err := route.Parse(r.Template, custom...)
 				if err != nil {
 					r.Status, r.Problem = Invalid, err.Error()+": the app does not start"

@@ -80,6 +80,33 @@ func TestFromFiles(t *testing.T) {
 			want: "ok /chat A chat_bp.go:6\nunknown   chat_bp.go:7\nunknown   rooms_bp.go:7\n",
 		},
 		{
+			name: "framework/events routes, WithSubprotocols",
+			files: []discover.File{{Name: "chat_bp.go", Src: []byte(`package blueprints
+
+import (
+	"github.com/nowebsocket/nows/framework"
+	ev "github.com/nowebsocket/nows/framework/events"
+)
+
+func Chat(d *Deps) *framework.Blueprint {
+	return framework.NewBlueprint("/chat",
+		ev.Route[Room]("/room/{id:int}", ev.Handle("chat.send", (*Room).Send), ev.On("typing", (*Room).Typing)),
+		ev.RouteFunc("/lobby", func() *Lobby { return &Lobby{deps: d} }, specs...),
+		ev.Route[Plain]("/plain").WithSubprotocols("a").WithQueue(framework.QueueOptions{}),
+		framework.Route[Old]("/old").WithSubprotocols("b"),
+	)
+}
+`)}},
+			want: "ok /chat/lobby Lobby chat_bp.go:11\nok /chat/plain Plain chat_bp.go:12\nok /chat/old Old chat_bp.go:13\nok /chat/room/{id:int} Room chat_bp.go:10\n",
+		},
+		{
+			name: "the paths under /_nows/ are the framework's",
+			files: []discover.File{
+				bp("a_bp.go", "var A = framework.NewBlueprint(\"/_nows\", framework.Route[H](\"/x\"))\nvar B = framework.NewBlueprint(\"/_nowsy\", framework.Route[H](\"/x\"))\n"),
+			},
+			want: "ok /_nowsy/x H a_bp.go:6\ninvalid /_nows/x H a_bp.go:5\n",
+		},
+		{
 			name: "a constructor that does not call NewBlueprint itself",
 			files: []discover.File{
 				bp("a_bp.go", "func A(d *Deps) *framework.Blueprint { return build(d) }\n"),

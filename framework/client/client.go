@@ -30,8 +30,9 @@ type Options struct {
 	// Header is sent with every opening handshake (cookies, tokens).
 	Header http.Header
 	// MinDelay and MaxDelay bound the wait before a reconnect: the n-th
-	// attempt in a row waits a random time up to min(MaxDelay,
-	// MinDelay·2^n). Defaults 250 ms and 30 s.
+	// attempt in a row (from 0) waits a random time up to min(MaxDelay,
+	// MinDelay·2^n); a connection that stayed up 5 s starts the count
+	// again. Defaults 250 ms and 30 s.
 	MinDelay, MaxDelay time.Duration
 	// NoRetryCodes are close codes after which the client does not
 	// reconnect, added to 1002, 1003, 1007, 1008 and 1009: the app's own
@@ -73,7 +74,7 @@ func (s State) String() string {
 
 const (
 	readLimit   = 1 << 20 // bytes in one message read
-	stableAfter = 10 * time.Second
+	stableAfter = 5 * time.Second // a connection up this long resets the backoff, as in nows.js
 )
 
 // Client is a connection to a nows events route that reconnects by
@@ -229,8 +230,9 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 // plain text message (data is the text as a JSON string), "binary" a
 // binary one (data is the bytes as a base64 JSON string, which
 // json.Unmarshal turns back into a []byte), and "error" an error the
-// server sent about a message that was not a request (data is the error
-// object; without a handler it is logged).
+// server sent about a message that was not a request, or a room refused
+// when joined again after a reconnect (data is the error object; without
+// a handler it is logged).
 //
 // All handlers, Handle's and OnState's run one at a time, in the order
 // their messages came, on one goroutine; replies to requests are read
@@ -348,7 +350,7 @@ func (c *Client) timeout(ctx context.Context) (context.Context, context.CancelFu
 // "forbidden" by default) is returned as an *Error. The client joins its
 // rooms again by itself after each reconnect, and waits for the replies
 // before it sends what was buffered and reports Connected; a room refused
-// then is forgotten and the refusal logged.
+// then is forgotten and the refusal goes to On("error").
 func (c *Client) Join(ctx context.Context, room string) error {
 	_, err := c.request(ctx, "nows.join", roomData{room}, func(err error) {
 		if err == nil && !slices.Contains(c.rooms, room) {

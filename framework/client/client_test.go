@@ -25,11 +25,24 @@ func TestMain(m *testing.M) {
 // world is what the servers of one test share across restarts: how many
 // times each "count" event came.
 type world struct {
-	mu     sync.Mutex
-	counts map[string]int
+	mu      sync.Mutex
+	counts  map[string]int
+	refused map[string]bool // rooms OnJoin refuses, besides "secret"
 }
 
-func newWorld() *world { return &world{counts: map[string]int{}} }
+func newWorld() *world { return &world{counts: map[string]int{}, refused: map[string]bool{}} }
+
+func (w *world) refuse(room string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.refused[room] = true
+}
+
+func (w *world) isRefused(room string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return room == "secret" || w.refused[room]
+}
 
 func (w *world) add(key string) {
 	w.mu.Lock()
@@ -245,8 +258,10 @@ func TestRejoinAfterRestart(t *testing.T) {
 	st := states(c)
 	on, said := recv()
 	c.On("said", on)
+	onErr, errs := recv()
+	c.On("error", onErr)
 	ctx := testCtx(t)
-	for _, room := range []string{"lobby", "old"} {
+	for _, room := range []string{"lobby", "old", "later"} {
 		if err := c.Join(ctx, room); err != nil {
 			t.Fatal(err)
 		}
@@ -261,11 +276,15 @@ func TestRejoinAfterRestart(t *testing.T) {
 
 	s.stop()
 	waitState(t, st, client.Disconnected)
+	w.refuse("later") // joined before the restart, refused after it
 	s = startServer(t, w, s.addr)
 	waitState(t, st, client.Connected)
+	if err := json.Unmarshal([]byte(next(t, errs)), &e); err != nil || e.Code != "forbidden" || e.Event != "nows.join" {
+		t.Errorf("refused rejoin: %+v, %v", e, err)
+	}
 
 	other := dial(t, s, fast())
-	for _, room := range []string{"lobby", "old"} {
+	for _, room := range []string{"lobby", "old", "later"} {
 		if err := other.Emit(ctx, "shout", map[string]string{"room": room, "text": "to " + room}); err != nil {
 			t.Fatal(err)
 		}

@@ -86,7 +86,8 @@ func (c *Client) rejoin(s *session, rooms []string) bool {
 			var e *Error
 			if errors.As(err, &e) && e != ErrDisconnected {
 				c.rooms = slices.DeleteFunc(c.rooms, func(r string) bool { return r == room })
-				c.log.Warn("nows client: rejoin refused", "room", room, "err", err)
+				b, _ := json.Marshal(e)
+				c.in.push(item{event: "error", data: b, err: e})
 			}
 		}}
 		frame, _ := wire.EncodeEvent("nows.join", c.register(cl), roomData{room})
@@ -150,7 +151,7 @@ func (c *Client) run(s *session) {
 			c.giveUp(err)
 			return
 		}
-		if time.Since(s.start) >= min(c.opts.MaxDelay, stableAfter) {
+		if time.Since(s.start) >= stableAfter {
 			attempt = 0
 		}
 		if s = c.reconnect(&attempt, err); s == nil {

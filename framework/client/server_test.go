@@ -41,9 +41,9 @@ func (h *testRoom) OnOpen(ctx context.Context, c *framework.Conn) error {
 	return nil
 }
 
-// OnJoin refuses the room "secret".
+// OnJoin refuses the room "secret", and those the world says.
 func (h *testRoom) OnJoin(ctx context.Context, c *framework.Conn, room string) error {
-	if room == "secret" {
+	if h.w.isRefused(room) {
 		return errors.New("no")
 	}
 	return nil

@@ -73,7 +73,7 @@ func (s State) String() string {
 }
 
 const (
-	readLimit   = 1 << 20 // bytes in one message read
+	readLimit   = 1 << 20         // bytes in one message read
 	stableAfter = 5 * time.Second // a connection up this long resets the backoff, as in nows.js
 )
 

@@ -266,7 +266,8 @@ func (c *Client) OnState(fn func(State, error)) {
 // for none). While disconnected it is buffered and sent after the
 // reconnect ([ErrBufferFull] when the buffer is full); a message is sent
 // at most once: if the connection drops while it is written, Emit returns
-// [ErrDisconnected].
+// [ErrDisconnected]. An ended ctx stops Emit before it sends; the write
+// itself is bounded by Options.Timeout.
 func (c *Client) Emit(ctx context.Context, event string, payload any) error {
 	frame, err := wire.EncodeEvent(event, 0, payload)
 	if err != nil {

@@ -45,10 +45,9 @@ func (c *Client) send(ctx context.Context, m outMsg) error {
 		cl.gen = c.gen
 	}
 	c.mu.Unlock()
-	if err := c.write(ctx, conn, m.frame); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	// Not ctx: coder/websocket closes the connection when a write's
+	// context ends, and one caller's deadline must not cut it for all.
+	if err := c.write(c.ctx, conn, m.frame); err != nil {
 		return ErrDisconnected
 	}
 	return nil

@@ -33,6 +33,7 @@ var guidePages = []string{
 	"framework.md",
 	"security.md",
 	"reliability.md",
+	"clients.md",
 	"zh/getting-started.md",
 	"zh/nowebsocket.md",
 }

@@ -185,27 +185,27 @@ func (c *Conn) Context() context.Context { return c.ctx }
 // not read from it: the framework does.
 func (c *Conn) Unwrap() *websocket.Conn { return c.ws }
 
-// start runs OnOpen on the handshake's goroutine, then parks the
-// connection or serves it on a goroutine of its own, which the server owns
-// (Shutdown waits for it), so that net/http's goroutine for the request
-// ends, and with it its deep stack and its 8 KiB of buffers, which every
-// connection would otherwise keep.
+// start runs OnOpen on the handshake's goroutine, then serves the
+// connection on a goroutine of its own, which the server owns (Shutdown
+// waits for it), so that net/http's goroutine for the request ends, and
+// with it its deep stack and its 8 KiB of buffers, which every connection
+// would otherwise keep.
 //
-// Until its first message, a connection waits with no goroutine where
-// the platform allows it (park_linux.go): resume then serves it on a new
-// one. Elsewhere (and over TLS) it waits in awaitData called from serve,
-// so that the stack it keeps is as shallow as can be: its depth decides
-// whether the goroutine fits in 2 KiB (and, through Go's adaptive initial
-// stack size, whether new goroutines start with 2 KiB or 4 KiB). Reading
-// a message grows the stack past what a wait in coder's Reader needs, and
-// a stack that has grown keeps its size while idle, so from then on the
-// wait is coder's: the same memory, and less time per message.
+// Until its first message, a connection waits in awaitData, on a stack as
+// shallow as can be: its depth decides whether the goroutine fits in 2 KiB
+// (and, through Go's adaptive initial stack size, whether new goroutines
+// start with 2 KiB or 4 KiB). Where the platform allows it
+// (park_linux.go), a connection still idle after parkAfter is parked: its
+// goroutine ends, and resume serves it on a new one. Most clients send
+// something, or close, well within parkAfter, and never pay for parking;
+// the connections that stay idle, the ones whose memory matters, hold no
+// goroutine. Reading a message grows the stack past what a wait in
+// coder's Reader needs, and a stack that has grown keeps its size while
+// idle, so from then on the wait is coder's: the same memory, and less
+// time per message.
 func (c *Conn) start() {
 	c.startPing()
 	st, ok := c.open() // ok while the connection runs; st: the final status
-	if ok && c.park() {
-		return // resume serves it
-	}
 	go c.serve(st, ok)
 }
 
@@ -216,17 +216,29 @@ func (c *Conn) resume(key uint64) {
 	c.serve(CloseStatus{}, true)
 }
 
-// serve runs the read loop, then OnClose, and lets the server forget the
-// connection.
+// serve waits for the first message (parking the connection if it stays
+// idle), then runs the read loop.
 func (c *Conn) serve(st CloseStatus, ok bool) {
-	defer c.release()
-	defer c.srv.untrack(c)
 	if ok {
-		if c.wire.awaitData() { // netconn.go
+		closeNext, idle := c.wire.awaitData(parkAfter) // netconn.go
+		if idle {
+			if c.park() {
+				return // resume serves it
+			}
+			closeNext, _ = c.wire.awaitData(0)
+		}
+		if closeNext {
 			growStack(0)
 		}
-		st, ok = c.next()
 	}
+	c.run(st, ok)
+}
+
+// run runs the read loop, then OnClose, and lets the server forget the
+// connection.
+func (c *Conn) run(st CloseStatus, ok bool) {
+	defer c.release()
+	defer c.srv.untrack(c)
 	for ok {
 		st, ok = c.next()
 	}

@@ -20,6 +20,10 @@ func Parked(c *Conn) bool {
 	return k != 0 && k != parkClosed
 }
 
+// ParksSoFar returns how many times a connection was parked in this
+// process (none elsewhere than on Linux).
+func ParksSoFar() uint64 { return parksSoFar() }
+
 // AddIdleMembers puts n members in room on h's node, each a connection
 // that is never served: a node with many memberships, for the presence
 // tests. Nothing may be broadcast to room.

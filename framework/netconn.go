@@ -312,19 +312,56 @@ var readBufs = sync.Pool{New: func() any { return new([readChunk]byte) }}
 // wait in front of (a close handshake that has read some has also read
 // the client's close frame, which ends inspect).
 //
-// It reports whether what it read starts with a close frame.
-func (c *wireConn) awaitData() (closeNext bool) {
+// It reports whether what it read starts with a close frame, and, when
+// parkAfter is positive, whether the client sent nothing for that long
+// (the idle deadline further off): the caller may then park the
+// connection, or wait again with a parkAfter of 0.
+func (c *wireConn) awaitData(parkAfter time.Duration) (closeNext, idle bool) {
 	if c.raw == nil || !c.rmu.TryLock() {
-		return false
+		return false, false
 	}
 	c.reading.Add(1) // see linger
 	if c.nothingBuffered() {
-		_ = c.raw.Read(c.fillFn) // fill cannot panic: no defer, for a smaller frame
+		if parkAfter > 0 && c.shortenWait(parkAfter) {
+			err := c.raw.Read(c.fillFn)
+			idle = errors.Is(err, os.ErrDeadlineExceeded) && len(c.unread) == 0 && c.unreadErr == nil
+			c.rearmIdle()
+		} else {
+			_ = c.raw.Read(c.fillFn) // fill cannot panic: no defer, for a smaller frame
+		}
 	}
 	closeNext = len(c.pending) == 0 && c.scan.atFrameStart() && len(c.unread) > 0 && c.unread[0]&0x0f == 0x8
 	c.reading.Add(-1)
 	c.rmu.Unlock()
-	return closeNext
+	return closeNext, idle
+}
+
+// shortenWait moves the read deadline to parkAfter from now, unless the
+// idle deadline comes first, and reports whether it did.
+func (c *wireConn) shortenWait(parkAfter time.Duration) bool {
+	now := time.Now()
+	if c.readTimeout > 0 && c.readTimeout-c.idleFor(now) <= parkAfter {
+		return false
+	}
+	return c.Conn.SetReadDeadline(now.Add(parkAfter)) == nil
+}
+
+// rearmIdle puts back the idle deadline after shortenWait. A close that
+// started meanwhile (it sets lingering, then its own deadline) keeps a
+// deadline of its own length.
+func (c *wireConn) rearmIdle() {
+	if c.lingering.Load() || c.aborted.Load() {
+		return
+	}
+	now := time.Now()
+	var rd time.Time
+	if c.readTimeout > 0 {
+		rd = now.Add(c.readTimeout - c.idleFor(now))
+	}
+	_ = c.Conn.SetReadDeadline(rd)
+	if c.lingering.Load() {
+		_ = c.Conn.SetReadDeadline(now.Add(lingerTimeout))
+	}
 }
 
 // nothingBuffered reports whether the wire layer holds no byte from the

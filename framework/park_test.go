@@ -28,6 +28,35 @@ func dialParked(t *testing.T, p *probe, addr, path string) (*rawConn, *framework
 	return c, sc
 }
 
+// TestPromptClientsNotParked: connections whose client sends its first
+// message, or closes, soon after the upgrade are served without being
+// parked (parking costs a handshake a fifth of its CPU); one that stays
+// idle is parked. Not parallel: the count of parks is the process's.
+func TestPromptClientsNotParked(t *testing.T) {
+	srv := serve(t, quietOptions(framework.Options{}))
+	p := newProbe(t)
+	before := framework.ParksSoFar()
+	for i := range 20 {
+		c := dialRaw(t, srv.Addr, p.path("/probe"))
+		p.waitOpen(t)
+		if i%2 == 0 {
+			c.send(opText, []byte("hi"))
+			c.expectMessage(opText, []byte("hi"))
+		}
+		c.closeNormally()
+		p.waitClose(t)
+	}
+	if n := framework.ParksSoFar() - before; n != 0 {
+		t.Fatalf("%d of 20 prompt connections were parked", n)
+	}
+	if runtime.GOOS == "linux" {
+		dialParked(t, p, srv.Addr, "/probe") // an idle one is
+		if framework.ParksSoFar() == before {
+			t.Fatal("the idle connection was not counted as parked")
+		}
+	}
+}
+
 func TestParkedMessagesInOrder(t *testing.T) {
 	t.Parallel()
 	srv := serve(t, quietOptions(framework.Options{}))

@@ -18,6 +18,10 @@
 //		)
 //	}
 //
+// A route of typed events is read the same way: events.Route[H](template,
+// specs...) and events.RouteFunc(template, newHandler, specs...), from
+// package framework/events (under any name too), are routes of handler H.
+//
 // Every route is an argument of NewBlueprint: *framework.Blueprint has no
 // methods, so a method call on a blueprint (code written for an older
 // framework) is kept as a route that cannot be read, not left out.
@@ -49,6 +53,10 @@ import (
 
 // FrameworkPath is the import path of the framework package.
 const FrameworkPath = "github.com/nowebsocket/nows/framework"
+
+// EventsPath is the import path of the typed events package, whose Route
+// and RouteFunc are routes too.
+const EventsPath = FrameworkPath + "/events"
 
 // DepsType is the name of the type holding the app's dependencies, which
 // blueprint constructors take a pointer to.
@@ -111,8 +119,9 @@ type String struct {
 }
 
 // Route is one route argument: framework.Route[H](template), or
-// framework.RouteFunc(template, func() *H {...}), possibly followed by
-// .WithQueue(...).
+// framework.RouteFunc(template, func() *H {...}), or their events
+// counterparts with event specs after those arguments, possibly followed
+// by .WithQueue(...) or .WithSubprotocols(...).
 type Route struct {
 	Template String
 	Handler  string // the handler type as written, such as "Room"; "?" when it cannot be read
@@ -186,6 +195,7 @@ type Parsed struct {
 	File       *ast.File
 	Package    string
 	Import     string // the name the framework is imported under ("" when it is not imported, "." for a dot import)
+	Events     string // the name framework/events is imported under ("" when it is not imported)
 	Blueprints []Blueprint
 	// Deps is the declaration of type Deps when this file has it.
 	Deps *Deps
@@ -217,11 +227,11 @@ func Parse(f File) (*Parsed, error) {
 	}
 	p := &Parsed{Name: f.Name, Fset: fset, File: af, Package: af.Name.Name}
 	for _, imp := range af.Imports {
-		if path, _ := strconv.Unquote(imp.Path.Value); path == FrameworkPath {
-			p.Import = "framework"
-			if imp.Name != nil {
-				p.Import = imp.Name.Name
-			}
+		switch path, _ := strconv.Unquote(imp.Path.Value); path {
+		case FrameworkPath:
+			p.Import = importName(imp, "framework")
+		case EventsPath:
+			p.Events = importName(imp, "events")
 		}
 	}
 	p.findDeps()
@@ -531,6 +541,26 @@ func (p *Parsed) methodRoute(call *ast.CallExpr, chained bool) Route {
 	return Route{Line: p.line(sel.Sel), Expr: expr}
 }
 
+// importName is the name a file refers to an imported package by.
+func importName(imp *ast.ImportSpec, def string) string {
+	if imp.Name != nil {
+		return imp.Name.Name
+	}
+	return def
+}
+
+// isEvents reports whether e names the events package's identifier name.
+func (p *Parsed) isEvents(e ast.Expr, name string) bool {
+	switch e := e.(type) {
+	case *ast.SelectorExpr:
+		x, ok := e.X.(*ast.Ident)
+		return ok && p.Events != "" && p.Events != "_" && x.Name == p.Events && e.Sel.Name == name
+	case *ast.Ident:
+		return p.Events == "." && e.Name == name
+	}
+	return false
+}
+
 // isFramework reports whether e names the framework's identifier name.
 func (p *Parsed) isFramework(e ast.Expr, name string) bool {
 	switch e := e.(type) {
@@ -549,10 +579,10 @@ func (p *Parsed) route(a ast.Expr, consts, funcs map[string]string) Route {
 	if !ok {
 		return r
 	}
-	// framework.Route[H]("/x").WithQueue(...)
+	// framework.Route[H]("/x").WithQueue(...).WithSubprotocols(...)
 	for {
 		sel, ok := call.Fun.(*ast.SelectorExpr)
-		if !ok || sel.Sel.Name != "WithQueue" {
+		if !ok || sel.Sel.Name != "WithQueue" && sel.Sel.Name != "WithSubprotocols" {
 			break
 		}
 		inner, ok := ast.Unparen(sel.X).(*ast.CallExpr)
@@ -565,10 +595,13 @@ func (p *Parsed) route(a ast.Expr, consts, funcs map[string]string) Route {
 	if idx, ok := fun.(*ast.IndexExpr); ok {
 		fun, typeArg = idx.X, idx.Index
 	}
+	// The events package's routes take event specs after the framework's
+	// arguments.
+	nargs := len(call.Args)
 	switch {
-	case p.isFramework(fun, "Route") && typeArg != nil && len(call.Args) == 1:
+	case (p.isFramework(fun, "Route") && nargs == 1 || p.isEvents(fun, "Route") && nargs >= 1) && typeArg != nil:
 		r.Handler = p.src(typeArg)
-	case p.isFramework(fun, "RouteFunc") && len(call.Args) == 2:
+	case p.isFramework(fun, "RouteFunc") && nargs == 2 || p.isEvents(fun, "RouteFunc") && nargs >= 2:
 		r.Handler = "?"
 		if typeArg != nil {
 			r.Handler = p.src(typeArg)

@@ -145,7 +145,7 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 					r.Line = bp.Prefix.Line
 					continue
 				case !dr.Static:
-					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: %s is not a framework.Route or framework.RouteFunc call", dr.Expr)
+					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: %s is not a Route or RouteFunc call of framework or framework/events", dr.Expr)
 					continue
 				case !dr.Template.Static:
 					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: template %s is not a constant", dr.Template.Expr)

@@ -80,6 +80,31 @@ func TestFromFiles(t *testing.T) {
 			want: "ok /chat A chat_bp.go:6\nunknown   chat_bp.go:7\nunknown   rooms_bp.go:7\n",
 		},
 		{
+			// The routes of package framework/events, under any name:
+			// their event specs come after the framework's arguments.
+			name: "events.Route and events.RouteFunc",
+			files: []discover.File{{Name: "chat_bp.go", Src: []byte(`package blueprints
+
+import (
+	"github.com/nowebsocket/nows/framework"
+	ev "github.com/nowebsocket/nows/framework/events"
+)
+
+func Chat(d *Deps) *framework.Blueprint {
+	newRoom := func() *Room { return &Room{deps: d} }
+	return framework.NewBlueprint("/chat",
+		ev.RouteFunc("/room/{id:int}", newRoom, ev.Handle("chat.send", (*Room).Send), ev.On("typing", (*Room).Typing)),
+		ev.RouteFunc("/lobby", func() *Lobby { return &Lobby{} }),
+		ev.Route[Calc]("/calc", ev.Handle("add", (*Calc).Add)).WithSubprotocols("nows.v1"),
+		ev.Route[Spread]("/spread", specs...),
+		ev.Route("/bad"),
+	)
+}
+`)}},
+			want: "ok /chat/lobby Lobby chat_bp.go:12\nok /chat/calc Calc chat_bp.go:13\nok /chat/spread Spread chat_bp.go:14\n" +
+				"ok /chat/room/{id:int} Room chat_bp.go:11\nunknown   chat_bp.go:15\n",
+		},
+		{
 			name: "a constructor that does not call NewBlueprint itself",
 			files: []discover.File{
 				bp("a_bp.go", "func A(d *Deps) *framework.Blueprint { return build(d) }\n"),
@@ -119,8 +144,8 @@ func TestFromFilesMethodCall(t *testing.T) {
 		}
 	}
 	want := []string{
-		`blueprints/chat_bp.go:5: cannot analyse statically: .Handle(framework.Route[E]("/e")) is not a framework.Route or framework.RouteFunc call`,
-		`blueprints/rooms_bp.go:7: cannot analyse statically: b.Handle(framework.Route[L]("")) is not a framework.Route or framework.RouteFunc call`,
+		`blueprints/chat_bp.go:5: cannot analyse statically: .Handle(framework.Route[E]("/e")) is not a Route or RouteFunc call of framework or framework/events`,
+		`blueprints/rooms_bp.go:7: cannot analyse statically: b.Handle(framework.Route[L]("")) is not a Route or RouteFunc call of framework or framework/events`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

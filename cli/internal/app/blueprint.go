@@ -114,13 +114,22 @@ framework.RouteFunc(TEMPLATE, func() *NAME { return &NAME{deps: d} }) and the
 handler gets a deps *Deps field; in a blueprint variable,
 var X = framework.NewBlueprint(...), it is framework.Route[NAME](TEMPLATE).
 
+With --events the handler has typed events instead of OnMessage and
+OnBinary (package framework/events, the nows.v1 protocol that nows.js and
+framework/client speak): the request name.echo, answered by its method
+Echo, and the event name.note, handled by Note, both with the payload type
+NAMEText, which has a Validate method; the route is events.RouteFunc (or
+events.Route) with events.Handle and events.On, and the test talks nows.v1.
+
 Examples:
 
    nows handler add chat Room --route "/room/{room_id:str}"
    nows handler add chat Lobby                 # route /lobby
-   nows handler add chat Room --route "/room/{id:int}" --dry-run`,
+   nows handler add chat Room --route "/room/{id:int}" --dry-run
+   nows handler add chat Room --events         # requests room.echo, event room.note`,
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "route", Aliases: []string{"r"}, Usage: "the route's `TEMPLATE`, relative to the blueprint's prefix (default: /name)"},
+				&cli.BoolFlag{Name: "events", Aliases: []string{"e"}, Usage: "a handler with typed events (a request and an event, framework/events) instead of an echo"},
 				dryRunFlag(), paramTypeFlag(),
 			},
 			Action: func(c *cli.Context) error {
@@ -134,6 +143,7 @@ Examples:
 				}
 				return generate.AddHandler(uiFor(c, env), env.Templates, p, generate.HandlerOptions{
 					Blueprint: a[0], Name: a[1], Route: c.String("route"), Types: c.StringSlice("param-type"),
+					Events:  c.Bool("events"),
 					Options: scaffold.Options{DryRun: c.Bool("dry-run")},
 				})
 			},

@@ -30,6 +30,11 @@ type BlueprintData struct {
 	TestName string // the test function, such as TestChat
 	Path     string // a path the route matches, for the test
 
+	// Typed events (nows handler add --events): the handler's methods are
+	// the request EventPrefix.echo and the event EventPrefix.note.
+	Events      bool
+	EventPrefix string // the handler's name in snake_case, such as room
+
 	// The handler's dependencies: a handler of a blueprint constructor
 	// gets the app's Deps through framework.RouteFunc.
 	Deps     bool   // the handler has a deps *Deps field

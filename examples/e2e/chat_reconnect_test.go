@@ -32,7 +32,7 @@ func TestChatPageReconnect(t *testing.T) {
 
 	app.stop(t) // SIGINT: the server closes every WebSocket with 1001
 	for _, tab := range []chatTab{alice, bob} {
-		run(t, tab.ctx, "the page reconnects", waitText("#status", "Reconnecting"))
+		run(t, tab.ctx, "the page reconnects", waitText("#status", "econnecting"))
 	}
 	startApp(t, bin, addr)
 	for _, tab := range []chatTab{alice, bob} {

@@ -38,7 +38,7 @@ func TestRPCPage(t *testing.T) {
 		chromedp.Click(chromedp.ID("call")),
 		waitText("#log", "result: 7"),
 		chromedp.SetValue(chromedp.ID("method"), "counter.reset"),
-		chromedp.SetValue(chromedp.ID("params"), ""),
+		chromedp.SetValue(chromedp.ID("params"), "{}"),
 		chromedp.Click(chromedp.ID("notify")),
 		chromedp.SetValue(chromedp.ID("method"), "counter.get"),
 		chromedp.Click(chromedp.ID("call")),

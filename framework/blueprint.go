@@ -32,6 +32,7 @@ type RouteSpec struct {
 	source     string
 	newHandler func() any
 	queue      *QueueOptions // overrides Options.SendQueue
+	protos     []string      // overrides Options.Subprotocols when non-nil
 }
 
 // Route binds template, relative to the blueprint's prefix, to the handler
@@ -76,6 +77,13 @@ func RouteFunc[H any](template string, newHandler func() *H) RouteSpec {
 // that drops rather than closes, say); zero fields take Options.SendQueue.
 func (r RouteSpec) WithQueue(q QueueOptions) RouteSpec {
 	r.queue = &q
+	return r
+}
+
+// WithSubprotocols returns the route with its own subprotocols to
+// negotiate, preferred first, instead of Options.Subprotocols.
+func (r RouteSpec) WithSubprotocols(protos ...string) RouteSpec {
+	r.protos = append([]string{}, protos...)
 	return r
 }
 

@@ -1,7 +1,7 @@
 // Package framework is nows: a WebSocket server framework with blueprints,
 // typed routes, one handler value per connection, rooms and the checks of
-// RFC 6455, over github.com/coder/websocket. It is the Go successor of the
-// Python framework NoWebsocket.
+// RFC 6455, over github.com/coder/websocket; the Go successor of the Python
+// framework NoWebsocket.
 //
 // A [Blueprint] groups routes: [Route] binds a template with typed
 // parameters ("/room/{id:int}") to a handler type, [RouteFunc] to a
@@ -14,7 +14,7 @@
 // call, with the limits of [Options] bound to flags by
 // [Options.BindFlags]. Close codes and message types are coder/websocket's.
 //
-// Every server has a [Hub] of rooms; with a [Broker] (sub-packages of
-// framework/broker) they span every node. framework/wstest tests handlers
-// over real sockets; the guide is in the repository's docs/ folder.
+// Every server has a [Hub] of rooms; with a [Broker] (framework/broker)
+// they span every node. framework/events adds typed events, framework/wstest
+// tests over real sockets; the guide is in the repository's docs/.
 package framework

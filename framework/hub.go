@@ -18,8 +18,8 @@ import (
 
 // HubOptions configures a server's [Hub]: how it reaches the other nodes.
 type HubOptions struct {
-	// Broker carries broadcasts, disconnects and presence between nodes.
-	// Defaults to nil: this server alone.
+	// Broker carries broadcasts, disconnects and presence between
+	// nodes. Defaults to nil: this server alone.
 	Broker Broker
 
 	// Node names this server in broker traffic and presence; it must be
@@ -151,8 +151,7 @@ func NewHub(opts HubOptions) *Hub {
 }
 
 // Close stops a hub made with NewHub: it tells the other nodes this one is
-// gone and leaves the broker. A server's hub closes with its server; Close
-// on it does nothing.
+// gone and leaves the broker. It does nothing on a server's hub.
 func (h *Hub) Close() error {
 	if h.srv == nil {
 		h.close()

@@ -70,6 +70,9 @@ type Options struct {
 	// Subprotocols lists the subprotocols to negotiate, preferred first.
 	Subprotocols []string
 
+	// NoClientJS turns off /_nows/nows.js and nows.d.ts (see ServeHTTP).
+	NoClientJS bool
+
 	// Compression enables permessage-deflate with clients that offer it.
 	Compression bool
 
@@ -88,8 +91,7 @@ type Options struct {
 	// Hub links the server's rooms with other nodes (see Hub).
 	Hub HubOptions
 
-	// SendQueue bounds each connection's queue of broadcasts (see
-	// RouteSpec.WithQueue).
+	// SendQueue bounds each connection's queue of broadcasts.
 	SendQueue QueueOptions
 
 	// Observer, when set, sees what happens on the server (see Observer).

@@ -12,16 +12,13 @@ import (
 type Params struct{ v route.Values }
 
 // Str returns the decoded text of the named parameter, whatever its type
-// ("42" for an int, the lowercase form for a uuid), or "" if there is no
-// such parameter.
+// ("42" for an int, a uuid in lowercase), or "" if there is none.
 func (p Params) Str(name string) string { return p.v.Str(name) }
 
-// Int returns the value of the named int parameter, or 0 if there is no
-// such parameter or it is not an int.
+// Int returns the named int parameter, or 0 if there is none.
 func (p Params) Int(name string) int64 { return p.v.Int(name) }
 
-// Float returns the value of the named float parameter, or 0 if there is no
-// such parameter or it is not a float.
+// Float returns the named float parameter, or 0 if there is none.
 func (p Params) Float(name string) float64 { return p.v.Float(name) }
 
 // Get returns the typed value of the named parameter, and whether there is

@@ -87,9 +87,8 @@ func (c *Conn) User() string {
 	return cs.user
 }
 
-// Join adds the connection to room (twice does nothing); it returns
-// ErrClosed once the connection is closing. A connection leaves its rooms
-// when it ends, after OnClose, which can still see them.
+// Join adds the connection to room (twice does nothing), or returns
+// ErrClosed once it is closing. It leaves its rooms after OnClose.
 func (c *Conn) Join(room string) error {
 	if room == "" {
 		return ErrEmptyName
@@ -126,8 +125,7 @@ func (c *Conn) Join(room string) error {
 	return nil
 }
 
-// Leave removes the connection from room; leaving a room it is not in
-// does nothing.
+// Leave removes the connection from room, if it is in it.
 func (c *Conn) Leave(room string) {
 	cs := c.hs.Load()
 	if cs == nil {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/internal/route"
 )
 
@@ -14,6 +15,7 @@ type router struct {
 	types  []route.Type
 	mux    route.Mux[*boundRoute]
 	routes []*boundRoute
+	accept *websocket.AcceptOptions // the server's, for routes without subprotocols of their own
 }
 
 // boundRoute is one registered route.
@@ -22,6 +24,7 @@ type boundRoute struct {
 	full    string // prefix and template joined, as written
 	pattern *route.Pattern
 	bp      *Blueprint
+	accept  *websocket.AcceptOptions // the handshake's options
 }
 
 // RouteInfo describes a registered route, for tables like `nows routes`.
@@ -31,8 +34,8 @@ type RouteInfo struct {
 	Source   string `json:"source"`   // where the route was declared, "dir/file.go:line"
 }
 
-func newRouter(types map[string]func(string) (any, error)) *router {
-	r := &router{}
+func newRouter(types map[string]func(string) (any, error), accept *websocket.AcceptOptions) *router {
+	r := &router{accept: accept}
 	for name, parse := range types {
 		r.types = append(r.types, route.Type{Name: name, Parse: parse})
 	}
@@ -76,11 +79,21 @@ func (r *router) newRoute(bp *Blueprint, spec RouteSpec) (*boundRoute, error) {
 		return nil, err
 	}
 	full := route.Join(bp.prefix, spec.template)
+	if full == reservedPrefix[:len(reservedPrefix)-1] || strings.HasPrefix(full, reservedPrefix) {
+		return nil, fmt.Errorf("%w: %s (%s, handler %s): the paths under %s are the framework's (the JavaScript client, /_nows/nows.js): choose another prefix or template",
+			ErrRouteConflict, full, spec.source, spec.handler, reservedPrefix)
+	}
 	p, err := route.Parse(full, r.types...)
 	if err != nil {
 		return nil, fmt.Errorf("%w (declared at %s)", err, spec.source)
 	}
-	return &boundRoute{spec: spec, full: full, pattern: p, bp: bp}, nil
+	accept := r.accept
+	if spec.protos != nil {
+		a := *r.accept
+		a.Subprotocols = spec.protos
+		accept = &a
+	}
+	return &boundRoute{spec: spec, full: full, pattern: p, bp: bp, accept: accept}, nil
 }
 
 // infos lists the registered routes from the most to the least specific.

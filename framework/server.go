@@ -52,7 +52,6 @@ func NewServer(opts Options) *Server {
 	s := &Server{
 		opts:   opts,
 		log:    opts.Logger,
-		router: newRouter(opts.ParamTypes),
 		conns:  make(map[*Conn]struct{}),
 		limits: newConnLimiter(opts.MaxConns, opts.MaxConnsPerIP),
 	}
@@ -63,14 +62,15 @@ func NewServer(opts Options) *Server {
 	if opts.Compression {
 		s.accept.CompressionMode = websocket.CompressionNoContextTakeover
 	}
+	s.router = newRouter(opts.ParamTypes, &s.accept)
 	return s
 }
 
 // Register adds the routes of each blueprint, before serving. A bad
 // template, a method named like a hook with another signature or no
 // message hook (ErrBadHandler), and two routes that match the same paths
-// (ErrRouteConflict, naming both) are errors; such a blueprint adds no
-// route.
+// (ErrRouteConflict, naming both) or one under /_nows/ are errors; such a
+// blueprint adds no route.
 func (s *Server) Register(bps ...*Blueprint) error {
 	var errs []error
 	for _, bp := range bps {
@@ -90,7 +90,8 @@ func (s *Server) Routes() []RouteInfo { return s.router.infos() }
 
 // ServeHTTP upgrades requests for a registered route, after the checks of
 // RFC 6455 and the server's limits, and serves the connection until it
-// ends. Other requests go to Options.Fallback.
+// ends. It serves /_nows/nows.js and nows.d.ts (see Options.NoClientJS);
+// other requests go to Options.Fallback.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Observer == nil {
 		s.serveHTTP(w, r)
@@ -106,6 +107,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serveHTTP is ServeHTTP; it returns the route matched and whether the
 // request was a handshake (one for a route, or an upgrade request).
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) (route string, handshake bool) {
+	if !s.opts.NoClientJS && strings.HasPrefix(r.URL.Path, reservedPrefix) {
+		serveClientJS(w, r) // clientjs.go
+		return "", false
+	}
 	rt, params, ok := s.route(r)
 	if !ok {
 		if s.opts.Fallback != nil {
@@ -140,7 +145,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) (route string
 		return route, handshake
 	}
 	hj := &hijacker{ResponseWriter: w, srv: s}
-	ws, err := websocket.Accept(hj, r, &s.accept)
+	ws, err := websocket.Accept(hj, r, rt.accept)
 	if err != nil {
 		if s.log.Enabled(r.Context(), slog.LevelDebug) {
 			s.log.Debug("nows: handshake failed", "path", r.URL.Path, "remote", r.RemoteAddr, "err", err)
@@ -416,8 +421,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// ListenAndServe listens on Options.Addr and serves until ctx ends (see
-// Serve).
+// ListenAndServe listens on Options.Addr and serves as Serve does.
 func (s *Server) ListenAndServe(ctx context.Context) error {
 	if err := s.opts.flags.check(); err != nil {
 		return err

@@ -21,6 +21,7 @@ var guidePages = []string{
 	"README.md",
 	"cli.md",
 	"rooms.md",
+	"events.md",
 	"getting-started.md",
 	"routing.md",
 	"handlers.md",

@@ -18,10 +18,6 @@
 //		)
 //	}
 //
-// A route of typed events is read the same way: events.Route[H](template,
-// specs...) and events.RouteFunc(template, newHandler, specs...), from
-// package framework/events (under any name too), are routes of handler H.
-//
 // Every route is an argument of NewBlueprint: *framework.Blueprint has no
 // methods, so a method call on a blueprint (code written for an older
 // framework) is kept as a route that cannot be read, not left out.
@@ -54,8 +50,8 @@ import (
 // FrameworkPath is the import path of the framework package.
 const FrameworkPath = "github.com/nowebsocket/nows/framework"
 
-// EventsPath is the import path of the typed events package, whose Route
-// and RouteFunc are routes too.
+// EventsPath is the import path of framework/events, whose Route and
+// RouteFunc make routes too.
 const EventsPath = FrameworkPath + "/events"
 
 // DepsType is the name of the type holding the app's dependencies, which
@@ -119,9 +115,9 @@ type String struct {
 }
 
 // Route is one route argument: framework.Route[H](template), or
-// framework.RouteFunc(template, func() *H {...}), or their events
-// counterparts with event specs after those arguments, possibly followed
-// by .WithQueue(...) or .WithSubprotocols(...).
+// framework.RouteFunc(template, func() *H {...}), or the same from
+// framework/events with events, possibly followed by .WithQueue(...) and
+// .WithSubprotocols(...).
 type Route struct {
 	Template String
 	Handler  string // the handler type as written, such as "Room"; "?" when it cannot be read
@@ -195,7 +191,7 @@ type Parsed struct {
 	File       *ast.File
 	Package    string
 	Import     string // the name the framework is imported under ("" when it is not imported, "." for a dot import)
-	Events     string // the name framework/events is imported under ("" when it is not imported)
+	Events     string // the name framework/events is imported under, likewise
 	Blueprints []Blueprint
 	// Deps is the declaration of type Deps when this file has it.
 	Deps *Deps
@@ -541,7 +537,7 @@ func (p *Parsed) methodRoute(call *ast.CallExpr, chained bool) Route {
 	return Route{Line: p.line(sel.Sel), Expr: expr}
 }
 
-// importName is the name a file refers to an imported package by.
+// importName is the name an import is used under.
 func importName(imp *ast.ImportSpec, def string) string {
 	if imp.Name != nil {
 		return imp.Name.Name
@@ -549,26 +545,23 @@ func importName(imp *ast.ImportSpec, def string) string {
 	return def
 }
 
-// isEvents reports whether e names the events package's identifier name.
+// isFramework reports whether e names the framework's identifier name.
+func (p *Parsed) isFramework(e ast.Expr, name string) bool { return isIn(e, p.Import, name) }
+
+// isEvents reports whether e names framework/events's identifier name.
 func (p *Parsed) isEvents(e ast.Expr, name string) bool {
-	switch e := e.(type) {
-	case *ast.SelectorExpr:
-		x, ok := e.X.(*ast.Ident)
-		return ok && p.Events != "" && p.Events != "_" && x.Name == p.Events && e.Sel.Name == name
-	case *ast.Ident:
-		return p.Events == "." && e.Name == name
-	}
-	return false
+	return p.Events != "" && p.Events != "_" && isIn(e, p.Events, name)
 }
 
-// isFramework reports whether e names the framework's identifier name.
-func (p *Parsed) isFramework(e ast.Expr, name string) bool {
+// isIn reports whether e names the identifier name of the package
+// imported as pkg.
+func isIn(e ast.Expr, pkg, name string) bool {
 	switch e := e.(type) {
 	case *ast.SelectorExpr:
 		x, ok := e.X.(*ast.Ident)
-		return ok && x.Name == p.Import && e.Sel.Name == name
+		return ok && x.Name == pkg && e.Sel.Name == name
 	case *ast.Ident:
-		return p.Import == "." && e.Name == name
+		return pkg == "." && e.Name == name
 	}
 	return false
 }
@@ -595,13 +588,12 @@ func (p *Parsed) route(a ast.Expr, consts, funcs map[string]string) Route {
 	if idx, ok := fun.(*ast.IndexExpr); ok {
 		fun, typeArg = idx.X, idx.Index
 	}
-	// The events package's routes take event specs after the framework's
-	// arguments.
-	nargs := len(call.Args)
 	switch {
-	case (p.isFramework(fun, "Route") && nargs == 1 || p.isEvents(fun, "Route") && nargs >= 1) && typeArg != nil:
+	case p.isFramework(fun, "Route") && typeArg != nil && len(call.Args) == 1,
+		p.isEvents(fun, "Route") && typeArg != nil && len(call.Args) >= 1:
 		r.Handler = p.src(typeArg)
-	case p.isFramework(fun, "RouteFunc") && nargs == 2 || p.isEvents(fun, "RouteFunc") && nargs >= 2:
+	case p.isFramework(fun, "RouteFunc") && len(call.Args) == 2,
+		p.isEvents(fun, "RouteFunc") && len(call.Args) >= 2:
 		r.Handler = "?"
 		if typeArg != nil {
 			r.Handler = p.src(typeArg)

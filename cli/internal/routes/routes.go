@@ -145,13 +145,18 @@ func FromFiles(files []discover.File, rel string, types []string) (*Table, error
 					r.Line = bp.Prefix.Line
 					continue
 				case !dr.Static:
-					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: %s is not a Route or RouteFunc call of framework or framework/events", dr.Expr)
+					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: %s is not a framework.Route or framework.RouteFunc call", dr.Expr)
 					continue
 				case !dr.Template.Static:
 					r.Status, r.Problem = Unknown, fmt.Sprintf("cannot analyse statically: template %s is not a constant", dr.Template.Expr)
 					continue
 				}
 				r.Template = route.Join(bp.Prefix.Value, dr.Template.Value)
+				if r.Template == "/_nows" || strings.HasPrefix(r.Template, "/_nows/") {
+					r.Status, r.Problem = Invalid, "the paths under /_nows/ are the framework's (the JavaScript client): the app does not start"
+					failed = true
+					continue
+				}
 				pat, err := route.Parse(r.Template, custom...)
 				if err != nil {
 					r.Status, r.Problem = Invalid, err.Error()+": the app does not start"

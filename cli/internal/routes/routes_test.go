@@ -80,9 +80,7 @@ func TestFromFiles(t *testing.T) {
 			want: "ok /chat A chat_bp.go:6\nunknown   chat_bp.go:7\nunknown   rooms_bp.go:7\n",
 		},
 		{
-			// The routes of package framework/events, under any name:
-			// their event specs come after the framework's arguments.
-			name: "events.Route and events.RouteFunc",
+			name: "framework/events routes, WithSubprotocols",
 			files: []discover.File{{Name: "chat_bp.go", Src: []byte(`package blueprints
 
 import (
@@ -91,18 +89,22 @@ import (
 )
 
 func Chat(d *Deps) *framework.Blueprint {
-	newRoom := func() *Room { return &Room{deps: d} }
 	return framework.NewBlueprint("/chat",
-		ev.RouteFunc("/room/{id:int}", newRoom, ev.Handle("chat.send", (*Room).Send), ev.On("typing", (*Room).Typing)),
-		ev.RouteFunc("/lobby", func() *Lobby { return &Lobby{} }),
-		ev.Route[Calc]("/calc", ev.Handle("add", (*Calc).Add)).WithSubprotocols("nows.v1"),
-		ev.Route[Spread]("/spread", specs...),
-		ev.Route("/bad"),
+		ev.Route[Room]("/room/{id:int}", ev.Handle("chat.send", (*Room).Send), ev.On("typing", (*Room).Typing)),
+		ev.RouteFunc("/lobby", func() *Lobby { return &Lobby{deps: d} }, specs...),
+		ev.Route[Plain]("/plain").WithSubprotocols("a").WithQueue(framework.QueueOptions{}),
+		framework.Route[Old]("/old").WithSubprotocols("b"),
 	)
 }
 `)}},
-			want: "ok /chat/lobby Lobby chat_bp.go:12\nok /chat/calc Calc chat_bp.go:13\nok /chat/spread Spread chat_bp.go:14\n" +
-				"ok /chat/room/{id:int} Room chat_bp.go:11\nunknown   chat_bp.go:15\n",
+			want: "ok /chat/lobby Lobby chat_bp.go:11\nok /chat/plain Plain chat_bp.go:12\nok /chat/old Old chat_bp.go:13\nok /chat/room/{id:int} Room chat_bp.go:10\n",
+		},
+		{
+			name: "the paths under /_nows/ are the framework's",
+			files: []discover.File{
+				bp("a_bp.go", "var A = framework.NewBlueprint(\"/_nows\", framework.Route[H](\"/x\"))\nvar B = framework.NewBlueprint(\"/_nowsy\", framework.Route[H](\"/x\"))\n"),
+			},
+			want: "ok /_nowsy/x H a_bp.go:6\ninvalid /_nows/x H a_bp.go:5\n",
 		},
 		{
 			name: "a constructor that does not call NewBlueprint itself",
@@ -144,8 +146,8 @@ func TestFromFilesMethodCall(t *testing.T) {
 		}
 	}
 	want := []string{
-		`blueprints/chat_bp.go:5: cannot analyse statically: .Handle(framework.Route[E]("/e")) is not a Route or RouteFunc call of framework or framework/events`,
-		`blueprints/rooms_bp.go:7: cannot analyse statically: b.Handle(framework.Route[L]("")) is not a Route or RouteFunc call of framework or framework/events`,
+		`blueprints/chat_bp.go:5: cannot analyse statically: .Handle(framework.Route[E]("/e")) is not a framework.Route or framework.RouteFunc call`,
+		`blueprints/rooms_bp.go:7: cannot analyse statically: b.Handle(framework.Route[L]("")) is not a framework.Route or framework.RouteFunc call`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

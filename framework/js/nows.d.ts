@@ -1,0 +1,1 @@
+// nows.d.ts: placeholder.

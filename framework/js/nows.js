@@ -1,0 +1,1 @@
+// nows.js: the JavaScript client (placeholder until the jsclient branch lands).

@@ -1,0 +1,30 @@
+// Package evhook lets framework/events reach what it needs of the
+// framework's internals without adding to framework's exported API. The
+// framework sets every variable in its init; the values are typed any
+// where they are framework types, which this package cannot import.
+package evhook
+
+import "log/slog"
+
+var (
+	// Relabel returns the framework.RouteSpec rs with the handler name
+	// and declaration site ("dir/file.go:line") that `nows routes` and
+	// Register's errors show.
+	Relabel func(rs any, handler, source string) any
+
+	// Fail closes c, a *framework.Conn, as the framework closes one whose
+	// hook returned err: with the code of a websocket.CloseError, or with
+	// 1011 after logging err.
+	Fail func(c any, err error)
+
+	// Panicked closes c as the framework closes one whose hook panicked
+	// with v, after logging v and the stack.
+	Panicked func(c any, v any)
+
+	// Refuse closes c with code and reason, a protocol error of the client
+	// (framework.CauseProtocol).
+	Refuse func(c any, code int, reason string)
+
+	// Logger returns the logger of c's server.
+	Logger func(c any) *slog.Logger
+)

@@ -141,6 +141,9 @@ func TestChatEventsErrors(t *testing.T) {
 		{`{"event":"chat.send","id":1,"data":{"text":"  "}}`, "invalid", "text is empty", ""},
 		{`{"event":"chat.send","id":2,"data":{"text":7}}`, "bad_payload", "", "text"},
 		{`{"event":"chat.sedn","id":3,"data":{"text":"x"}}`, "unknown_event", "", ""},
+		// The path names the room: Room has no OnJoin, so joining another
+		// room through the protocol is refused.
+		{`{"event":"nows.join","id":4,"data":{"room":"other"}}`, "forbidden", "", ""},
 	} {
 		bob.SendText(tc.send)
 		e := readEnvelope(t, bob)

@@ -133,7 +133,7 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	if snippet, err = renamePackages(snippet, map[string]string{"framework": pf.Import, "events": evImport}); err != nil {
 		return err
 	}
-	edits := []edit{addArg(pf.Fset, src, bp.Call, routeArg(pf.Import, evImport, route, d)), {off: len(src), text: "\n" + string(snippet)}}
+	edits := []edit{addArg(pf.Fset, src, bp.Call, routeArg(pf.Import, evImport, d)), {off: len(src), text: "\n" + string(snippet)}}
 	imports := []string{"context"}
 	if opt.Events {
 		imports = append(imports, "errors", discover.EventsPath)
@@ -198,7 +198,7 @@ func handlerTemplate(events bool) string {
 // routeArg is the new route, as an argument of NewBlueprint: with typed
 // events, the events package's Route or RouteFunc with the handler's
 // request and event.
-func routeArg(fw, ev, route string, d BlueprintData) string {
+func routeArg(fw, ev string, d BlueprintData) string {
 	pkg, specs := fw, ""
 	if d.Events {
 		pkg = ev

@@ -79,6 +79,9 @@ type BlueprintOptions struct {
 	Route   string // defaults to "" (the prefix itself)
 	Handler string // defaults to the variable's name + Handler
 	Types   []string
+	// Events makes the handler one with typed events, as nows handler add
+	// --events does; its events are named NAME.echo and NAME.note.
+	Events bool
 	scaffold.Options
 }
 
@@ -92,7 +95,7 @@ func AddBlueprint(u *ui.UI, templates fs.FS, p *project.Project, opt BlueprintOp
 	testFile := opt.Name + "_bp_test.go"
 	d := BlueprintData{
 		Name: opt.Name, Var: camel(opt.Name, ""), Prefix: opt.Prefix, Route: opt.Route,
-		Handler: opt.Handler,
+		Handler: opt.Handler, Events: opt.Events, EventPrefix: opt.Name,
 	}
 	if d.Prefix == "" {
 		d.Prefix = "/" + opt.Name
@@ -130,7 +133,11 @@ func AddBlueprint(u *ui.UI, templates fs.FS, p *project.Project, opt BlueprintOp
 	if err != nil {
 		return err
 	}
-	for _, id := range []string{d.Var, d.Handler} {
+	taken := []string{d.Var, d.Handler}
+	if d.Events {
+		taken = append(taken, d.Handler+"Text")
+	}
+	for _, id := range taken {
 		if at, ok := names[id]; ok {
 			return fmt.Errorf("%s is already declared in blueprints/%s: choose another blueprint name (or --handler)", id, at)
 		}

@@ -318,7 +318,8 @@ func TestGoldenHandlerConstructor(t *testing.T) {
 
 // TestGoldenHandlerEvents: nows handler add --events in a constructor (with
 // the Deps of nows new) and in a hand-written blueprint variable that
-// imports the framework and framework/events under other names.
+// imports the framework and framework/events under other names; nows
+// blueprint add --events.
 func TestGoldenHandlerEvents(t *testing.T) {
 	t.Parallel()
 	p := newTestProject(t, map[string]string{"ApiBp.go": handWrittenEvents})
@@ -332,6 +333,9 @@ func TestGoldenHandlerEvents(t *testing.T) {
 	}
 	err = AddHandler(u, templates.FS, p, HandlerOptions{Blueprint: "Api", Name: "Item", Route: "/items/{id:int}", Events: true})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AddBlueprint(u, templates.FS, p, BlueprintOptions{Name: "talk", Events: true}); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "events", readBlueprints(t, p))

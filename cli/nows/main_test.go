@@ -217,23 +217,32 @@ func cmdReplace(ts *testscript.TestScript, neg bool, args []string) {
 //	cp:SRC:DST       copy the file SRC to DST (paths relative to the script's directory)
 //	redial           connect again, retrying while nothing listens
 //
-//	wsclient [-timeout 30s] URL step...
+//	wsclient [-timeout 30s] [-protocol P] URL step...
 //
-// With !, the command must fail (for example, the dial is refused with a
-// 404).
+// -protocol offers the subprotocol P (such as nows.v1), which the server
+// must choose. With !, the command must fail (for example, the dial is
+// refused with a 404).
 func cmdWsclient(ts *testscript.TestScript, neg bool, args []string) {
-	timeout := 30 * time.Second
-	if len(args) >= 2 && args[0] == "-timeout" {
-		d, err := time.ParseDuration(args[1])
-		ts.Check(err)
-		timeout, args = d, args[2:]
+	timeout, protocol := 30*time.Second, ""
+	for len(args) >= 2 && strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "-timeout":
+			d, err := time.ParseDuration(args[1])
+			ts.Check(err)
+			timeout = d
+		case "-protocol":
+			protocol = args[1]
+		default:
+			ts.Fatalf("wsclient: unknown flag %s", args[0])
+		}
+		args = args[2:]
 	}
 	if len(args) < 1 {
-		ts.Fatalf("usage: wsclient [-timeout D] URL step...")
+		ts.Fatalf("usage: wsclient [-timeout D] [-protocol P] URL step...")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	err := wsclient(ctx, ts, args[0], args[1:])
+	err := wsclient(ctx, ts, args[0], protocol, args[1:])
 	switch {
 	case err != nil && !neg:
 		ts.Fatalf("wsclient: %v", err)
@@ -244,8 +253,8 @@ func cmdWsclient(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
-func wsclient(ctx context.Context, ts *testscript.TestScript, url string, steps []string) error {
-	c, err := dial(ctx, url)
+func wsclient(ctx context.Context, ts *testscript.TestScript, url, protocol string, steps []string) error {
+	c, err := dial(ctx, url, protocol)
 	if err != nil {
 		return err
 	}
@@ -316,7 +325,7 @@ func wsclient(ctx context.Context, ts *testscript.TestScript, url string, steps 
 			if c != nil {
 				c.CloseNow()
 			}
-			if c, err = dial(ctx, url); err != nil {
+			if c, err = dial(ctx, url, protocol); err != nil {
 				return err
 			}
 		default:
@@ -326,12 +335,21 @@ func wsclient(ctx context.Context, ts *testscript.TestScript, url string, steps 
 	return nil
 }
 
-// dial connects to url, retrying while the connection is refused.
-func dial(ctx context.Context, url string) (*websocket.Conn, error) {
+// dial connects to url, retrying while the connection is refused. With a
+// protocol, it offers it and fails unless the server chooses it.
+func dial(ctx context.Context, url, protocol string) (*websocket.Conn, error) {
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	var opts websocket.DialOptions
+	if protocol != "" {
+		opts.Subprotocols = []string{protocol}
+	}
 	for {
-		c, _, err := websocket.Dial(ctx, url, nil)
+		c, _, err := websocket.Dial(ctx, url, &opts)
+		if err == nil && c.Subprotocol() != protocol {
+			c.CloseNow()
+			return nil, fmt.Errorf("dial %s: the server chose subprotocol %q, want %q", url, c.Subprotocol(), protocol)
+		}
 		if err == nil {
 			c.SetReadLimit(1 << 20)
 			return c, nil

@@ -1,5 +1,6 @@
 // Command chat is a chat server with rooms: /chat/room/{room_id:str}, a
-// nickname from ?name=, join and leave notices, and a browser page at /.
+// nickname from ?name=, join and leave notices, and a browser page at /
+// that talks to it through nows.js (plain WebSocket clients work too).
 // Alone it keeps rooms in-process; nodes share them through --broker (or
 // NOWS_BROKER), NATS or Redis:
 //

@@ -2,17 +2,23 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 	chat "github.com/nowebsocket/nows/examples/chat/blueprints"
 	"github.com/nowebsocket/nows/framework"
 )
 
-// TestChatPage drives examples/chat/static/index.html in three tabs: alice
-// and bob in room lobby see each other's messages, carol in room kitchen
-// sees none of them, and closing bob's tab shows alice the leave notice.
+// TestChatPage drives examples/chat/static/index.html, which speaks nows.v1
+// through /_nows/nows.js, in three tabs: alice and bob in room lobby see
+// each other's messages (sent as acknowledged chat.send requests), a plain
+// WebSocket client in the lobby sees them as the JSON it always got and
+// its text reaches the pages, carol in room kitchen sees none of them, and
+// closing bob's tab shows alice the leave notice.
 func TestChatPage(t *testing.T) {
 	logger := testLogger(t)
 	srv := serveExample(t, framework.Options{Logger: logger}, "../chat/static", chat.All(&chat.Deps{Logger: logger})...)
@@ -22,11 +28,29 @@ func TestChatPage(t *testing.T) {
 	carol := openChat(t, srv.URL, "carol", "kitchen")
 	run(t, alice.ctx, "alice sees bob join", waitText("#log", "bob joined lobby"))
 
-	run(t, alice.ctx, "alice says hello", say("hello from alice"))
+	run(t, alice.ctx, "alice says hello", say("hello from alice"), waitText("#sent", "Sent 1 message to lobby."))
 	run(t, bob.ctx, "bob sees it", waitText("#log", "alice: hello from alice"))
 	run(t, bob.ctx, "bob answers", say("hi alice"))
 	run(t, alice.ctx, "alice sees the answer", waitText("#log", "bob: hi alice"))
 	run(t, alice.ctx, "alice sees the members", waitText("#members", "In lobby: alice, bob"))
+
+	// A plain WebSocket client in the same room: the pages' messages reach
+	// it as the JSON plain clients always got, and its text reaches them.
+	plain := dialPlain(t, "ws://"+srv.Host+"/chat/room/lobby?name=plain")
+	readPlain(t, plain, chat.Event{Type: "join", Room: "lobby", Name: "plain"})
+	run(t, alice.ctx, "alice says hello to plain", say("hello plain"))
+	readPlain(t, plain, chat.Event{Type: "message", Room: "lobby", Name: "alice", Text: "hello plain"})
+	if err := plain.Write(t.Context(), websocket.MessageText, []byte("hi from plain")); err != nil {
+		t.Fatal(err)
+	}
+	run(t, bob.ctx, "bob sees the plain client", waitText("#log", "plain: hi from plain"))
+	run(t, alice.ctx, "alice sees the plain client", waitText("#log", "plain: hi from plain"))
+	_ = plain.Close(websocket.StatusNormalClosure, "")
+	run(t, alice.ctx, "alice sees plain leave", waitText("#log", "plain left lobby"))
+
+	// An empty message is refused by the server (SendMsg.Validate), and
+	// the page says so.
+	run(t, alice.ctx, "alice sends blanks", say("   "), waitText("#log", "not sent (invalid): text is empty"))
 
 	// Carol's room is another room: she gets her own message, and none of
 	// the lobby's (the hub delivers in order, so by the time her own
@@ -45,6 +69,39 @@ func TestChatPage(t *testing.T) {
 		waitText("#members", "In lobby: alice"),
 	)
 	screenshot(t, alice.ctx, "chat-alice-after-leave.png")
+}
+
+// dialPlain connects a plain WebSocket client (no subprotocol) to url.
+func dialPlain(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return c
+}
+
+// readPlain reads a plain client's next message: want, as JSON (Members
+// is not compared).
+func readPlain(t *testing.T, c *websocket.Conn, want chat.Event) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	_, b, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got chat.Event
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("plain client got %q: %v", b, err)
+	}
+	got.Members = nil
+	if got.Type != want.Type || got.Room != want.Room || got.Name != want.Name || got.Text != want.Text {
+		t.Fatalf("plain client got %s, want %+v", b, want)
+	}
 }
 
 // chatTab is one browser tab on the chat page.

@@ -1,7 +1,9 @@
-// Command jsonrpc serves JSON-RPC 2.0 over WebSocket on /rpc: typed
-// methods (add, upper, counter.add, counter.get), answers matched to calls
-// by id, notifications, batches and the standard errors. A test page with
-// a small promise-based client is served at /.
+// Command jsonrpc serves typed requests over WebSocket on /rpc, what
+// JSON-RPC gives, on framework/events and its protocol nows.v1: requests
+// with typed payloads and replies (add, divide, upper, counter.add,
+// counter.get), an event without reply (counter.reset), and errors that
+// name the event and the field. Its page at / calls them through
+// /_nows/nows.js.
 //
 //	go run ./examples/jsonrpc --addr 127.0.0.1:8765   # or NOWS_ADDR=127.0.0.1:8765
 //	go run ./examples/jsonrpc -help                   # every flag and its NOWS_* variable

@@ -30,6 +30,11 @@ type BlueprintData struct {
 	TestName string // the test function, such as TestChat
 	Path     string // a path the route matches, for the test
 
+	// Typed events (nows handler add --events): the handler's methods are
+	// the request EventPrefix.echo and the event EventPrefix.note.
+	Events      bool
+	EventPrefix string // the handler's name in snake_case, such as room
+
 	// The handler's dependencies: a handler of a blueprint constructor
 	// gets the app's Deps through framework.RouteFunc.
 	Deps     bool   // the handler has a deps *Deps field
@@ -74,6 +79,9 @@ type BlueprintOptions struct {
 	Route   string // defaults to "" (the prefix itself)
 	Handler string // defaults to the variable's name + Handler
 	Types   []string
+	// Events makes the handler one with typed events, as nows handler add
+	// --events does; its events are named NAME.echo and NAME.note.
+	Events bool
 	scaffold.Options
 }
 
@@ -87,7 +95,7 @@ func AddBlueprint(u *ui.UI, templates fs.FS, p *project.Project, opt BlueprintOp
 	testFile := opt.Name + "_bp_test.go"
 	d := BlueprintData{
 		Name: opt.Name, Var: camel(opt.Name, ""), Prefix: opt.Prefix, Route: opt.Route,
-		Handler: opt.Handler,
+		Handler: opt.Handler, Events: opt.Events, EventPrefix: opt.Name,
 	}
 	if d.Prefix == "" {
 		d.Prefix = "/" + opt.Name
@@ -125,7 +133,11 @@ func AddBlueprint(u *ui.UI, templates fs.FS, p *project.Project, opt BlueprintOp
 	if err != nil {
 		return err
 	}
-	for _, id := range []string{d.Var, d.Handler} {
+	taken := []string{d.Var, d.Handler}
+	if d.Events {
+		taken = append(taken, d.Handler+"Text")
+	}
+	for _, id := range taken {
 		if at, ok := names[id]; ok {
 			return fmt.Errorf("%s is already declared in blueprints/%s: choose another blueprint name (or --handler)", id, at)
 		}

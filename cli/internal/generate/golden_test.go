@@ -315,3 +315,49 @@ func TestGoldenHandlerConstructor(t *testing.T) {
 	}
 	checkGolden(t, "constructor", readBlueprints(t, p))
 }
+
+// TestGoldenHandlerEvents: nows handler add --events in a constructor (with
+// the Deps of nows new) and in a hand-written blueprint variable that
+// imports the framework and framework/events under other names; nows
+// blueprint add --events.
+func TestGoldenHandlerEvents(t *testing.T) {
+	t.Parallel()
+	p := newTestProject(t, map[string]string{"ApiBp.go": handWrittenEvents})
+	u := quietUI()
+	if err := AddBlueprint(u, templates.FS, p, BlueprintOptions{Name: "chat", Prefix: "/chat"}); err != nil {
+		t.Fatal(err)
+	}
+	err := AddHandler(u, templates.FS, p, HandlerOptions{Blueprint: "chat", Name: "Room", Route: "/room/{room_id:str}", Events: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = AddHandler(u, templates.FS, p, HandlerOptions{Blueprint: "Api", Name: "Item", Route: "/items/{id:int}", Events: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := AddBlueprint(u, templates.FS, p, BlueprintOptions{Name: "talk", Events: true}); err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "events", readBlueprints(t, p))
+}
+
+// A hand-written blueprint variable with typed events already, its
+// packages under other names.
+const handWrittenEvents = `package blueprints
+
+import (
+	"context"
+
+	nf "github.com/nowebsocket/nows/framework"
+	ev "github.com/nowebsocket/nows/framework/events"
+)
+
+// API is written by hand.
+var API = nf.NewBlueprint("/api", ev.Route[Status]("/status", ev.Handle("status", (*Status).Get)))
+
+// Status answers "ok".
+type Status struct{}
+
+// Get answers "ok".
+func (*Status) Get(ctx context.Context, c *nf.Conn, _ struct{}) (string, error) { return "ok", nil }
+`

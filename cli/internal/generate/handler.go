@@ -28,6 +28,9 @@ type HandlerOptions struct {
 	Name      string // the handler type, such as Room
 	Route     string // relative to the blueprint's prefix; defaults to /room for Room
 	Types     []string
+	// Events writes a handler with typed events (framework/events): a
+	// request and an event, declared on its route.
+	Events bool
 	scaffold.Options
 }
 
@@ -72,8 +75,17 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	if err != nil {
 		return err
 	}
-	if at, ok := names[opt.Name]; ok {
-		return fmt.Errorf("%s is already declared in blueprints/%s: choose another handler name", opt.Name, at)
+	taken := []string{opt.Name}
+	if opt.Events {
+		taken = append(taken, opt.Name+"Text")
+	}
+	for _, id := range taken {
+		if at, ok := names[id]; ok {
+			return fmt.Errorf("%s is already declared in blueprints/%s: choose another handler name", id, at)
+		}
+	}
+	if opt.Events && (pf.Events == "_" || pf.Events == ".") {
+		return fmt.Errorf("blueprints/%s imports framework/events as %s: nows handler add --events needs a package name; import it as events", file, pf.Events)
 	}
 	route := opt.Route
 	if route == "" {
@@ -89,6 +101,7 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 		Package: pf.Package, Name: opt.Blueprint, Var: bp.Var, Prefix: bp.Prefix.Value, Route: route,
 		Full: pattern.Join(bp.Prefix.Value, route), Handler: opt.Name,
 		TestName: "Test" + bp.Var + strings.TrimPrefix(opt.Name, bp.Var),
+		Events:   opt.Events, EventPrefix: snake(opt.Name),
 	}
 	if d.Path, err = samplePath(d.Full, opt.Types); err != nil {
 		return err
@@ -109,21 +122,22 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	}
 
 	// The blueprint file.
-	snippet, err := scaffold.RenderFile(templates, "blueprint/handler.go.tmpl", d, true)
+	snippet, err := scaffold.RenderFile(templates, handlerTemplate(opt.Events), d, true)
 	if err != nil {
 		return err
 	}
-	if pf.Import != "framework" {
-		if snippet, err = renameFramework(snippet, pf.Import); err != nil {
-			return err
-		}
+	evImport := "events"
+	if pf.Events != "" {
+		evImport = pf.Events
 	}
-	arg := fmt.Sprintf("%s.Route[%s](%s)", pf.Import, opt.Name, strconv.Quote(route))
-	if d.Deps {
-		arg = fmt.Sprintf("%s.RouteFunc(%s, func() *%s { return &%s{deps: %s} })", pf.Import, strconv.Quote(route), opt.Name, opt.Name, d.Param)
+	if snippet, err = renamePackages(snippet, map[string]string{"framework": pf.Import, "events": evImport}); err != nil {
+		return err
 	}
-	edits := []edit{addArg(pf.Fset, src, bp.Call, arg), {off: len(src), text: "\n" + string(snippet)}}
+	edits := []edit{addArg(pf.Fset, src, bp.Call, routeArg(pf.Import, evImport, d)), {off: len(src), text: "\n" + string(snippet)}}
 	imports := []string{"context"}
+	if opt.Events {
+		imports = append(imports, "errors", discover.EventsPath)
+	}
 	if d.Log == "slog" {
 		imports = append(imports, "log/slog")
 	}
@@ -173,6 +187,30 @@ func AddHandler(u *ui.UI, templates fs.FS, p *project.Project, opt HandlerOption
 	return nil
 }
 
+// handlerTemplate is the template of the handler nows handler add appends.
+func handlerTemplate(events bool) string {
+	if events {
+		return "blueprint/events_handler.go.tmpl"
+	}
+	return "blueprint/handler.go.tmpl"
+}
+
+// routeArg is the new route, as an argument of NewBlueprint: with typed
+// events, the events package's Route or RouteFunc with the handler's
+// request and event.
+func routeArg(fw, ev string, d BlueprintData) string {
+	pkg, specs := fw, ""
+	if d.Events {
+		pkg = ev
+		specs = fmt.Sprintf(",\n%s.Handle(%q, (*%s).Echo),\n%s.On(%q, (*%s).Note),\n",
+			ev, d.EventPrefix+".echo", d.Handler, ev, d.EventPrefix+".note", d.Handler)
+	}
+	if d.Deps {
+		return fmt.Sprintf("%s.RouteFunc(%s, func() *%s { return &%s{deps: %s} }%s)", pkg, strconv.Quote(d.Route), d.Handler, d.Handler, d.Param, specs)
+	}
+	return fmt.Sprintf("%s.Route[%s](%s%s)", pkg, d.Handler, strconv.Quote(d.Route), specs)
+}
+
 // pickBlueprint returns the blueprint of the file that name designates.
 func pickBlueprint(pf *discover.Parsed, name string) (*discover.Blueprint, error) {
 	switch len(pf.Blueprints) {
@@ -203,12 +241,19 @@ func appendTest(templates fs.FS, name string, src []byte, d BlueprintData) ([]by
 			return nil, fmt.Errorf("blueprints/%s already has %s: rename it or remove it first", name, d.TestName)
 		}
 	}
-	snippet, err := scaffold.RenderFile(templates, "blueprint/handler_test.go.tmpl", d, true)
+	tmpl := "blueprint/handler_test.go.tmpl"
+	if d.Events {
+		tmpl = "blueprint/events_handler_test.go.tmpl"
+	}
+	snippet, err := scaffold.RenderFile(templates, tmpl, d, true)
 	if err != nil {
 		return nil, err
 	}
 	edits := []edit{{off: len(src), text: "\n" + string(snippet)}}
 	imports := []string{"testing", "github.com/nowebsocket/nows/framework/wstest"}
+	if d.Events {
+		imports = append(imports, "github.com/coder/websocket", discover.EventsPath)
+	}
 	if d.TestSlog {
 		imports = append(imports, "log/slog")
 	}
@@ -276,29 +321,66 @@ func addArg(fset *token.FileSet, src []byte, call *ast.CallExpr, arg string) edi
 	return edit{off: end, text: ",\n" + arg + ",\n"}
 }
 
-// addImports returns the edits importing the paths f does not import yet.
+// addImports returns the edits importing the paths f does not import yet:
+// the standard library's at the top of the import block, the others after
+// the block's last import from outside it, where it has one.
 func addImports(fset *token.FileSet, f *ast.File, paths ...string) []edit {
-	var missing []string
+	var std, other []string
 	for _, p := range paths {
-		if !slices.ContainsFunc(f.Imports, func(s *ast.ImportSpec) bool { return s.Path.Value == strconv.Quote(p) }) {
-			missing = append(missing, strconv.Quote(p))
+		if slices.ContainsFunc(f.Imports, func(s *ast.ImportSpec) bool { return s.Path.Value == strconv.Quote(p) }) {
+			continue
+		}
+		if isStd(p) {
+			std = append(std, strconv.Quote(p))
+		} else {
+			other = append(other, strconv.Quote(p))
 		}
 	}
-	if len(missing) == 0 {
+	if len(std)+len(other) == 0 {
 		return nil
 	}
 	off := func(p token.Pos) int { return fset.Position(p).Offset }
 	for _, decl := range f.Decls {
-		if gd, ok := decl.(*ast.GenDecl); ok && gd.Tok == token.IMPORT && gd.Lparen.IsValid() {
-			return []edit{{off: off(gd.Lparen) + 1, text: "\n" + strings.Join(missing, "\n")}}
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.IMPORT || !gd.Lparen.IsValid() {
+			continue
 		}
+		var lastOther ast.Spec
+		for _, spec := range gd.Specs {
+			if p, _ := strconv.Unquote(spec.(*ast.ImportSpec).Path.Value); !isStd(p) {
+				lastOther = spec
+			}
+		}
+		if lastOther == nil {
+			return []edit{{off: off(gd.Lparen) + 1, text: "\n" + strings.Join(append(std, other...), "\n")}}
+		}
+		edits := []edit{{off: off(lastOther.End()), text: "\n" + strings.Join(other, "\n")}}
+		if len(std) > 0 {
+			edits = append(edits, edit{off: off(gd.Lparen) + 1, text: "\n" + strings.Join(std, "\n")})
+		}
+		return edits
 	}
 	// No import block: add one after the package clause.
-	return []edit{{off: off(f.Name.End()), text: "\n\nimport (\n" + strings.Join(missing, "\n") + "\n)"}}
+	return []edit{{off: off(f.Name.End()), text: "\n\nimport (\n" + strings.Join(append(std, other...), "\n") + "\n)"}}
 }
 
-// renameFramework rewrites framework.X to name.X in a Go snippet.
-func renameFramework(snippet []byte, name string) ([]byte, error) {
+// isStd reports whether an import path is of the standard library: its
+// first element has no dot.
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+// renamePackages rewrites pkg.X to names[pkg].X in a Go snippet, for the
+// packages a file imports under another name.
+func renamePackages(snippet []byte, names map[string]string) ([]byte, error) {
+	same := true
+	for from, to := range names {
+		same = same && from == to
+	}
+	if same {
+		return snippet, nil
+	}
 	const head = "package x\n"
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "snippet.go", head+string(snippet), parser.ParseComments)
@@ -307,8 +389,8 @@ func renameFramework(snippet []byte, name string) ([]byte, error) {
 	}
 	ast.Inspect(f, func(n ast.Node) bool {
 		if sel, ok := n.(*ast.SelectorExpr); ok {
-			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "framework" {
-				id.Name = name
+			if id, ok := sel.X.(*ast.Ident); ok && names[id.Name] != "" {
+				id.Name = names[id.Name]
 			}
 		}
 		return true

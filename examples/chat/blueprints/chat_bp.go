@@ -1,28 +1,36 @@
 // Package blueprints holds the chat example's blueprint: NoWebsocket's
-// /chat/room/{room_id} with the rooms the guide leaves out.
+// /chat/room/{room_id} with the rooms the guide leaves out, for plain
+// WebSocket clients and for nows.js alike.
 package blueprints
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/events"
 )
 
 // Chat serves /chat/room/{room_id:str}: every text message a member sends
-// goes to every member of that room, on every node. Its handlers log
-// through d.Logger.
+// goes to every member of that room, on every node. A plain WebSocket
+// client sends its messages as text; a client speaking nows.v1 (nows.js,
+// framework/client) sends the request chat.send and gets an Ack. Both see
+// the room as the same JSON Events. Its handlers log through d.Logger.
 func Chat(d *Deps) *framework.Blueprint {
 	return framework.NewBlueprint("/chat",
-		framework.RouteFunc("/room/{room_id:str}", func() *Room { return &Room{deps: d} }),
+		events.RouteFunc("/room/{room_id:str}", func() *Room { return &Room{deps: d} },
+			events.Handle("chat.send", (*Room).Send),
+		),
 	)
 }
 
 // Event is what members receive, as JSON: a message, or a join or leave
-// notice with the room's members.
+// notice with the room's members. Plain members get it as a text message;
+// nows.v1 members as the event "message", whose data is that text.
 type Event struct {
 	Type    string   `json:"type"` // "message", "join" or "leave"
 	Room    string   `json:"room"`
@@ -36,10 +44,31 @@ type Room struct {
 	deps *Deps
 	room string
 	name string
+	sent int // messages sent with chat.send
 }
 
 // maxName bounds nicknames, in characters.
 const maxName = 32
+
+// SendMsg is the payload of the request chat.send.
+type SendMsg struct {
+	Text string `json:"text"`
+}
+
+// Validate refuses an empty message: the client gets the error invalid.
+func (m SendMsg) Validate() error {
+	if strings.TrimSpace(m.Text) == "" {
+		return errors.New("text is empty")
+	}
+	return nil
+}
+
+// Ack answers chat.send once the message is on its way to the room: Seq
+// counts the messages this connection sent, from 1.
+type Ack struct {
+	Room string `json:"room"`
+	Seq  int    `json:"seq"`
+}
 
 // OnOpen joins the room named in the path, with the nickname from ?name=,
 // and tells everyone in the room (the newcomer included).
@@ -56,6 +85,16 @@ func (h *Room) OnOpen(ctx context.Context, c *framework.Conn) error {
 // OnMessage sends the text, as sent, to every member of the room.
 func (h *Room) OnMessage(ctx context.Context, c *framework.Conn, text string) error {
 	return h.broadcast(ctx, c, Event{Type: "message", Room: h.room, Name: h.name, Text: text})
+}
+
+// Send is the request chat.send: it sends the text to every member of the
+// room, exactly as a plain member's text message, and acknowledges it.
+func (h *Room) Send(ctx context.Context, c *framework.Conn, m SendMsg) (Ack, error) {
+	if err := h.broadcast(ctx, c, Event{Type: "message", Room: h.room, Name: h.name, Text: m.Text}); err != nil {
+		return Ack{}, err
+	}
+	h.sent++
+	return Ack{Room: h.room, Seq: h.sent}, nil
 }
 
 // OnClose tells the others that this member left. The connection is still

@@ -1,12 +1,14 @@
 package blueprints_test
 
 import (
+	"encoding/json"
 	"log/slog"
 	"testing"
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/examples/jsonrpc/blueprints"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/events"
 	"github.com/nowebsocket/nows/framework/wstest"
 	"go.uber.org/goleak"
 )
@@ -20,40 +22,49 @@ func rpc(t *testing.T) *framework.Blueprint {
 	return blueprints.RPC(&blueprints.Deps{Logger: slog.New(slog.NewTextHandler(t.Output(), nil))})
 }
 
+// dial connects to /rpc offering nows.v1, as nows.js and framework/client
+// do.
+func dial(t *testing.T, srv *wstest.Server) *wstest.Client {
+	t.Helper()
+	c, _, err := srv.DialOptions(t, "/rpc", &websocket.DialOptions{Subprotocols: []string{events.Subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Conn().Subprotocol(); got != events.Subprotocol {
+		t.Fatalf("the server chose subprotocol %q, want %q", got, events.Subprotocol)
+	}
+	return c
+}
+
+// TestRPC pins the bytes of each answer: a result, the app's own error
+// code, and the protocol's errors for an unknown event, a payload that
+// fails its Validate, and a payload of the wrong type.
 func TestRPC(t *testing.T) {
 	t.Parallel()
 	srv := wstest.NewServer(t, rpc(t))
 	testCases := []struct {
 		name, send, want string
 	}{
-		{"add", `{"jsonrpc":"2.0","id":1,"method":"add","params":{"a":2,"b":3.5}}`,
-			`{"jsonrpc":"2.0","id":1,"result":5.5}`},
-		{"string id", `{"jsonrpc":"2.0","id":"req-7","method":"upper","params":{"text":"héllo"}}`,
-			`{"jsonrpc":"2.0","id":"req-7","result":"HÉLLO"}`},
-		{"null id", `{"jsonrpc":"2.0","id":null,"method":"add","params":{"a":0,"b":0}}`,
-			`{"jsonrpc":"2.0","id":null,"result":0}`},
-		{"unknown method", `{"jsonrpc":"2.0","id":2,"method":"divide","params":{}}`,
-			`{"jsonrpc":"2.0","id":2,"error":{"code":-32601,"message":"method not found: divide"}}`},
-		{"missing param", `{"jsonrpc":"2.0","id":3,"method":"add","params":{"a":1}}`,
-			`{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"add needs numbers a and b"}}`},
-		{"wrong param type", `{"jsonrpc":"2.0","id":4,"method":"add","params":{"a":"1","b":2}}`,
-			`{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"invalid params: json: cannot unmarshal string into Go struct field AddParams.a of type float64"}}`},
-		{"unknown param", `{"jsonrpc":"2.0","id":5,"method":"upper","params":{"txt":"x"}}`,
-			`{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"invalid params: json: unknown field \"txt\""}}`},
-		{"positional params", `{"jsonrpc":"2.0","id":6,"method":"add","params":[1,2]}`,
-			`{"jsonrpc":"2.0","id":6,"error":{"code":-32602,"message":"invalid params: json: cannot unmarshal array into Go value of type blueprints.AddParams"}}`},
-		{"parse error", `{"jsonrpc":"2.0",`,
-			`{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}`},
-		{"not version 2.0", `{"jsonrpc":"1.0","id":8,"method":"add"}`,
-			`{"jsonrpc":"2.0","id":8,"error":{"code":-32600,"message":"invalid request: want \"jsonrpc\":\"2.0\", a method and a string or number id"}}`},
-		{"object id", `{"jsonrpc":"2.0","id":{},"method":"add"}`,
-			`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request: want \"jsonrpc\":\"2.0\", a method and a string or number id"}}`},
-		{"not an object", `42`,
-			`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request"}}`},
-		{"empty batch", `[]`,
-			`{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"empty batch"}}`},
+		{"add", `{"event":"add","id":1,"data":{"a":2,"b":3.5}}`,
+			`{"reply":1,"data":5.5}`},
+		{"upper", `{"event":"upper","id":2,"data":{"text":"héllo"}}`,
+			`{"reply":2,"data":"HÉLLO"}`},
+		{"divide", `{"event":"divide","id":3,"data":{"a":1,"b":4}}`,
+			`{"reply":3,"data":0.25}`},
+		{"the app's error", `{"event":"divide","id":4,"data":{"a":1,"b":0}}`,
+			`{"reply":4,"error":{"code":"division_by_zero","message":"b is zero","event":"divide","field":"b"}}`},
+		{"unknown event", `{"event":"mul","id":5,"data":{"a":1,"b":2}}`,
+			`{"reply":5,"error":{"code":"unknown_event","message":"unknown event \"mul\"","event":"mul"}}`},
+		{"missing operand", `{"event":"add","id":6,"data":{"a":1}}`,
+			`{"reply":6,"error":{"code":"invalid","message":"want numbers a and b","event":"add"}}`},
+		{"wrong type", `{"event":"add","id":7,"data":{"a":"1","b":2}}`,
+			`{"reply":7,"error":{"code":"bad_payload","message":"data.a: want number, got string","event":"add","field":"a"}}`},
+		{"unknown members are ignored", `{"event":"upper","id":8,"data":{"text":"x","txt":"y"},"extra":1}`,
+			`{"reply":8,"data":"X"}`},
+		{"the largest id", `{"event":"counter.get","id":9007199254740991}`,
+			`{"reply":9007199254740991,"data":0}`},
 	}
-	c := srv.Dial(t, "/rpc")
+	c := dial(t, srv)
 	for _, tc := range testCases {
 		c.SendText(tc.send)
 		if got := c.ReadText(); got != tc.want {
@@ -63,60 +74,70 @@ func TestRPC(t *testing.T) {
 	c.Close()
 }
 
-// TestRPCNotifications checks that notifications change state but get no
-// answer: the next message read is the answer to the next request.
-func TestRPCNotifications(t *testing.T) {
+// TestRPCEvents: an event (no id, like a JSON-RPC notification) changes
+// state and gets no answer; one that fails gets an error without reply.
+func TestRPCEvents(t *testing.T) {
 	t.Parallel()
 	srv := wstest.NewServer(t, rpc(t))
-	c := srv.Dial(t, "/rpc")
-	c.SendText(`{"jsonrpc":"2.0","method":"counter.add","params":{"n":5}}`)
-	c.SendText(`{"jsonrpc":"2.0","method":"counter.add","params":{"n":2}}`)
-	c.SendText(`{"jsonrpc":"2.0","method":"no.such.method"}`) // not answered either
-	c.SendText(`{"jsonrpc":"2.0","id":1,"method":"counter.get"}`)
-	c.ExpectText(`{"jsonrpc":"2.0","id":1,"result":7}`)
+	c := dial(t, srv)
+	c.SendText(`{"event":"counter.add","id":1,"data":{"n":5}}`)
+	c.ExpectText(`{"reply":1,"data":5}`)
+	c.SendText(`{"event":"counter.reset"}`)
+	c.SendText(`{"event":"counter.get","id":2}`)
+	c.ExpectText(`{"reply":2,"data":0}`)
+
+	c.SendText(`{"event":"no.such.event"}`)
+	var e struct {
+		Reply *int64
+		Error struct{ Code, Event string }
+	}
+	c.ReadJSON(&e)
+	if e.Reply != nil || e.Error.Code != "unknown_event" || e.Error.Event != "no.such.event" {
+		t.Errorf("got %+v, want an unknown_event error without reply", e)
+	}
 
 	// State is per connection.
-	other := srv.Dial(t, "/rpc")
-	other.SendText(`{"jsonrpc":"2.0","id":1,"method":"counter.get"}`)
-	other.ExpectText(`{"jsonrpc":"2.0","id":1,"result":0}`)
+	other := dial(t, srv)
+	other.SendText(`{"event":"counter.add","id":1,"data":{"n":2}}`)
+	other.ExpectText(`{"reply":1,"data":2}`)
 	other.Close()
+	c.SendText(`{"event":"counter.add","id":3,"data":{"n":1}}`)
+	c.ExpectText(`{"reply":3,"data":1}`)
 	c.Close()
 }
 
-func TestRPCBatch(t *testing.T) {
+// TestRPCPipelined: requests sent before any reply is read are each
+// answered with the id the client chose.
+func TestRPCPipelined(t *testing.T) {
+	t.Parallel()
+	srv := wstest.NewServer(t, rpc(t))
+	c := dial(t, srv)
+	c.SendText(`{"event":"counter.add","id":10,"data":{"n":3}}`)
+	c.SendText(`{"event":"upper","id":11,"data":{"text":"a"}}`)
+	c.SendText(`{"event":"counter.add","id":12,"data":{"n":4}}`)
+	want := map[int64]string{10: "3", 11: `"A"`, 12: "7"}
+	for range want {
+		var r struct {
+			Reply int64
+			Data  json.RawMessage
+		}
+		c.ReadJSON(&r)
+		if w, ok := want[r.Reply]; !ok || string(r.Data) != w {
+			t.Errorf("got reply %d with %s, want one of %v", r.Reply, r.Data, want)
+		}
+		delete(want, r.Reply)
+	}
+	c.SendBinary([]byte{1, 2, 3}) // no OnBinary
+	c.ExpectClose(websocket.StatusUnsupportedData)
+}
+
+// TestRPCPlain: a client that does not offer nows.v1 is a plain
+// connection, and Session has no OnMessage: its first text closes it with
+// 1003.
+func TestRPCPlain(t *testing.T) {
 	t.Parallel()
 	srv := wstest.NewServer(t, rpc(t))
 	c := srv.Dial(t, "/rpc")
-	c.SendText(`[
-		{"jsonrpc":"2.0","id":1,"method":"counter.add","params":{"n":3}},
-		{"jsonrpc":"2.0","method":"counter.add","params":{"n":4}},
-		{"jsonrpc":"2.0","id":2,"method":"nope"},
-		{"jsonrpc":"2.0","id":3,"method":"counter.get"}
-	]`)
-	var answers []struct {
-		ID     int
-		Result *int
-		Error  *struct{ Code int }
-	}
-	c.ReadJSON(&answers)
-	if len(answers) != 3 {
-		t.Fatalf("got %d answers, want 3 (the notification gets none)", len(answers))
-	}
-	if a := answers[0]; a.ID != 1 || a.Result == nil || *a.Result != 3 {
-		t.Errorf("answer 1: got %+v, want result 3", a)
-	}
-	if a := answers[1]; a.ID != 2 || a.Error == nil || a.Error.Code != -32601 {
-		t.Errorf("answer 2: got %+v, want error -32601", a)
-	}
-	if a := answers[2]; a.ID != 3 || a.Result == nil || *a.Result != 7 {
-		t.Errorf("answer 3: got %+v, want result 7", a)
-	}
-
-	// A batch of notifications only gets no answer at all.
-	c.SendText(`[{"jsonrpc":"2.0","method":"counter.add","params":{"n":1}}]`)
-	c.SendText(`{"jsonrpc":"2.0","id":4,"method":"counter.get"}`)
-	c.ExpectText(`{"jsonrpc":"2.0","id":4,"result":8}`)
-
-	c.SendBinary([]byte{1, 2, 3}) // no OnBinary
+	c.SendText(`{"event":"add","id":1,"data":{"a":1,"b":2}}`)
 	c.ExpectClose(websocket.StatusUnsupportedData)
 }

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+
+	"github.com/coder/websocket"
+	"github.com/nowebsocket/nows/examples/chat/blueprints"
+	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/events"
+	"github.com/nowebsocket/nows/framework/wstest"
+)
+
+// envelope is a nows.v1 message as docs/protocol.md defines it.
+type envelope struct {
+	Event string          `json:"event,omitempty"`
+	ID    int64           `json:"id,omitempty"`
+	Reply int64           `json:"reply,omitempty"`
+	Data  json.RawMessage `json:"data,omitempty"`
+	Error *struct {
+		Code, Message, Event, Field string
+	} `json:"error,omitempty"`
+}
+
+// dialEvents connects to path offering nows.v1, as nows.js does, and
+// checks the server chose it.
+func dialEvents(t *testing.T, srv *wstest.Server, path string) *wstest.Client {
+	t.Helper()
+	c, _, err := srv.DialOptions(t, path, &websocket.DialOptions{Subprotocols: []string{events.Subprotocol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Conn().Subprotocol(); got != events.Subprotocol {
+		t.Fatalf("the server chose subprotocol %q, want %q", got, events.Subprotocol)
+	}
+	return c
+}
+
+func readEnvelope(t *testing.T, c *wstest.Client) envelope {
+	t.Helper()
+	var e envelope
+	if err := json.Unmarshal([]byte(c.ReadText()), &e); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// expectRoomEvent reads the next message of c, which must be the room's
+// JSON text as a plain member gets it (nows.js hands such text over as the
+// event "message"), and checks it as expectEvent does.
+func expectRoomEvent(t *testing.T, c *wstest.Client, want blueprints.Event) {
+	t.Helper()
+	expectRoomText(t, c.ReadText(), want)
+}
+
+func expectRoomText(t *testing.T, text string, want blueprints.Event) {
+	t.Helper()
+	var e envelope
+	if err := json.Unmarshal([]byte(text), &e); err != nil || e.Event != "" || e.Reply != 0 || e.Error != nil {
+		t.Fatalf("got %s, want the room's JSON text, not an envelope", text)
+	}
+	var got blueprints.Event
+	if err := json.Unmarshal([]byte(text), &got); err != nil {
+		t.Fatalf("got %q: %v", text, err)
+	}
+	if got.Type != want.Type || got.Room != want.Room || got.Name != want.Name || got.Text != want.Text ||
+		want.Members != nil && !slices.Equal(got.Members, want.Members) {
+		t.Fatalf("got event %+v, want %+v", got, want)
+	}
+}
+
+// TestChatEvents: a nows.v1 member (as nows.js) and a plain member share
+// a room across two nodes. The nows.v1 member's chat.send reaches the
+// plain member as the same JSON a plain member's text makes, and is
+// acknowledged; the room's JSON reaches the nows.v1 member as it is.
+func TestChatEvents(t *testing.T) {
+	mb := framework.NewMemoryBroker()
+	opts := framework.Options{Hub: framework.HubOptions{Broker: mb}}
+	n1 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
+	n2 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
+
+	ann := n1.Dial(t, "/chat/room/tea?name=ann")
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "ann", Members: []string{"ann"}})
+	for !slices.Contains(memberNames(n2.Hub().Members("tea")), "ann") {
+		ann.SendText("ping")
+		expectEvent(t, ann, blueprints.Event{Type: "message", Room: "tea", Name: "ann", Text: "ping"})
+	}
+	bob := dialEvents(t, n2, "/chat/room/tea?name=bob")
+	expectRoomEvent(t, bob, blueprints.Event{Type: "join", Room: "tea", Name: "bob", Members: []string{"ann", "bob"}})
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "bob"})
+
+	// bob's request: the ack and his own message, in either order (the
+	// reply goes straight to him, the message through the room).
+	text := `hello "world" <b>ünïcode</b> 👋`
+	for id := int64(1); id <= 2; id++ {
+		bob.SendJSON(envelope{Event: "chat.send", ID: id, Data: mustJSON(t, blueprints.SendMsg{Text: text})})
+		var sawAck, sawMsg bool
+		for !sawAck || !sawMsg {
+			got := bob.ReadText()
+			var e envelope
+			if err := json.Unmarshal([]byte(got), &e); err != nil {
+				t.Fatal(err)
+			}
+			if e.Reply == 0 {
+				expectRoomText(t, got, blueprints.Event{Type: "message", Room: "tea", Name: "bob", Text: text})
+				sawMsg = true
+				continue
+			}
+			var ack blueprints.Ack
+			if e.Reply != id || e.Error != nil || json.Unmarshal(e.Data, &ack) != nil || ack != (blueprints.Ack{Room: "tea", Seq: int(id)}) {
+				t.Fatalf("got reply %+v (data %s), want reply %d with room tea and seq %d", e, e.Data, id, id)
+			}
+			sawAck = true
+		}
+		expectEvent(t, ann, blueprints.Event{Type: "message", Room: "tea", Name: "bob", Text: text})
+	}
+
+	ann.SendText("hi bob")
+	expectEvent(t, ann, blueprints.Event{Type: "message", Room: "tea", Name: "ann", Text: "hi bob"})
+	expectRoomEvent(t, bob, blueprints.Event{Type: "message", Room: "tea", Name: "ann", Text: "hi bob"})
+
+	bob.Close()
+	expectEvent(t, ann, blueprints.Event{Type: "leave", Room: "tea", Name: "bob", Members: []string{"ann"}})
+}
+
+// TestChatEventsErrors: a request that fails is answered with an error
+// naming the event, and nothing reaches the room.
+func TestChatEventsErrors(t *testing.T) {
+	srv := wstest.NewServer(t, blueprints.All(testDeps(t))...)
+	ann := srv.Dial(t, "/chat/room/r?name=ann")
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "r", Name: "ann"})
+	bob := dialEvents(t, srv, "/chat/room/r?name=bob")
+	expectRoomEvent(t, bob, blueprints.Event{Type: "join", Room: "r", Name: "bob"})
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "r", Name: "bob"})
+
+	for _, tc := range []struct {
+		send           string
+		code, msg, fld string
+	}{
+		{`{"event":"chat.send","id":1,"data":{"text":"  "}}`, "invalid", "text is empty", ""},
+		{`{"event":"chat.send","id":2,"data":{"text":7}}`, "bad_payload", "", "text"},
+		{`{"event":"chat.sedn","id":3,"data":{"text":"x"}}`, "unknown_event", "", ""},
+		// The path names the room: Room has no OnJoin, so joining another
+		// room through the protocol is refused.
+		{`{"event":"nows.join","id":4,"data":{"room":"other"}}`, "forbidden", "", ""},
+	} {
+		bob.SendText(tc.send)
+		e := readEnvelope(t, bob)
+		var sent envelope
+		_ = json.Unmarshal([]byte(tc.send), &sent)
+		if e.Reply != sent.ID || e.Error == nil || e.Error.Code != tc.code || e.Error.Event != sent.Event ||
+			tc.msg != "" && e.Error.Message != tc.msg || e.Error.Field != tc.fld {
+			t.Errorf("%s: got %+v (error %+v), want reply %d with error %s %q, field %q",
+				tc.send, e, e.Error, sent.ID, tc.code, tc.msg, tc.fld)
+		}
+	}
+	// None of them reached the room: ann's next message is her own.
+	ann.SendText("still here")
+	expectEvent(t, ann, blueprints.Event{Type: "message", Room: "r", Name: "ann", Text: "still here"})
+	expectRoomEvent(t, bob, blueprints.Event{Type: "message", Room: "r", Name: "ann", Text: "still here"})
+}
+
+func mustJSON(t *testing.T, v any) json.RawMessage {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"slices"
@@ -496,5 +497,52 @@ func TestShutdownRefusesNewConnections(t *testing.T) {
 	defer nc.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("got status %d, want 503", resp.StatusCode)
+	}
+}
+
+// TestServeStopsDespiteUnusedSockets: a socket that never sends a request
+// (browsers open one ahead of need) does not hold up Serve's shutdown;
+// net/http alone would wait five seconds for it. The bound below is that
+// behaviour's, not a speed target.
+func TestServeStopsDespiteUnusedSockets(t *testing.T) {
+	t.Parallel()
+	srv := framework.NewServer(quietOptions(framework.Options{}))
+	if err := srv.Register(testBP); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+
+	unused, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unused.Close()
+	// A WebSocket dialled after it is served after it was accepted.
+	c, _, err := websocket.Dial(ctx, "ws://"+ln.Addr().String()+"/echo", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(websocket.StatusNormalClosure, ""); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, framework.ErrServerClosed) && err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("Serve still waits for a socket that never sent a request")
+	}
+	_ = unused.SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := unused.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the unused socket is still open: %v", err)
 	}
 }

@@ -36,6 +36,7 @@ type Server struct {
 	active   sync.WaitGroup
 	draining atomic.Bool
 	httpSrvs []*http.Server
+	fresh    freshConns // sockets that have sent no request yet (fresh.go)
 
 	hubOnce sync.Once
 	hub     *Hub // rooms and broadcast, made on first use (hub.go)
@@ -391,6 +392,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
 		ErrorLog:          log.New(slogWriter{s.log}, "", 0),
+		ConnState:         s.fresh.track,
 	}
 	s.mu.Lock()
 	if s.closing {
@@ -469,6 +471,7 @@ func (s *Server) shutdown(ctx context.Context, code websocket.StatusCode, reason
 	for _, hs := range servers {
 		closers.Go(func() { _ = hs.Shutdown(ctx) })
 	}
+	s.fresh.closeAll()
 	for _, c := range conns {
 		closers.Go(func() {
 			c.closeWith(CloseStatus{Code: code, Reason: reason, Cause: CauseShutdown})

@@ -31,9 +31,24 @@ func readEvent(t *testing.T, c *wstest.Client) blueprints.Event {
 	return ev
 }
 
+// twoNodes serves the chat on two nodes that share an in-memory broker.
+func twoNodes(t *testing.T) (n1, n2 *wstest.Server) {
+	mb := framework.NewMemoryBroker()
+	opts := framework.Options{Hub: framework.HubOptions{Broker: mb}}
+	n1 = wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
+	n2 = wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
+	return n1, n2
+}
+
 func expectEvent(t *testing.T, c *wstest.Client, want blueprints.Event) {
 	t.Helper()
-	got := readEvent(t, c)
+	matchEvent(t, readEvent(t, c), want)
+}
+
+// matchEvent fails t unless got is want (Members compared when want has
+// them).
+func matchEvent(t *testing.T, got, want blueprints.Event) {
+	t.Helper()
 	if got.Type != want.Type || got.Room != want.Room || got.Name != want.Name || got.Text != want.Text ||
 		want.Members != nil && !slices.Equal(got.Members, want.Members) {
 		t.Fatalf("got event %+v, want %+v", got, want)
@@ -43,10 +58,7 @@ func expectEvent(t *testing.T, c *wstest.Client, want blueprints.Event) {
 // TestChat: two nodes share a broker; a message reaches every member of its
 // room on both nodes, as sent, and no other room.
 func TestChat(t *testing.T) {
-	mb := framework.NewMemoryBroker()
-	opts := framework.Options{Hub: framework.HubOptions{Broker: mb}}
-	n1 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
-	n2 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
+	n1, n2 := twoNodes(t)
 
 	ann := n1.Dial(t, "/chat/room/tea?name=ann")
 	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "ann", Members: []string{"ann"}})

@@ -7,7 +7,6 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/examples/chat/blueprints"
-	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/events"
 	"github.com/nowebsocket/nows/framework/wstest"
 )
@@ -64,10 +63,7 @@ func expectRoomText(t *testing.T, text string, want blueprints.Event) {
 	if err := json.Unmarshal([]byte(text), &got); err != nil {
 		t.Fatalf("got %q: %v", text, err)
 	}
-	if got.Type != want.Type || got.Room != want.Room || got.Name != want.Name || got.Text != want.Text ||
-		want.Members != nil && !slices.Equal(got.Members, want.Members) {
-		t.Fatalf("got event %+v, want %+v", got, want)
-	}
+	matchEvent(t, got, want)
 }
 
 // TestChatEvents: a nows.v1 member (as nows.js) and a plain member share
@@ -75,10 +71,7 @@ func expectRoomText(t *testing.T, text string, want blueprints.Event) {
 // plain member as the same JSON a plain member's text makes, and is
 // acknowledged; the room's JSON reaches the nows.v1 member as it is.
 func TestChatEvents(t *testing.T) {
-	mb := framework.NewMemoryBroker()
-	opts := framework.Options{Hub: framework.HubOptions{Broker: mb}}
-	n1 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
-	n2 := wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
+	n1, n2 := twoNodes(t)
 
 	ann := n1.Dial(t, "/chat/room/tea?name=ann")
 	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "ann", Members: []string{"ann"}})

@@ -139,9 +139,16 @@ const maxDocLines = 650
 // Client's 9 methods (Connect, On, Handle, OnState, Emit, Request, Join,
 // Leave, Close) with State's String and Error's Error, the 4 states and
 // 4 errors.
+//
+// framework/history, room history for recovery (docs/recovery-design.md),
+// is chosen by the app like a broker adapter: 9 types (Position, Entry,
+// Limits, Reason, Result, Update, Store, Config, Memory), 1 func
+// (NewMemory), 4 methods (Memory's Append, Since, Watch; Config.Limits)
+// and the 3 reasons.
 var ownBudget = map[string]Counts{
-	"framework/events": {Funcs: 8, Methods: 1, Types: 3, Consts: 1, Vars: 2},
-	"framework/client": {Funcs: 2, Methods: 11, Types: 4, Consts: 4, Vars: 4},
+	"framework/events":  {Funcs: 8, Methods: 1, Types: 3, Consts: 1, Vars: 2},
+	"framework/client":  {Funcs: 2, Methods: 11, Types: 4, Consts: 4, Vars: 4},
+	"framework/history": {Funcs: 1, Methods: 4, Types: 9, Consts: 3},
 }
 
 func TestOwnBudgets(t *testing.T) {

@@ -96,7 +96,12 @@ func (c *Cursor) Offer(e history.Entry) Step {
 		c.adopt = false
 		c.pos = history.Position{Epoch: e.Pos.Epoch, Offset: e.Prev}
 	case e.Pos.Epoch < c.pos.Epoch:
-		return Step{} // a straggler of an older epoch
+		// A straggler of an older epoch, dropped. The store is asked
+		// all the same (Gap), once: if its clock went back across a
+		// reset, this "older" epoch is the current one, and only the
+		// store can say so.
+		c.owed = true
+		return Step{}
 	case e.Pos.Epoch > c.pos.Epoch:
 		// A new epoch: the store lost its history; what came before
 		// this entry in it cannot be known.

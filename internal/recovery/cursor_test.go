@@ -305,3 +305,25 @@ func cursorRun(rng *rand.Rand, clean bool) error {
 	}
 	return nil
 }
+
+// TestCursorClockBack: a store whose clock went back across a reset makes
+// a new epoch that sorts before the old one. Its entries are taken for
+// stragglers, but the cursor asks the store, whose answer moves it on.
+func TestCursorClockBack(t *testing.T) {
+	c, _ := New(pos("e2", 5))
+	c.Fetched(history.Result{Top: pos("e2", 5)})
+	if st := c.Offer(history.Entry{Pos: pos("e1", 1)}); len(st.Send) != 0 || !c.Gap() {
+		t.Fatalf("entry of an epoch that sorts first: %+v, gap %v; want dropped, a fetch owed", st, c.Gap())
+	}
+	st := c.Refetch()
+	if !st.Fetch || st.From != pos("e2", 5) {
+		t.Fatalf("Refetch: %+v; want a fetch from e2/5", st)
+	}
+	st = c.Fetched(history.Result{Top: pos("e1", 1), Reason: history.ReasonEpoch})
+	if st.Lost != history.ReasonEpoch || c.Pos() != pos("e1", 1) {
+		t.Fatalf("the store's answer: %+v at %v; want lost (epoch), at e1/1", st, c.Pos())
+	}
+	if st := c.Offer(entry("e1", 2)); fmt.Sprint(offsets(st.Send)) != "[2]" || st.Lost != "" {
+		t.Fatalf("next entry of the store's epoch: %+v; want 2", st)
+	}
+}

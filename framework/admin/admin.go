@@ -56,6 +56,8 @@ type Listener struct {
 	Addr string
 
 	opts    *framework.Options
+	prev    framework.Observer // opts.Observer before New
+	own     framework.Observer // what New set: prev and the gated metrics
 	metrics *metrics.Metrics
 	on      atomic.Bool   // Start is listening: the metrics count
 	flags   *flag.FlagSet // the set of BindFlags, for --routes
@@ -64,17 +66,48 @@ type Listener struct {
 // New returns the admin listener of the server that opts will configure.
 // It sets opts.Observer to the listener's metrics (keeping, beside them,
 // an observer already set), so call it before framework.NewServer(opts).
-// The metrics count only once Start listens: with Addr "" they cost a
-// check per event and nothing more. The listener logs through
-// opts.Logger as it is when Start runs.
+// The metrics count only once Start listens. When the flag or variable
+// of BindFlags turn the listener off, they also give opts back its
+// observer of before New: the server then pays nothing for metrics. The
+// listener logs through opts.Logger as it is when Start runs.
 func New(opts *framework.Options) *Listener {
-	l := &Listener{Addr: DefaultAddr, opts: opts, metrics: metrics.New()}
+	l := &Listener{Addr: DefaultAddr, opts: opts, prev: opts.Observer, metrics: metrics.New()}
 	if opts.Observer != nil {
-		opts.Observer = both{opts.Observer, gate{l}}
+		l.own = both{opts.Observer, gate{l}}
 	} else {
-		opts.Observer = gate{l}
+		l.own = gate{l}
 	}
+	opts.Observer = l.own
 	return l
+}
+
+// setAddr sets Addr from the flag or the variable, and opts.Observer to
+// match: the metrics only when the listener is on.
+func (l *Listener) setAddr(addr string) {
+	l.Addr = addr
+	if l.opts == nil {
+		return
+	}
+	if addr == "" {
+		l.opts.Observer = l.prev
+	} else {
+		l.opts.Observer = l.own
+	}
+}
+
+// addrFlag is --admin-addr.
+type addrFlag struct{ l *Listener }
+
+func (f addrFlag) String() string {
+	if f.l == nil {
+		return ""
+	}
+	return f.l.Addr
+}
+
+func (f addrFlag) Set(s string) error {
+	f.l.setAddr(s)
+	return nil
 }
 
 // gate passes events to the metrics while the listener listens.
@@ -100,9 +133,9 @@ func (b both) Observe(e framework.Event) {
 func (l *Listener) BindFlags(fs *flag.FlagSet) {
 	l.flags = fs
 	if s, ok := os.LookupEnv("NOWS_ADMIN_ADDR"); ok {
-		l.Addr = s
+		l.setAddr(s)
 	}
-	fs.StringVar(&l.Addr, "admin-addr", l.Addr,
+	fs.Var(addrFlag{l}, "admin-addr",
 		"admin listener `address`, host:port, serving /metrics, /api/snapshot and the dashboard (empty: off) (env NOWS_ADMIN_ADDR)")
 }
 

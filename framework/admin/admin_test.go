@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -573,6 +574,10 @@ func TestBindFlags(t *testing.T) {
 		if adm.Addr != tc.want {
 			t.Errorf("env %v, args %q: Addr %q, want %q", tc.env, tc.args, adm.Addr, tc.want)
 		}
+		// Off, the server gets no observer: metrics cost it nothing.
+		if on := opts.Observer != nil; on != (tc.want != "") {
+			t.Errorf("env %v, args %q: Observer set %v, want %v", tc.env, tc.args, on, tc.want != "")
+		}
 		if tc.want == "" {
 			stop, err := adm.Start(framework.NewServer(opts))
 			if err != nil {
@@ -589,6 +594,36 @@ func TestBindFlags(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// countingObserver counts the events it sees.
+type countingObserver struct{ n atomic.Int64 }
+
+func (o *countingObserver) Observe(framework.Event) { o.n.Add(1) }
+
+// TestBindFlagsKeepsObserver: an observer the app set before New stays,
+// with the admin listener on (beside the metrics) and off (alone), and
+// a flag turned on again after off brings the metrics back.
+func TestBindFlagsKeepsObserver(t *testing.T) {
+	t.Setenv("NOWS_ADMIN_ADDR", "")
+	mine := &countingObserver{}
+	opts := framework.Options{Observer: mine}
+	adm := admin.New(&opts)
+	fs := flag.NewFlagSet("app", flag.ContinueOnError)
+	adm.BindFlags(fs)
+	if opts.Observer != framework.Observer(mine) {
+		t.Fatalf("with NOWS_ADMIN_ADDR empty, Observer is %T, want the app's own", opts.Observer)
+	}
+	if err := fs.Parse([]string{"--admin-addr", "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	if opts.Observer == nil || opts.Observer == framework.Observer(mine) {
+		t.Fatalf("with --admin-addr set, Observer is %T, want the app's and the metrics", opts.Observer)
+	}
+	opts.Observer.Observe(framework.Event{Kind: framework.EventOpen})
+	if mine.n.Load() != 1 {
+		t.Fatalf("the app's observer saw %d events, want 1", mine.n.Load())
+	}
+}
 
 // TestRun: Run serves the app and the admin listener until ctx ends, then
 // stops both.

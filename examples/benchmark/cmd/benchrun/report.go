@@ -246,7 +246,7 @@ for msgs/s and handshakes/s, below 1 is better for CPU and memory.
 ## Method
 
 - Servers: `+"`nows`"+` is examples/echo (route /echo, default options, its
-  admin listener off: metrics off); `+"`nows-metrics`"+` is the same server
+  admin listener off, and so no Observer: a bare Options); `+"`nows-metrics`"+` is the same server
   with its admin listener on (NOWS_ADMIN_ADDR=127.0.0.1:0), so its metrics
   count every event, in the echo scenarios only;
   `+"`coder`"+` is raw coder/websocket done the fast way (Reader into a pooled

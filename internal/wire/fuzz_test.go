@@ -16,6 +16,8 @@ func FuzzDecode(f *testing.F) {
 		`{"reply":3,"error":{"code":"bad_payload","message":"m","event":"e","field":"f"}}`,
 		`{"event":"x","id":9007199254740991}`,
 		`{"event":"x","reply":1}`, `[]`, `{`, `{"id":01}`, ` {"event":"\u00e9"} `,
+		`{"event":"nows.text","data":"hi","room":"lobby","pos":{"epoch":"e","offset":59}}`,
+		`{"event":"x","pos":{"epoch":"e","offset":01}}`, `{"reply":1,"data":null,"room":"\u003c"}`,
 	} {
 		f.Add([]byte(s))
 	}

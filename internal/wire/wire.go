@@ -7,10 +7,13 @@ package wire
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/nowebsocket/nows/framework/history"
 )
 
 // Subprotocol is the WebSocket subprotocol that selects the protocol.
@@ -33,14 +36,51 @@ const (
 	CodeDisconnected = "disconnected"  // made by clients: the connection dropped
 )
 
+// The events the server sends about rooms with history
+// (docs/recovery-design.md §5).
+const (
+	EventText        = "nows.text"        // a text message to a room with history; data: the text as a JSON string
+	EventBinary      = "nows.binary"      // a binary message to a room with history; data: base64
+	EventPos         = "nows.pos"         // the position of a message sent to the others (BroadcastOthers)
+	EventUnrecovered = "nows.unrecovered" // data: an [Unrecovered]
+)
+
 // Envelope is one message of the protocol. The zero value of a field
 // means the member is absent.
 type Envelope struct {
-	Event string          // the event's name: events and requests
-	ID    int64           // the sender's request number: requests
-	Reply int64           // the number of the request answered: replies
-	Data  json.RawMessage // the payload, valid JSON; nil when absent
-	Error *Error          // a failure
+	Event string            // the event's name: events and requests
+	ID    int64             // the sender's request number: requests
+	Reply int64             // the number of the request answered: replies
+	Data  json.RawMessage   // the payload, valid JSON; nil when absent
+	Error *Error            // a failure
+	Room  string            // the room of a message to a room with history
+	Pos   *history.Position // that message's position in the room
+}
+
+// Join is the payload of nows.join and nows.leave. Since, in a join, is
+// the position of the last message the client got from the room.
+type Join struct {
+	Room  string            `json:"room"`
+	Since *history.Position `json:"since,omitempty"`
+}
+
+// Joined is the payload of the reply to nows.join (and nows.leave, which
+// has the room alone). For a room with history, Pos is the room's top
+// when read; Recovered is set when the join had a position, and Reason
+// when it was not recovered.
+type Joined struct {
+	Room      string            `json:"room"`
+	Pos       *history.Position `json:"pos,omitempty"`
+	Recovered *bool             `json:"recovered,omitempty"`
+	Reason    history.Reason    `json:"reason,omitempty"`
+}
+
+// Unrecovered is the payload of nows.unrecovered: after the join's reply,
+// messages of the room before Pos may be missing, for Reason.
+type Unrecovered struct {
+	Room   string           `json:"room"`
+	Reason history.Reason   `json:"reason"`
+	Pos    history.Position `json:"pos"`
 }
 
 // Error is the error member of an envelope. A *Error is an error.
@@ -62,8 +102,8 @@ func (e *Error) Error() string {
 }
 
 // Encode returns the envelope's JSON text: its members in the order
-// event, id, reply, data, error, the absent ones left out. e.Data must be
-// valid JSON (see [Marshal]).
+// event, id, reply, data, error, room, pos, the absent ones left out.
+// e.Data must be valid JSON (see [Marshal]).
 func Encode(e *Envelope) []byte {
 	b := make([]byte, 0, 32+len(e.Event)+len(e.Data))
 	b = append(b, '{')
@@ -87,6 +127,67 @@ func Encode(e *Envelope) []byte {
 		b = appendMember(b, `"error":`)
 		b = appendJSON(b, e.Error)
 	}
+	if e.Room != "" {
+		b = appendMember(b, `"room":`)
+		b = appendJSON(b, e.Room)
+	}
+	if e.Pos != nil {
+		b = appendMember(b, `"pos":`)
+		b = appendPos(b, *e.Pos)
+	}
+	return append(b, '}')
+}
+
+// AppendRoom returns the encoded envelope env (an object, as [Encode]
+// writes it) with the members room and pos added at its end, in a new
+// slice: the hub encodes a message once and adds its position once per
+// node.
+func AppendRoom(env []byte, room string, pos history.Position) []byte {
+	env = bytes.TrimRight(env, " \t\r\n")
+	b := make([]byte, 0, len(env)+len(room)+len(pos.Epoch)+48)
+	b = append(b, env[:len(env)-1]...)
+	if len(b) > 1 {
+		b = append(b, ',')
+	}
+	b = append(b, `"room":`...)
+	b = appendJSON(b, room)
+	b = append(b, `,"pos":`...)
+	b = appendPos(b, pos)
+	return append(b, '}')
+}
+
+// EncodeText encodes a text message to a room with history, as the
+// nows.text event that events members get.
+func EncodeText(room string, text []byte, pos history.Position) []byte {
+	data, err := Marshal(string(text))
+	if err != nil {
+		panic("wire: " + err.Error()) // unreachable for strings
+	}
+	return Encode(&Envelope{Event: EventText, Data: data, Room: room, Pos: &pos})
+}
+
+// EncodeBinary encodes a binary message to a room with history, as the
+// nows.binary event (the bytes in standard base64).
+func EncodeBinary(room string, data []byte, pos history.Position) []byte {
+	b := make([]byte, 0, base64.StdEncoding.EncodedLen(len(data))+2)
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, data)
+	b = append(b, '"')
+	return Encode(&Envelope{Event: EventBinary, Data: b, Room: room, Pos: &pos})
+}
+
+// EncodePos encodes the nows.pos event: the position of a message of the
+// room that the connection was left out of.
+func EncodePos(room string, pos history.Position) []byte {
+	return Encode(&Envelope{Event: EventPos, Room: room, Pos: &pos})
+}
+
+// appendPos appends a position as {"epoch":...,"offset":...}.
+func appendPos(b []byte, p history.Position) []byte {
+	b = append(b, `{"epoch":`...)
+	b = appendJSON(b, p.Epoch)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendUint(b, p.Offset, 10)
 	return append(b, '}')
 }
 
@@ -156,11 +257,12 @@ func appendJSON(b []byte, v any) []byte {
 // code CodeBadJSON when b is not a JSON object and CodeBadEnvelope when
 // the object has neither event nor reply, has both, has an id or a reply
 // that is not an integer from 1 to MaxID (written as digits), an event
-// that is not a non-empty string, or an error that is not an object.
-// Other members are ignored.
+// that is not a non-empty string, an error that is not an object, a room
+// that is not a string or a pos that is not a position (see
+// [ParsePosition]). Other members are ignored.
 func Decode(b []byte) (*Envelope, error) {
 	var raw struct {
-		Event, ID, Reply, Data, Error json.RawMessage
+		Event, ID, Reply, Data, Error, Room, Pos json.RawMessage
 	}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' || json.Unmarshal(b, &raw) != nil {
@@ -193,7 +295,63 @@ func Decode(b []byte) (*Envelope, error) {
 			return nil, badEnvelope(e.Event, "error must be an object with string members")
 		}
 	}
+	if raw.Room != nil && (raw.Room[0] != '"' || json.Unmarshal(raw.Room, &e.Room) != nil) {
+		return nil, badEnvelope(e.Event, "room must be a string")
+	}
+	if raw.Pos != nil {
+		p, ok := ParsePosition(raw.Pos)
+		if !ok {
+			return nil, badEnvelope(e.Event, "pos must be an object with a string epoch and an integer offset")
+		}
+		e.Pos = &p
+	}
 	return e, nil
+}
+
+// ParsePosition reads a position strictly: an object whose epoch is a
+// string and whose offset is an integer from 0 to MaxID (written as
+// digits); other members are ignored.
+func ParsePosition(raw json.RawMessage) (history.Position, bool) {
+	var m struct{ Epoch, Offset json.RawMessage }
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil ||
+		m.Epoch == nil || m.Epoch[0] != '"' || m.Offset == nil {
+		return history.Position{}, false
+	}
+	var p history.Position
+	if json.Unmarshal(m.Epoch, &p.Epoch) != nil {
+		return history.Position{}, false
+	}
+	n, err := strconv.ParseUint(string(m.Offset), 10, 64)
+	if err != nil || n > MaxID || (m.Offset[0] == '0' && len(m.Offset) > 1) || m.Offset[0] == '+' {
+		return history.Position{}, false
+	}
+	p.Offset = n
+	return p, true
+}
+
+// DecodeJoin decodes the payload of nows.join or nows.leave. Its error,
+// an *Error with code CodeBadPayload, names the member at fault: room
+// when it is not a string (as [Unmarshal] says), since when it is present
+// (not null) and not a position (see [ParsePosition]).
+func DecodeJoin(data json.RawMessage) (Join, error) {
+	var raw struct {
+		Room  string          `json:"room"`
+		Since json.RawMessage `json:"since"`
+	}
+	if err := Unmarshal(data, &raw); err != nil {
+		return Join{}, err
+	}
+	j := Join{Room: raw.Room}
+	if raw.Since != nil && !bytes.Equal(raw.Since, []byte("null")) {
+		p, ok := ParsePosition(raw.Since)
+		if !ok {
+			return Join{}, &Error{Code: CodeBadPayload, Field: "since",
+				Message: "data.since: want an object with a string epoch and an integer offset from 0 to 2^53-1"}
+		}
+		j.Since = &p
+	}
+	return j, nil
 }
 
 func badEnvelope(event, msg string) *Error {

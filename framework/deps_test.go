@@ -7,7 +7,8 @@ import (
 )
 
 // TestDependencies: an app that imports framework alone builds with
-// coder/websocket and the standard library only. Prometheus comes with
+// coder/websocket and the standard library only (framework/history, for
+// HubOptions.History, uses the standard library alone). Prometheus comes with
 // framework/metrics and framework/admin, never through framework.
 func TestDependencies(t *testing.T) {
 	if testing.Short() {
@@ -21,6 +22,7 @@ func TestDependencies(t *testing.T) {
 		switch {
 		case pkg == "github.com/coder/websocket" || strings.HasPrefix(pkg, "github.com/coder/websocket/"):
 		case pkg == "github.com/nowebsocket/nows/framework" || strings.HasPrefix(pkg, "github.com/nowebsocket/nows/internal/"):
+		case pkg == "github.com/nowebsocket/nows/framework/history": // the standard library only (HubOptions.History)
 		default:
 			t.Errorf("framework depends on %s: only coder/websocket and the standard library are allowed", pkg)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nowebsocket/nows/framework/history"
 )
 
 // HubOptions configures a server's [Hub]: how it reaches the other nodes.
@@ -36,6 +37,9 @@ type HubOptions struct {
 	// OutboxSize bounds the messages waiting for a slow or down broker;
 	// more are dropped. Defaults to 8192.
 	OutboxSize int
+
+	// History keeps the rooms it names in a store (see history.Config).
+	History history.Config
 }
 
 // The defaults of HubOptions.
@@ -89,6 +93,7 @@ type Hub struct {
 	done      chan struct{}
 	runner    sync.WaitGroup
 	sub       Subscription // owned by the runner once started
+	hist      *histHub     // rooms with history on a server's hub, or nil (histhub.go)
 
 	errMu   sync.Mutex
 	lastErr error
@@ -193,6 +198,9 @@ func newHub(s *Server, opts HubOptions, log *slog.Logger) *Hub {
 		users:  make(map[string]map[*Conn]struct{}),
 	}
 	h.remote.nodes = make(map[string]*nodeView)
+	if s != nil {
+		h.hist = newHistHub(h, opts.History)
+	}
 	if h.broker != nil {
 		h.outbox = make(chan []byte, h.opts.OutboxSize)
 		h.done = make(chan struct{})
@@ -209,7 +217,13 @@ func (h *Hub) Node() string { return h.opts.Node }
 func (h *Hub) use() { h.startOnce.Do(h.start) }
 
 func (h *Hub) start() {
-	if h.broker == nil || h.closed.Load() {
+	if h.closed.Load() {
+		return
+	}
+	if h.hist != nil {
+		h.hist.start()
+	}
+	if h.broker == nil {
 		return
 	}
 	h.started = true
@@ -357,6 +371,9 @@ func (h *Hub) close() {
 			close(h.done)
 			h.runner.Wait()
 		}
+		if h.hist != nil {
+			h.hist.close()
+		}
 		h.events.close()
 	})
 }
@@ -408,6 +425,11 @@ func (h *Hub) broadcast(ctx context.Context, kind byte, room, except string, m M
 	}
 	if h.closed.Load() {
 		return ErrServerClosed
+	}
+	if kind == kindRoom {
+		if lim, ok := h.histLimits(room); ok {
+			return h.broadcastHistory(ctx, room, except, m, lim)
+		}
 	}
 	e := &envelope{kind: kind, node: h.opts.Node, room: room, id: except, typ: m.Type, data: m.Data}
 	if local, err := h.send(ctx, e); !local {

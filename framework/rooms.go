@@ -3,6 +3,8 @@ package framework
 import (
 	"context"
 	"slices"
+
+	"github.com/nowebsocket/nows/framework/history"
 )
 
 // This file holds what a Conn does with the hub: its ID and user key, the
@@ -99,6 +101,13 @@ func (c *Conn) Join(room string) error {
 	cs := c.state()
 	h := c.Hub()
 	h.use()
+	// The first local member of a room with history makes the node read
+	// the room's position, so that it gets every message appended after
+	// Join began (histhub.go).
+	var from history.Position
+	if h.hist != nil {
+		from = h.hist.top(room)
+	}
 	h.mu.Lock()
 	if cs.gone {
 		h.mu.Unlock()
@@ -116,6 +125,9 @@ func (c *Conn) Join(room string) error {
 	if members == nil {
 		members = make(map[*Conn]struct{})
 		h.rooms[room] = members
+		if h.hist != nil {
+			h.hist.follow(room, from)
+		}
 	}
 	members[c] = struct{}{}
 	ev := PresenceEvent{Joined: true, Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}}
@@ -150,6 +162,9 @@ func (h *Hub) leave(c *Conn, cs *connState, room string) (PresenceEvent, bool) {
 		delete(members, c)
 		if len(members) == 0 {
 			delete(h.rooms, room)
+			if h.hist != nil {
+				h.hist.unfollow(room)
+			}
 		}
 	}
 	ev := PresenceEvent{Room: room, Member: Member{ID: cs.id, User: cs.user, Node: h.opts.Node}, Reason: LeaveMember}

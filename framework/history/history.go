@@ -126,8 +126,15 @@ func (l Limits) meta() time.Duration {
 }
 
 // Config turns history on for some rooms: the framework reads it from
-// HubOptions (the design's one field there) and keeps the rooms that
-// match one of Rooms in Store.
+// HubOptions.History and keeps the rooms that match one of Rooms in
+// Store. A broadcast to such a room (Hub.Broadcast, Conn.BroadcastOthers,
+// a Publisher's) is appended to Store instead of published on the
+// broker, and returns Append's error; every node delivers it from the
+// store's feed (Watch), in the store's order, to its members: as sent to
+// plain ones, with its room and position to nows.v1 ones. The first
+// local member of such a room makes the node read the room's position
+// in Join (bounded by HubOptions.PublishTimeout). Every node must have
+// the same Config.
 type Config struct {
 	Store Store
 	// Rooms gives the window of the rooms with history, by pattern: a

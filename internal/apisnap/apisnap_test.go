@@ -124,7 +124,9 @@ func TestAPIBudget(t *testing.T) {
 }
 
 // maxDocLines bounds `go doc -all ./framework`, the API as a reader meets it.
-const maxDocLines = 650
+// 650, and 3 for HubOptions.History (issue 15; on branch recovery, to be
+// confirmed on merge, or found elsewhere in the core's docs).
+const maxDocLines = 653
 
 // ownBudget gives the packages under framework that are a layer of their
 // own, opted into by the app, a budget apart from the core's, whose

@@ -287,7 +287,8 @@ func (h *Hub) broadcastHistory(ctx context.Context, room, except string, m Messa
 // members (nows.v1) get it with its room and position (the connection
 // left out gets nows.pos instead), plain members get its bytes as sent,
 // but the one left out. It never waits: a full QueueBlock queue parks
-// it. r.mu is held.
+// it, and a full QueueDrop queue of a nows.v1 member closes it (1013)
+// rather than leave a gap it would not know of. r.mu is held.
 func (h *Hub) histFanOut(r *histRoom, e history.Entry) {
 	typ := websocket.MessageText
 	if e.Binary {
@@ -318,7 +319,13 @@ func (h *Hub) histFanOut(r *histRoom, e history.Entry) {
 		case except:
 			continue
 		}
-		switch cs.queue.offer(c, o.entryFor(c), true) {
+		var res offerResult
+		if o == &plain {
+			res = cs.queue.offer(c, o.entryFor(c), true)
+		} else {
+			res = cs.queue.offerKeep(c, o.entryFor(c))
+		}
+		switch res {
 		case offeredStart:
 			started = append(started, c)
 			c.observeData(EventSent, o.typ, len(o.data))
@@ -364,7 +371,7 @@ func (h *Hub) histLost(r *histRoom, reason history.Reason, pos history.Position)
 		if c.Subprotocol() != wire.Subprotocol {
 			continue
 		}
-		if c.state().queue.offer(c, o.entryFor(c), true) == offeredStart {
+		if c.state().queue.offerKeep(c, o.entryFor(c)) == offeredStart {
 			started = append(started, c)
 		}
 	}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -270,4 +273,80 @@ func TestHistoryFeedGaps(t *testing.T) {
 	for i := range n {
 		c.ExpectText(fmt.Sprintf(`{"event":"nows.text","data":"%d","room":"h.r","pos":{"epoch":%q,"offset":%d}}`, i, epoch, i+1))
 	}
+}
+
+// TestHistoryDropCloses: with QueueDrop, a nows.v1 member of a room with
+// history that stops reading is closed with 1013 (it will recover), not
+// left with a silent gap; a plain member keeps the policy (drops).
+func TestHistoryDropCloses(t *testing.T) {
+	t.Parallel()
+	opts := framework.Options{
+		Subprotocols: []string{"nows.v1"},
+		Hub: framework.HubOptions{History: history.Config{
+			Store: history.NewMemory(),
+			Rooms: map[string]history.Limits{"h.*": histLimits},
+		}},
+	}
+	s := wstest.NewServerOptions(t, opts, slowBP, brokertest.Rooms)
+	hub := s.Hub()
+	dialSlowProto(t, s.URL("/slow/drop/h.r?user=ev"), "nows.v1")
+	dialSlowProto(t, s.URL("/slow/drop/h.r?user=plain"), "")
+	conns := map[string]*framework.Conn{}
+	for _, c := range hub.LocalMembers("h.r") {
+		conns[c.User()] = c
+	}
+	if conns["ev"] == nil || conns["plain"] == nil {
+		t.Fatal("the slow clients are not in the room")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	payload := strings.Repeat("x", 16<<10)
+	for i := 0; conns["ev"].Connected() || framework.QueueStats(conns["plain"]).Dropped == 0; i++ {
+		if i == 4000 {
+			t.Fatalf("not applied after %d broadcasts: events member connected %v, plain stats %+v",
+				i, conns["ev"].Connected(), framework.QueueStats(conns["plain"]))
+		}
+		if err := hub.Broadcast(ctx, "h.r", framework.Text(payload)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !conns["plain"].Connected() {
+		t.Error("the plain member was closed; QueueDrop drops for it")
+	}
+	if framework.QueueStats(conns["ev"]).Dropped == 0 {
+		t.Error("the events member dropped nothing")
+	}
+}
+
+// dialSlowProto is dialSlow with a subprotocol ("" for none).
+func dialSlowProto(t *testing.T, url, proto string) *websocket.Conn {
+	t.Helper()
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+	defer cancel()
+	var protos []string
+	if proto != "" {
+		protos = []string{proto}
+	}
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client, Subprotocols: protos})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = ws.CloseNow()
+		client.CloseIdleConnections()
+	})
+	ws.SetReadLimit(-1)
+	if _, _, err := ws.Read(ctx); err != nil {
+		t.Fatalf("read greeting: %v", err)
+	}
+	if ws.Subprotocol() != proto {
+		t.Fatalf("subprotocol %q, want %q", ws.Subprotocol(), proto)
+	}
+	return ws
 }

@@ -179,13 +179,29 @@ func (q *sendQueue) full(n int) bool {
 // The overflow is non-empty only with QueueBlock, and then the queue
 // counts as full, so that nothing overtakes it.
 func (q *sendQueue) offer(c *Conn, it queued, park bool) offerResult {
+	return q.offerAs(c, it, park, q.opts.Policy)
+}
+
+// offerKeep is offer, parking, for a message c must not miss silently (a
+// room with history, to a nows.v1 member): a full QueueDrop queue closes
+// c with 1013, as QueueClose does, and c recovers when it comes back.
+func (q *sendQueue) offerKeep(c *Conn, it queued) offerResult {
+	policy := q.opts.Policy
+	if policy == QueueDrop {
+		policy = QueueClose
+	}
+	return q.offerAs(c, it, true, policy)
+}
+
+// offerAs is offer with the given policy.
+func (q *sendQueue) offerAs(c *Conn, it queued, park bool, policy QueuePolicy) offerResult {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed || c.closing.Load() != nil {
 		return offerClosed
 	}
 	if len(q.over) > 0 || q.full(len(it.data)) {
-		switch q.opts.Policy {
+		switch policy {
 		case QueueDrop:
 			q.drop(1)
 			return offerDropped

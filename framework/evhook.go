@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/coder/websocket"
+	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/internal/evhook"
 )
 
@@ -21,4 +22,7 @@ func init() {
 		c.(*Conn).fail(websocket.StatusCode(code), reason, CauseProtocol, nil)
 	}
 	evhook.Logger = func(c any) *slog.Logger { return c.(*Conn).srv.log }
+	evhook.JoinSince = func(c any, room string, since *history.Position, id int64) (bool, error) {
+		return c.(*Conn).joinSince(room, since, id)
+	}
 }

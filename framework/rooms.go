@@ -15,9 +15,10 @@ import (
 // connState is what the hub knows of one connection.
 type connState struct {
 	id    string
-	user  string              // guarded by Hub.mu
-	rooms map[string]struct{} // guarded by Hub.mu
-	gone  bool                // guarded by Hub.mu: left every room at close
+	user  string                   // guarded by Hub.mu
+	rooms map[string]struct{}      // guarded by Hub.mu
+	gone  bool                     // guarded by Hub.mu: left every room at close
+	recov map[string]*connRecovery // rooms with history it is recovering in; guarded by Hub.mu
 	queue sendQueue
 }
 
@@ -92,11 +93,19 @@ func (c *Conn) User() string {
 // Join adds the connection to room (twice does nothing), or returns
 // ErrClosed once it is closing. It leaves its rooms after OnClose.
 func (c *Conn) Join(room string) error {
+	_, err := c.join(room, nil)
+	return err
+}
+
+// join is Join; with rec, for a room with history, c gets the room's
+// entries through rec until it has caught up (histhub.go). It reports
+// whether it added c, which was not in room.
+func (c *Conn) join(room string, rec *connRecovery) (bool, error) {
 	if room == "" {
-		return ErrEmptyName
+		return false, ErrEmptyName
 	}
 	if c.closing.Load() != nil {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	cs := c.state()
 	h := c.Hub()
@@ -111,16 +120,22 @@ func (c *Conn) Join(room string) error {
 	h.mu.Lock()
 	if cs.gone {
 		h.mu.Unlock()
-		return ErrClosed
+		return false, ErrClosed
 	}
 	if _, ok := cs.rooms[room]; ok {
 		h.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	if cs.rooms == nil {
 		cs.rooms = make(map[string]struct{})
 	}
 	cs.rooms[room] = struct{}{}
+	if rec != nil {
+		if cs.recov == nil {
+			cs.recov = make(map[string]*connRecovery)
+		}
+		cs.recov[room] = rec
+	}
 	members := h.rooms[room]
 	if members == nil {
 		members = make(map[*Conn]struct{})
@@ -134,7 +149,7 @@ func (c *Conn) Join(room string) error {
 	h.changePresence(ev)
 	h.mu.Unlock()
 	h.events.emit(ev)
-	return nil
+	return true, nil
 }
 
 // Leave removes the connection from room, if it is in it.
@@ -158,6 +173,7 @@ func (h *Hub) leave(c *Conn, cs *connState, room string) (PresenceEvent, bool) {
 		return PresenceEvent{}, false
 	}
 	delete(cs.rooms, room)
+	delete(cs.recov, room)
 	if members := h.rooms[room]; members != nil {
 		delete(members, c)
 		if len(members) == 0 {

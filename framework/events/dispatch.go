@@ -92,12 +92,13 @@ type roomMsg struct {
 
 // room handles nows.join and nows.leave.
 func (w *handler[H]) room(c *framework.Conn, env *wire.Envelope) error {
-	var m roomMsg
-	if err := wire.Unmarshal(env.Data, &m); err != nil {
+	j, err := wire.DecodeJoin(env.Data)
+	if err != nil {
 		e := err.(*wire.Error)
 		e.Event = env.Event
 		return w.st.clientError(env.ID, e)
 	}
+	m := roomMsg{Room: j.Room}
 	if m.Room == "" {
 		return w.st.clientError(env.ID, &wire.Error{Code: wire.CodeInvalid, Message: "data.room: want the room's name",
 			Event: env.Event, Field: "room"})
@@ -106,6 +107,10 @@ func (w *handler[H]) room(c *framework.Conn, env *wire.Envelope) error {
 		c.Leave(m.Room)
 	} else if refused, err := w.join(c, env, m.Room); refused || err != nil {
 		return err
+	} else if done, err := evhook.JoinSince(c, m.Room, j.Since, env.ID); done || err != nil {
+		return err // a room with history: the hub replied
+	} else if err := c.Join(m.Room); err != nil {
+		return nil // the connection is closing
 	}
 	if env.ID != 0 {
 		b, _ := wire.EncodeReply(env.ID, m) // a struct of one string always encodes
@@ -114,7 +119,7 @@ func (w *handler[H]) room(c *framework.Conn, env *wire.Envelope) error {
 	return nil
 }
 
-// join asks H's OnJoin and joins room; refused reports an error sent.
+// join asks H's OnJoin about room; refused reports an error sent.
 func (w *handler[H]) join(c *framework.Conn, env *wire.Envelope, room string) (refused bool, err error) {
 	jh, ok := any(w.h).(JoinHandler)
 	if !ok {
@@ -131,9 +136,6 @@ func (w *handler[H]) join(c *framework.Conn, env *wire.Envelope, room string) (r
 		}
 		w.sendError(env, &wire.Error{Code: wire.CodeForbidden, Message: err.Error()})
 		return true, nil
-	}
-	if err := c.Join(room); err != nil {
-		return true, nil // the connection is closing
 	}
 	return false, nil
 }

@@ -4,7 +4,11 @@
 // where they are framework types, which this package cannot import.
 package evhook
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/nowebsocket/nows/framework/history"
+)
 
 var (
 	// Relabel returns the framework.RouteSpec rs with the handler name
@@ -27,4 +31,12 @@ var (
 
 	// Logger returns the logger of c's server.
 	Logger func(c any) *slog.Logger
+
+	// JoinSince joins c to room when room has history on c's hub, and
+	// recovers what c missed after since (nil: nothing): it queues the
+	// reply to request id (0: none) with the room's position, then the
+	// missed entries, then the live ones. It reports false, having done
+	// nothing, when room has no history or c is in it already; the
+	// caller then joins as usual.
+	JoinSince func(c any, room string, since *history.Position, id int64) (bool, error)
 )

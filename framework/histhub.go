@@ -368,7 +368,8 @@ func histFrame(room string, e history.Entry) []byte {
 }
 
 // histLost tells the events members of r that messages before pos may be
-// missing (nows.unrecovered). r.mu is held.
+// missing (nows.unrecovered), but those still recovering, whose own
+// cursor tells them. r.mu is held.
 func (h *Hub) histLost(r *histRoom, reason history.Reason, pos history.Position) {
 	h.log.Warn("nows: hub: room history lost", "node", h.opts.Node, "room", r.name, "reason", reason)
 	data, err := wire.EncodeEvent(wire.EventUnrecovered, 0, wire.Unrecovered{Room: r.name, Reason: reason, Pos: pos})
@@ -381,6 +382,9 @@ func (h *Hub) histLost(r *histRoom, reason history.Reason, pos history.Position)
 	for c := range h.rooms[r.name] {
 		if c.Subprotocol() != wire.Subprotocol {
 			continue
+		}
+		if rec := c.state().recov[r.name]; rec != nil && !rec.isLive() {
+			continue // its own cursor tells it
 		}
 		if c.state().queue.offerKeep(c, o.entryFor(c)) == offeredStart {
 			started = append(started, c)

@@ -2,9 +2,12 @@ package framework
 
 import (
 	"log/slog"
+	"maps"
+	"reflect"
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/internal/evhook"
+	"github.com/nowebsocket/nows/internal/hookcheck"
 )
 
 // framework/events wraps handlers in a type of its own; these let it end
@@ -21,4 +24,9 @@ func init() {
 		c.(*Conn).fail(websocket.StatusCode(code), reason, CauseProtocol, nil)
 	}
 	evhook.Logger = func(c any) *slog.Logger { return c.(*Conn).srv.log }
+	evhook.CheckHooks = func(t reflect.Type, more map[string]hookcheck.Hook) error {
+		all := maps.Clone(hookSpecs)
+		maps.Copy(all, more)
+		return hookcheck.Check(t, all)
+	}
 }

@@ -4,7 +4,12 @@
 // where they are framework types, which this package cannot import.
 package evhook
 
-import "log/slog"
+import (
+	"log/slog"
+	"reflect"
+
+	"github.com/nowebsocket/nows/internal/hookcheck"
+)
 
 var (
 	// Relabel returns the framework.RouteSpec rs with the handler name
@@ -27,4 +32,8 @@ var (
 
 	// Logger returns the logger of c's server.
 	Logger func(c any) *slog.Logger
+
+	// CheckHooks is the framework's check of the hooks of handler type t
+	// (a pointer), with the hooks more besides the framework's.
+	CheckHooks func(t reflect.Type, more map[string]hookcheck.Hook) error
 )

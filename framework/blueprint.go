@@ -2,9 +2,9 @@ package framework
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
-	"runtime"
+
+	"github.com/nowebsocket/nows/internal/hookcheck"
 )
 
 // A Blueprint groups routes under a path prefix, like the blueprints of
@@ -22,7 +22,7 @@ type Blueprint struct {
 // NewBlueprint returns a blueprint whose routes all start with prefix ("" or
 // "/" for none).
 func NewBlueprint(prefix string, routes ...RouteSpec) *Blueprint {
-	return &Blueprint{prefix: prefix, routes: routes, source: callerSource(1)}
+	return &Blueprint{prefix: prefix, routes: routes, source: hookcheck.Caller(1)}
 }
 
 // RouteSpec binds a path template to a handler type. Make one with [Route].
@@ -45,7 +45,7 @@ func Route[H any](template string) RouteSpec {
 	return RouteSpec{
 		template:   template,
 		handler:    reflect.TypeFor[H]().Name(),
-		source:     callerSource(1),
+		source:     hookcheck.Caller(1),
 		newHandler: func() any { return new(H) },
 	}
 }
@@ -60,7 +60,7 @@ func RouteFunc[H any](template string, newHandler func() *H) RouteSpec {
 	rs := RouteSpec{
 		template: template,
 		handler:  reflect.TypeFor[H]().Name(),
-		source:   callerSource(1),
+		source:   hookcheck.Caller(1),
 	}
 	if newHandler != nil {
 		rs.newHandler = func() any {
@@ -109,14 +109,4 @@ func (r RouteSpec) check() error {
 			ErrBadHandler, r.template, r.source, r.handler)
 	}
 	return nil
-}
-
-// callerSource names the caller skip frames above its caller as "dir/file.go:line".
-func callerSource(skip int) string {
-	_, file, line, ok := runtime.Caller(skip + 1)
-	if !ok {
-		return "unknown"
-	}
-	dir := filepath.Base(filepath.Dir(file))
-	return fmt.Sprintf("%s/%s:%d", dir, filepath.Base(file), line)
 }

@@ -2,10 +2,13 @@ package framework
 
 import (
 	"log/slog"
+	"maps"
+	"reflect"
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/internal/evhook"
+	"github.com/nowebsocket/nows/internal/hookcheck"
 )
 
 // framework/events wraps handlers in a type of its own; these let it end
@@ -24,5 +27,10 @@ func init() {
 	evhook.Logger = func(c any) *slog.Logger { return c.(*Conn).srv.log }
 	evhook.JoinSince = func(c any, room string, since *history.Position, id int64) (bool, error) {
 		return c.(*Conn).joinSince(room, since, id)
+	}
+	evhook.CheckHooks = func(t reflect.Type, more map[string]hookcheck.Hook) error {
+		all := maps.Clone(hookSpecs)
+		maps.Copy(all, more)
+		return hookcheck.Check(t, all)
 	}
 }

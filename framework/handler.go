@@ -2,10 +2,10 @@ package framework
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"reflect"
-	"strings"
+
+	"github.com/nowebsocket/nows/internal/hookcheck"
 )
 
 // A handler is any type whose pointer implements some of the hook interfaces
@@ -74,72 +74,16 @@ func hooksOf(v any) hooks {
 	return h
 }
 
-// hookTypes maps each hook's method name to its interface, for the
-// signature check at registration.
-var hookTypes = map[string]reflect.Type{
-	"OnHandshake": reflect.TypeFor[HandshakeHandler](),
-	"OnOpen":      reflect.TypeFor[OpenHandler](),
-	"OnMessage":   reflect.TypeFor[MessageHandler](),
-	"OnBinary":    reflect.TypeFor[BinaryHandler](),
-	"OnClose":     reflect.TypeFor[CloseHandler](),
+// hookSpecs are the hooks, by method name, for the signature check at
+// registration (internal/hookcheck).
+var hookSpecs = map[string]hookcheck.Hook{
+	"OnHandshake": {Iface: reflect.TypeFor[HandshakeHandler](), Sig: "func(r *http.Request) error"},
+	"OnOpen":      {Iface: reflect.TypeFor[OpenHandler](), Sig: "func(ctx context.Context, c *framework.Conn) error"},
+	"OnMessage":   {Iface: reflect.TypeFor[MessageHandler](), Sig: "func(ctx context.Context, c *framework.Conn, text string) error"},
+	"OnBinary":    {Iface: reflect.TypeFor[BinaryHandler](), Sig: "func(ctx context.Context, c *framework.Conn, data []byte) error"},
+	"OnClose":     {Iface: reflect.TypeFor[CloseHandler](), Sig: "func(c *framework.Conn, status framework.CloseStatus)"},
 }
 
 // checkHooks reports a method of the handler type t (a pointer) that is
-// named like a hook but would never be called: another signature (the
-// Python-style OnOpen(c) error, say) or another spelling (Onmessage). Like
-// go vet's stdmethods check, but at registration, where it cannot be
-// skipped.
-func checkHooks(t reflect.Type) error {
-	for i := range t.NumMethod() {
-		m := t.Method(i)
-		for name, iface := range hookTypes {
-			if !strings.EqualFold(m.Name, name) {
-				continue
-			}
-			want := iface.Method(0).Type
-			if m.Name != name {
-				return fmt.Errorf("method (%v).%s is never called: the hook is spelled %s", t, m.Name, name)
-			}
-			if !t.Implements(iface) {
-				return fmt.Errorf("method (%v).%s has signature %v; want %s",
-					t, m.Name, signature(m.Type), signatureOf(name, want))
-			}
-		}
-	}
-	return nil
-}
-
-// signature formats a method type without its receiver.
-func signature(f reflect.Type) string {
-	in := make([]string, 0, f.NumIn())
-	for i := 1; i < f.NumIn(); i++ {
-		in = append(in, f.In(i).String())
-	}
-	return "func(" + strings.Join(in, ", ") + ")" + results(f)
-}
-
-// signatureOf formats the hook's signature as its doc writes it.
-func signatureOf(name string, f reflect.Type) string {
-	params := map[string]string{
-		"OnHandshake": "r *http.Request",
-		"OnOpen":      "ctx context.Context, c *framework.Conn",
-		"OnMessage":   "ctx context.Context, c *framework.Conn, text string",
-		"OnBinary":    "ctx context.Context, c *framework.Conn, data []byte",
-		"OnClose":     "c *framework.Conn, status framework.CloseStatus",
-	}
-	return "func(" + params[name] + ")" + results(f)
-}
-
-func results(f reflect.Type) string {
-	switch f.NumOut() {
-	case 0:
-		return ""
-	case 1:
-		return " " + f.Out(0).String()
-	}
-	out := make([]string, f.NumOut())
-	for i := range out {
-		out[i] = f.Out(i).String()
-	}
-	return " (" + strings.Join(out, ", ") + ")"
-}
+// named like a hook but would never be called.
+func checkHooks(t reflect.Type) error { return hookcheck.Check(t, hookSpecs) }

@@ -155,6 +155,16 @@ func (c *wireConn) detected() Cause { return Cause(c.cause.Load()) }
 
 func (c *wireConn) setCause(cause Cause) { c.cause.CompareAndSwap(0, int32(cause)) }
 
+// idleLeft returns how long the client may still stay silent before the
+// idle timeout, and false when there is none (Options.ReadTimeout
+// negative, or spent by a close).
+func (c *wireConn) idleLeft(now time.Time) (time.Duration, bool) {
+	if c.readTimeout <= 0 {
+		return 0, false
+	}
+	return c.readTimeout - c.idleFor(now), true
+}
+
 // idleFor returns how long nothing has been read.
 func (c *wireConn) idleFor(now time.Time) time.Duration {
 	return now.Sub(c.start) - time.Duration(c.lastRead.Load())
@@ -254,8 +264,8 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 			return n, err
 		}
 		now := time.Now()
-		if idle := c.idleFor(now); idle < c.readTimeout {
-			_ = c.Conn.SetReadDeadline(now.Add(c.readTimeout - idle))
+		if left, _ := c.idleLeft(now); left > 0 {
+			_ = c.Conn.SetReadDeadline(now.Add(left))
 			continue
 		}
 		c.setCause(CauseIdle)
@@ -340,7 +350,7 @@ func (c *wireConn) awaitData(parkAfter time.Duration) (closeNext, idle bool) {
 // idle deadline comes first, and reports whether it did.
 func (c *wireConn) shortenWait(parkAfter time.Duration) bool {
 	now := time.Now()
-	if c.readTimeout > 0 && c.readTimeout-c.idleFor(now) <= parkAfter {
+	if left, ok := c.idleLeft(now); ok && left <= parkAfter {
 		return false
 	}
 	return c.Conn.SetReadDeadline(now.Add(parkAfter)) == nil
@@ -355,8 +365,8 @@ func (c *wireConn) rearmIdle() {
 	}
 	now := time.Now()
 	var rd time.Time
-	if c.readTimeout > 0 {
-		rd = now.Add(c.readTimeout - c.idleFor(now))
+	if left, ok := c.idleLeft(now); ok {
+		rd = now.Add(left)
 	}
 	_ = c.Conn.SetReadDeadline(rd)
 	if c.lingering.Load() {

@@ -12,9 +12,10 @@ import (
 // holds no goroutine: serve parks it here instead of waiting on in
 // awaitData, and a new goroutine resumes the read loop when its socket
 // becomes readable (data, EOF, error), when its idle timeout
-// (Options.ReadTimeout) expires, or when the server closes it (wireConn.Close and abort wake it). Exactly
-// one of them resumes it: the one that swaps wireConn.parkKey from the
-// connection's key to 0 (or, for a close, to parkClosed).
+// (Options.ReadTimeout) expires, or when the server closes it
+// (wireConn.Close and abort wake it). Exactly one of them resumes it: the
+// one that swaps wireConn.parkKey from the connection's key to 0 (or, for
+// a close, to parkClosed).
 //
 // Parked sockets are registered, one-shot, with one epoll set shared by
 // every Server in the process, under a key that is never reused (not the
@@ -65,11 +66,9 @@ func (c *Conn) park() bool {
 	if !w.nothingBuffered() {
 		return false
 	}
-	var wait time.Duration
-	if w.readTimeout > 0 {
-		if wait = w.readTimeout - w.idleFor(time.Now()); wait <= 0 {
-			return false
-		}
+	wait, timed := w.idleLeft(time.Now())
+	if timed && wait <= 0 {
+		return false
 	}
 	p := &parker
 	p.mu.Lock()

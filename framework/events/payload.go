@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/nowebsocket/nows/internal/hookcheck"
 	"github.com/nowebsocket/nows/internal/wire"
 )
 
@@ -57,34 +58,7 @@ func checkPayload[In any](event string) {
 		f := m.Type
 		if f.NumIn() != 1 || f.NumOut() != 1 || f.Out(0) != errorType {
 			panic(fmt.Sprintf("events: event %q: method (%v).Validate has signature %v; want func() error, or it is never called",
-				event, t, funcSig(f)))
+				event, t, hookcheck.Signature(f)))
 		}
 	}
-}
-
-// funcSig formats a method type without its receiver.
-func funcSig(f reflect.Type) string {
-	s := "func("
-	for i := 1; i < f.NumIn(); i++ {
-		if i > 1 {
-			s += ", "
-		}
-		s += f.In(i).String()
-	}
-	s += ")"
-	switch f.NumOut() {
-	case 0:
-	case 1:
-		s += " " + f.Out(0).String()
-	default:
-		s += " ("
-		for i := range f.NumOut() {
-			if i > 0 {
-				s += ", "
-			}
-			s += f.Out(i).String()
-		}
-		s += ")"
-	}
-	return s
 }

@@ -2,13 +2,12 @@ package events
 
 import (
 	"fmt"
-	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/internal/evhook"
+	"github.com/nowebsocket/nows/internal/hookcheck"
 )
 
 // Route binds template to the handler type H, as framework.Route does,
@@ -49,7 +48,7 @@ func newRoute[H any](template string, newHandler func() *H, evs []Spec[H]) frame
 	if t.Kind() == reflect.Pointer {
 		panic(fmt.Sprintf("%s: handler type %v is a pointer: write Route[%v], the framework makes a new one per connection", where, t, t.Elem()))
 	}
-	if err := checkHooks(reflect.PointerTo(t)); err != nil {
+	if err := evhook.CheckHooks(reflect.PointerTo(t), joinHook); err != nil {
 		panic(where + ": " + err.Error())
 	}
 	table := &routeTable[H]{events: make(map[string]*Spec[H], len(evs))}
@@ -76,46 +75,11 @@ func newRoute[H any](template string, newHandler func() *H, evs []Spec[H]) frame
 		}
 	}
 	rs := framework.RouteFunc(template, wrap).WithSubprotocols(Subprotocol)
-	return evhook.Relabel(rs, t.Name(), callerSource(2)).(framework.RouteSpec)
+	return evhook.Relabel(rs, t.Name(), hookcheck.Caller(2)).(framework.RouteSpec)
 }
 
-// hookSigs are the signatures H's hooks must have, as their docs write them.
-var hookSigs = map[string]struct {
-	iface reflect.Type
-	sig   string
-}{
-	"OnHandshake": {reflect.TypeFor[framework.HandshakeHandler](), "func(r *http.Request) error"},
-	"OnOpen":      {reflect.TypeFor[framework.OpenHandler](), "func(ctx context.Context, c *framework.Conn) error"},
-	"OnMessage":   {reflect.TypeFor[framework.MessageHandler](), "func(ctx context.Context, c *framework.Conn, text string) error"},
-	"OnBinary":    {reflect.TypeFor[framework.BinaryHandler](), "func(ctx context.Context, c *framework.Conn, data []byte) error"},
-	"OnClose":     {reflect.TypeFor[framework.CloseHandler](), "func(c *framework.Conn, status framework.CloseStatus)"},
-	"OnJoin":      {reflect.TypeFor[JoinHandler](), "func(ctx context.Context, c *framework.Conn, room string) error"},
-}
-
-// checkHooks reports a method of t (a pointer type) named like a hook that
-// would never be called: another signature, or another spelling.
-func checkHooks(t reflect.Type) error {
-	for i := range t.NumMethod() {
-		m := t.Method(i)
-		for name, hook := range hookSigs {
-			switch {
-			case !strings.EqualFold(m.Name, name):
-			case m.Name != name:
-				return fmt.Errorf("method (%v).%s is never called: the hook is spelled %s", t, m.Name, name)
-			case !t.Implements(hook.iface):
-				return fmt.Errorf("method (%v).%s has signature %v; want %s", t, m.Name, funcSig(m.Type), hook.sig)
-			}
-		}
-	}
-	return nil
-}
-
-// callerSource names the caller skip frames above its caller as
-// "dir/file.go:line", as framework does for its routes.
-func callerSource(skip int) string {
-	_, file, line, ok := runtime.Caller(skip + 1)
-	if !ok {
-		return "unknown"
-	}
-	return fmt.Sprintf("%s/%s:%d", filepath.Base(filepath.Dir(file)), filepath.Base(file), line)
+// joinHook is the hook events adds to the framework's, for the check of
+// H's methods.
+var joinHook = map[string]hookcheck.Hook{
+	"OnJoin": {Iface: reflect.TypeFor[JoinHandler](), Sig: "func(ctx context.Context, c *framework.Conn, room string) error"},
 }

@@ -6,8 +6,10 @@ package evhook
 
 import (
 	"log/slog"
+	"reflect"
 
 	"github.com/nowebsocket/nows/framework/history"
+	"github.com/nowebsocket/nows/internal/hookcheck"
 )
 
 var (
@@ -39,4 +41,8 @@ var (
 	// nothing, when room has no history or c is in it already; the
 	// caller then joins as usual.
 	JoinSince func(c any, room string, since *history.Position, id int64) (bool, error)
+
+	// CheckHooks is the framework's check of the hooks of handler type t
+	// (a pointer), with the hooks more besides the framework's.
+	CheckHooks func(t reflect.Type, more map[string]hookcheck.Hook) error
 )

@@ -4,15 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/client"
 	"github.com/nowebsocket/nows/framework/events"
 	"github.com/nowebsocket/nows/framework/history"
+	"github.com/nowebsocket/nows/internal/wire"
 )
 
 // The room "news" has history when a test gives its world a store: a
@@ -269,5 +276,92 @@ func TestOwnMessageNotRecovered(t *testing.T) {
 	}
 	if got := next(t, saidB); got != `"after"` {
 		t.Errorf("the other member got %s", got)
+	}
+}
+
+// scripted serves nows.v1 on 127.0.0.1 from a script, one turn per
+// connection: it reads the join, records its data, and sends the turn's
+// frames ({id} is the join's id); it closes with 1001 after every turn
+// but the last.
+func scripted(t *testing.T, turns ...[]string) (url string, joins <-chan string) {
+	ch := make(chan string, len(turns))
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
+		if err != nil {
+			return
+		}
+		defer conn.CloseNow()
+		turn := int(n.Add(1)) - 1
+		_, b, err := conn.Read(r.Context())
+		env, derr := wire.Decode(b)
+		if err != nil || derr != nil || turn >= len(turns) {
+			return
+		}
+		ch <- string(env.Data)
+		for _, f := range turns[turn] {
+			f = strings.ReplaceAll(f, "{id}", strconv.FormatInt(env.ID, 10))
+			if conn.Write(r.Context(), websocket.MessageText, []byte(f)) != nil {
+				return
+			}
+		}
+		if turn < len(turns)-1 {
+			conn.Close(websocket.StatusGoingAway, "")
+			return
+		}
+		conn.Read(r.Context()) // the last turn stays up until the client goes
+	}))
+	t.Cleanup(srv.Close)
+	return "ws" + strings.TrimPrefix(srv.URL, "http"), ch
+}
+
+// TestRejoinSince pins the position each rejoin sends: the last message's
+// after a recovered join (the missed messages follow its reply, which
+// gives the room's top: a drop before they come must not skip them), the
+// reply's after a join not recovered, nows.unrecovered's; and what
+// OnRecovery is told.
+func TestRejoinSince(t *testing.T) {
+	pos := func(n int) string { return `{"epoch":"e","offset":` + strconv.Itoa(n) + `}` }
+	msg := func(n int) string {
+		return `{"event":"n","data":` + strconv.Itoa(n) + `,"room":"news","pos":` + pos(n) + `}`
+	}
+	reply := func(top int, rest string) string {
+		return `{"reply":{id},"data":{"room":"news","pos":` + pos(top) + rest + `}}`
+	}
+	url, joins := scripted(t,
+		[]string{reply(0, ""), msg(1)},
+		[]string{reply(3, `,"recovered":true`)}, // dropped before 2 and 3
+		[]string{reply(3, `,"recovered":true`), msg(2), msg(3)},
+		[]string{reply(9, `,"recovered":false,"reason":"too_old"`)},
+		[]string{reply(9, `,"recovered":true`), msg(10),
+			`{"event":"nows.unrecovered","data":{"room":"news","reason":"epoch","pos":{"epoch":"f","offset":0}}}`},
+		[]string{reply(0, `,"recovered":true`)},
+	)
+	c := client.New(url, fast())
+	defer c.Close()
+	recov, nums := recoveries(c), numbers(c)
+	if err := c.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Join(testCtx(t), "news"); err != nil {
+		t.Fatal(err)
+	}
+	since := func(p string) string { return `{"room":"news","since":` + p + `}` }
+	for i, want := range []string{`{"room":"news"}`, since(pos(1)), since(pos(1)), since(pos(3)), since(pos(9)),
+		since(`{"epoch":"f","offset":0}`)} {
+		select {
+		case got := <-joins:
+			if got != want {
+				t.Errorf("join %d: %s, want %s", i+1, got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("join %d never came", i+1)
+		}
+	}
+	ok := client.Recovery{Room: "news", Recovered: true}
+	wantRecoveries(t, recov, first, ok, ok, client.Recovery{Room: "news", Reason: history.ReasonTooOld}, ok,
+		client.Recovery{Room: "news", Reason: history.ReasonEpoch}, ok)
+	if got := nums(); !slices.Equal(got, []int{1, 2, 3, 10}) {
+		t.Errorf("messages %v", got)
 	}
 }

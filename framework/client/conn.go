@@ -314,10 +314,7 @@ func (c *Client) route(s *session, text []byte) {
 		}
 		c.mu.Unlock()
 	default:
-		c.mu.Lock()
-		own := c.track(env)
-		c.mu.Unlock()
-		if !own {
+		if !c.track(env) {
 			c.in.push(item{event: appEvent(env.Event), id: env.ID, gen: s.gen, data: env.Data})
 		}
 	}

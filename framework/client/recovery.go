@@ -11,7 +11,7 @@ import (
 // Recovery tells how a join of a room with history went, or that the
 // server lost messages of a room the client is in (docs/recovery-design.md).
 type Recovery struct {
-	Room string
+	Room string // the room joined
 	// Recovered: the server sends every message the client missed since
 	// its last one, before the live ones, each once and in order.
 	Recovered bool
@@ -52,8 +52,13 @@ func (c *Client) joined(room string, data json.RawMessage) {
 }
 
 // track takes the position of a room message, and reports whether env is
-// for the client alone (nows.pos, nows.unrecovered). mu is held.
+// for the client alone (nows.pos, nows.unrecovered).
 func (c *Client) track(env *wire.Envelope) bool {
+	if env.Pos == nil && env.Event != wire.EventUnrecovered {
+		return false // most events: no lock
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if env.Event == wire.EventUnrecovered {
 		var u wire.Unrecovered
 		if json.Unmarshal(env.Data, &u) == nil && slices.Contains(c.rooms, u.Room) {
@@ -62,7 +67,7 @@ func (c *Client) track(env *wire.Envelope) bool {
 		}
 		return true
 	}
-	if env.Pos != nil && slices.Contains(c.rooms, env.Room) {
+	if slices.Contains(c.rooms, env.Room) {
 		c.setPos(env.Room, *env.Pos)
 	}
 	return env.Event == wire.EventPos

@@ -524,11 +524,11 @@ class Client {
     }
   }
 
-  // #joined takes the reply to a join sent with since, tells the app
-  // whether it recovered, and returns what join() resolves with. After a
-  // recovered join the position stays since: the missed messages follow
-  // the reply and move it, so a drop before they come loses none of them.
-  // Otherwise the room goes on live after the reply's pos.
+  // #joined takes the reply to a join sent with since (null: none), tells
+  // the app whether it recovered, and returns what join() resolves with.
+  // After a recovered join the position stays since: the missed messages
+  // follow the reply and move it, so a drop before they come loses none of
+  // them. Otherwise the room goes on live after the reply's pos.
   #joined(room, since, data) {
     const pos = isPos(data?.pos) ? data.pos : null;
     const recovered = since !== null && pos !== null && data.recovered === true;

@@ -73,6 +73,8 @@ type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 	feed   string // the pub/sub channel of every room's entries
+
+	pingAfter, stallAfter time.Duration // the feed's health checks
 }
 
 var _ history.Store = (*Store)(nil)
@@ -84,7 +86,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if prefix == "" {
 		prefix = "nows:h:"
 	}
-	return &Store{rdb: rdb, prefix: prefix, feed: prefix + "feed"}
+	return &Store{rdb: rdb, prefix: prefix, feed: prefix + "feed", pingAfter: pingAfter, stallAfter: stallAfter}
 }
 
 // keys returns room's stream and meta keys. The room's name is escaped

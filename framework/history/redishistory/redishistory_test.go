@@ -171,7 +171,7 @@ func (f *feed) waitFor(t *testing.T, what string, ok func([]history.Update) bool
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !ok(f.snapshot()); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s on the feed within 10s; it has %d updates", what, len(f.snapshot()))
+			t.Fatalf("waiting for %s: not on the feed within 10s; it has %d updates", what, len(f.snapshot()))
 		}
 	}
 }

@@ -16,7 +16,8 @@ import (
 
 // The feed's health: after pingAfter without a word from Redis, Watch
 // pings it; after stallAfter, it takes the connection for dead (a peer
-// gone without a reset sends no error) and subscribes again.
+// gone without a reset sends no error) and subscribes again. A Store's
+// own values differ in tests only.
 const (
 	pingAfter  = 2 * time.Second
 	stallAfter = 10 * time.Second
@@ -66,7 +67,7 @@ func (s *Store) session(ctx context.Context, fn func(history.Update)) (subscribe
 	done := make(chan struct{})
 	var stalled atomic.Bool
 	var wg sync.WaitGroup
-	wg.Go(func() { stalled.Store(watchdog(ctx, ps, &heard, done)) })
+	wg.Go(func() { stalled.Store(s.watchdog(ctx, ps, &heard, done)) })
 	defer func() {
 		close(done)
 		_ = ps.Close()
@@ -99,7 +100,8 @@ func (s *Store) session(ctx context.Context, fn func(history.Update)) (subscribe
 // watchdog pings Redis when the subscription has been quiet for
 // pingAfter, and closes it when it has been for stallAfter (it returns
 // true then), or when ctx ends, which unblocks Receive.
-func watchdog(ctx context.Context, ps *redis.PubSub, heard *atomic.Int64, done <-chan struct{}) bool {
+func (s *Store) watchdog(ctx context.Context, ps *redis.PubSub, heard *atomic.Int64, done <-chan struct{}) bool {
+	pingAfter, stallAfter := s.pingAfter, s.stallAfter
 	tick := time.NewTicker(pingAfter / 2)
 	defer tick.Stop()
 	for {

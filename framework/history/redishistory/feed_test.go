@@ -21,11 +21,13 @@ type proxy struct {
 	target string
 	mu     sync.Mutex
 	conns  []*proxyConn
+	cut    bool // the next reply from Redis is dropped with its connection
 	wg     sync.WaitGroup
 }
 
 type proxyConn struct {
 	client, server net.Conn
+	p              *proxy
 	mu             sync.Mutex
 	frozen         bool
 }
@@ -61,24 +63,30 @@ func (p *proxy) accept() {
 			_ = client.Close()
 			continue
 		}
-		c := &proxyConn{client: client, server: server}
+		c := &proxyConn{client: client, server: server, p: p}
 		p.mu.Lock()
 		p.conns = append(p.conns, c)
 		p.mu.Unlock()
-		p.wg.Go(func() { c.pipe(server, client) })
-		p.wg.Go(func() { c.pipe(client, server) })
+		p.wg.Go(func() { c.pipe(server, client, false) })
+		p.wg.Go(func() { c.pipe(client, server, true) })
 	}
 }
 
 // pipe copies from src to dst until either closes; once frozen, it
-// reads and drops.
-func (c *proxyConn) pipe(dst, src net.Conn) {
+// reads and drops. A reply (fromServer) read while the proxy's cut is
+// set closes the connection instead, and clears the cut.
+func (c *proxyConn) pipe(dst, src net.Conn, fromServer bool) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		c.mu.Lock()
 		frozen := c.frozen
 		c.mu.Unlock()
+		if n > 0 && fromServer && c.p.takeCut() {
+			_ = dst.Close()
+			_ = src.Close()
+			return
+		}
 		if n > 0 && !frozen {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
@@ -91,6 +99,14 @@ func (c *proxyConn) pipe(dst, src net.Conn) {
 			return
 		}
 	}
+}
+
+func (p *proxy) takeCut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cut := p.cut
+	p.cut = false
+	return cut
 }
 
 func (p *proxy) freeze() {
@@ -187,5 +203,30 @@ func TestWatchClosedClient(t *testing.T) {
 	defer cancel()
 	if err := redishistory.New(rdb, redishistory.Options{}).Watch(ctx, func(history.Update) {}); err == nil || ctx.Err() != nil {
 		t.Fatalf("Watch on a closed client: %v after %v; want an error at once", err, ctx.Err())
+	}
+}
+
+// TestAppendOnce: an Append whose reply is lost (the connection drops
+// after Redis ran the script) is not sent again: go-redis retries such a
+// command by default, which would store the message twice.
+func TestAppendOnce(t *testing.T) {
+	rs := startRedis(t)
+	px := startProxy(t, rs.addr())
+	via := redis.NewClient(&redis.Options{Addr: px.ln.Addr().String(), DialTimeout: time.Second})
+	t.Cleanup(func() { _ = via.Close() })
+	s := redishistory.New(via, redishistory.Options{})
+	// The first loads the script: its NOSCRIPT reply is not the one cut.
+	if _, err := s.Append(t.Context(), "r", history.Entry{Data: []byte("1")}, lim); err != nil {
+		t.Fatal(err)
+	}
+	px.mu.Lock()
+	px.cut = true
+	px.mu.Unlock()
+	if _, err := s.Append(t.Context(), "r", history.Entry{Data: []byte("2")}, lim); err == nil {
+		t.Error("Append whose reply was lost: nil error; want one (the caller cannot know it was stored)")
+	}
+	r, err := redishistory.New(rs.client(t), redishistory.Options{}).Since(t.Context(), "r", history.Position{}, 0, lim)
+	if err != nil || r.Top.Offset != 2 {
+		t.Fatalf("the room's top after an Append whose reply was lost: %v, %v; want offset 2 (stored once)", r.Top, err)
 	}
 }

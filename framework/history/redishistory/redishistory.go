@@ -106,8 +106,8 @@ func (s *Store) Append(ctx context.Context, room string, m history.Entry, lim hi
 	if lim.Size <= 0 || lim.TTL <= 0 {
 		return history.Entry{}, errLimits
 	}
-	v, err := appendScript.Run(ctx, s.rdb, s.keys(room), m.Data, flag(m.Binary), m.Except,
-		lim.Size, millis(lim.TTL), millis(metaOf(lim)), random(), s.feed, room).Slice()
+	v, err := s.appendOnce(ctx, s.keys(room), m.Data, flag(m.Binary), m.Except,
+		lim.Size, millis(lim.TTL), millis(metaOf(lim)), random(), s.feed, room)
 	if err != nil {
 		return history.Entry{}, fmt.Errorf("redishistory: append to room %q: %w", room, err)
 	}
@@ -117,6 +117,38 @@ func (s *Store) Append(ctx context.Context, room string, m history.Entry, lim hi
 	}
 	return history.Entry{Binary: m.Binary, Data: slices.Clone(m.Data), Except: m.Except,
 		Pos: history.Position{Epoch: epoch, Offset: top}, Prev: top - 1, Time: time.UnixMicro(us)}, nil
+}
+
+// appendOnce runs appendScript, never twice: go-redis sends a command
+// again when its reply is lost (a connection dropped after Redis ran
+// it), which would store the message twice. So Append's error may come
+// from a script that ran (the entry is stored and on the feed), as any
+// write's whose reply is lost.
+func (s *Store) appendOnce(ctx context.Context, keys []string, args ...any) ([]any, error) {
+	run := func(cmd, body string) *redis.Cmd {
+		c := noRetry{redis.NewCmd(ctx, slices.Concat([]any{cmd, body, len(keys)}, anys(keys), args)...)}
+		_ = s.rdb.Process(ctx, c)
+		return c.Cmd
+	}
+	c := run("evalsha", appendScript.Hash())
+	if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") { // the script did not run
+		c = run("eval", appendSrc)
+	}
+	return c.Slice()
+}
+
+// noRetry is a command that go-redis sends once.
+type noRetry struct{ *redis.Cmd }
+
+// NoRetry tells go-redis not to send the command again.
+func (noRetry) NoRetry() bool { return true }
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // Since implements history.Store. The window is checked here, exactly,

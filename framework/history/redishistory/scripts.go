@@ -40,7 +40,9 @@ end
 // the room. It returns {epoch, offset, time in µs}. The feed message is
 // the room, the epoch, except, offset, time and binary, each as
 // "<length>:<bytes>", then the data (see decodeFeed).
-var appendScript = redis.NewScript(luaRoom + `
+var appendScript = redis.NewScript(appendSrc)
+
+const appendSrc = luaRoom + `
 local t = redis.call('TIME')
 local epoch, top = room(t, ARGV[7], ARGV[6])
 top = redis.call('HINCRBY', KEYS[2], 's', 1)
@@ -55,7 +57,7 @@ end
 redis.call('PUBLISH', ARGV[8], field(ARGV[9]) .. field(epoch) .. field(ARGV[3]) ..
   field(num(top)) .. field(us) .. field(ARGV[2]) .. ARGV[1])
 return {epoch, top, us}
-`)
+`
 
 // sinceScript reads a room. ARGV: the epoch and offset asked, how many
 // entries, Meta in milliseconds, random hex. It returns {epoch, top, now

@@ -3,8 +3,12 @@
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
 //	defer rdb.Close()
-//	store := redishistory.New(rdb, redishistory.Options{})
-//	hub := framework.HubOptions{History: history.Config{Store: store, Rooms: rooms}}
+//	srv := framework.NewServer(framework.Options{Hub: framework.HubOptions{
+//		History: history.Config{
+//			Store: redishistory.New(rdb, redishistory.Options{}),
+//			Rooms: map[string]history.Limits{"chat.*": {Size: 1000, TTL: time.Hour}},
+//		},
+//	}})
 //
 // Each room has a stream of its entries and a hash with its epoch and
 // last offset; one Lua script appends an entry to both and publishes it
@@ -14,15 +18,21 @@
 // # Durability
 //
 // Redis acknowledges an entry before it is on disk unless the server
-// runs with AOF and appendfsync always. With appendfsync everysec (or
-// without persistence but with a replica that is promoted), a crash can
-// lose the last entries while keeping the room's hash with a lower
-// offset: the room then hands out those offsets again in the same epoch,
-// and a client that got the lost entries may be told it is recovered
-// while it misses the new ones. Run AOF with appendfsync always, or
-// accept that risk. Losing a room's hash (FLUSHALL, eviction, a restart
-// without persistence) is detected: the room gets a new epoch and its
-// clients are told they were not recovered.
+// runs with AOF and appendfsync always. With appendfsync everysec, a
+// crash can lose the last entries while keeping the room's hash with a
+// lower offset; so can a Sentinel failover to a replica that lagged,
+// whatever the persistence. The room then hands out those offsets again
+// in the same epoch, and a client that got the lost entries may be told
+// it is recovered while it misses the new ones. For crash safety, run
+// AOF with appendfsync always; otherwise, accept that risk. Losing a
+// room's hash (FLUSHALL, eviction, a restart without persistence) is
+// detected: the room gets a new epoch and its clients are told they were
+// not recovered.
+//
+// Append is sent once: when its reply is lost (the connection dropped),
+// it returns an error although Redis may have stored the entry, which
+// then reaches the members from the feed. go-redis would send it again,
+// storing it twice.
 //
 // # Topology
 //

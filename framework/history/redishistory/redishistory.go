@@ -131,9 +131,8 @@ func (s *Store) Append(ctx context.Context, room string, m history.Entry, lim hi
 
 // appendOnce runs appendScript, never twice: go-redis sends a command
 // again when its reply is lost (a connection dropped after Redis ran
-// it), which would store the message twice. So Append's error may come
-// from a script that ran (the entry is stored and on the feed), as any
-// write's whose reply is lost.
+// it), which would store the message twice. So an error may come from a
+// script that ran: the entry is then stored and on the feed.
 func (s *Store) appendOnce(ctx context.Context, keys []string, args ...any) ([]any, error) {
 	run := func(cmd, body string) *redis.Cmd {
 		c := noRetry{redis.NewCmd(ctx, slices.Concat([]any{cmd, body, len(keys)}, anys(keys), args)...)}
@@ -153,6 +152,7 @@ type noRetry struct{ *redis.Cmd }
 // NoRetry tells go-redis not to send the command again.
 func (noRetry) NoRetry() bool { return true }
 
+// anys returns ss as command arguments.
 func anys(ss []string) []any {
 	out := make([]any, len(ss))
 	for i, s := range ss {
@@ -177,22 +177,14 @@ func (s *Store) Since(ctx context.Context, room string, since history.Position, 
 	}
 	epoch, top, now, err := head(v)
 	if err == nil && len(v) != 4 {
-		err = errors.New("no entries in the reply")
+		err = fmt.Errorf("unexpected reply %v", v)
 	}
 	if err != nil {
 		return history.Result{}, fmt.Errorf("redishistory: read room %q: %w", room, err)
 	}
 	res := history.Result{Top: history.Position{Epoch: epoch, Offset: top}}
-	switch {
-	case since.Epoch == "":
-		return res, nil
-	case since.Epoch != epoch || since.Offset > top:
-		res.Reason = history.ReasonEpoch
-		return res, nil
-	case since.Offset == top:
-		return res, nil
-	case top-since.Offset > uint64(lim.Size):
-		res.Reason = history.ReasonTooOld
+	res.Reason = outside(since, res.Top, lim.Size)
+	if res.Reason != "" || since.Epoch == "" || since.Offset == top {
 		return res, nil
 	}
 	es, err := entries(v[3], epoch, since.Offset)
@@ -205,6 +197,20 @@ func (s *Store) Since(ctx context.Context, room string, since history.Position, 
 	}
 	res.Entries = es[:min(max(limit, 0), len(es))]
 	return res, nil
+}
+
+// outside says why since cannot be recovered from a room at top that
+// keeps size entries, as far as their offsets tell; "" if it may be.
+func outside(since, top history.Position, size int) history.Reason {
+	switch {
+	case since.Epoch == "":
+		return ""
+	case since.Epoch != top.Epoch || since.Offset > top.Offset:
+		return history.ReasonEpoch
+	case top.Offset-since.Offset > uint64(size):
+		return history.ReasonTooOld
+	}
+	return ""
 }
 
 // head reads the epoch, the offset and the time in µs that both scripts
@@ -291,6 +297,7 @@ func metaOf(lim history.Limits) time.Duration {
 // millis returns d in milliseconds for PEXPIRE, at least 1.
 func millis(d time.Duration) int64 { return max(d.Milliseconds(), 1) }
 
+// flag returns the stream's and the feed's binary field: "1" or "0".
 func flag(b bool) string {
 	if b {
 		return "1"

@@ -24,6 +24,8 @@ const (
 	backoffMax = time.Second // the longest wait before subscribing again
 )
 
+// errStalled ends a session that the watchdog closed: Receive then
+// fails with redis.ErrClosed, which would end Watch.
 var errStalled = errors.New("no reply to pings")
 
 // Watch implements history.Store: it subscribes to the feed's channel

@@ -106,9 +106,7 @@ func (f *feed) start(ctx context.Context) (func(), error) {
 		cc.Stop()
 		<-cc.Closed()
 		f.end()
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		_ = f.s.st.DeleteConsumer(dctx, c.CachedInfo().Name)
-		cancel()
+		f.s.dropConsumer(ctx, c)
 	}, nil
 }
 

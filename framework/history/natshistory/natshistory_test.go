@@ -208,6 +208,9 @@ func TestTwoNodes(t *testing.T) {
 		if len(got) != 2*each {
 			t.Errorf("feed %s: %d entries, want %d", name, len(got), 2*each)
 		}
+		if w.lost != 1 {
+			t.Errorf("feed %s: %d Lost updates, want the first alone: nothing interrupted it", name, w.lost)
+		}
 	}
 }
 
@@ -338,5 +341,67 @@ func TestLargeBinary(t *testing.T) {
 	w.wait(t, "the entry on the feed", func() bool { return len(w.entries["big"]) == 1 })
 	if got := w.room("big")[0]; !got.Binary || !bytes.Equal(got.Data, data) {
 		t.Errorf("feed: binary %v, %d bytes, equal %v", got.Binary, len(got.Data), bytes.Equal(got.Data, data))
+	}
+}
+
+// TestStreamLimits: what the stream dropped itself (MaxMsgsPerSubject,
+// MaxAge) is out of the window, and an offset of another room is not
+// this room's.
+func TestStreamLimits(t *testing.T) {
+	ns := startJS(t, 4<<20)
+	nc := ns.connect(t)
+	o := options()
+	o.Window = history.Limits{Size: 3, TTL: time.Minute}
+	s := open(t, nc, o)
+	lim := o.Window
+	start, _ := s.Since(t.Context(), "a", history.Position{}, 0, lim)
+	var a, b []history.Entry
+	for i := range 5 {
+		ea, err := s.Append(t.Context(), "a", history.Entry{Data: fmt.Appendf(nil, "a%d", i)}, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eb, err := s.Append(t.Context(), "b", history.Entry{Data: fmt.Appendf(nil, "b%d", i)}, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b = append(a, ea), append(b, eb)
+	}
+	for _, c := range []struct {
+		since history.Position
+		want  history.Reason
+		n     int
+	}{
+		{start.Top, history.ReasonTooOld, 0}, // a0 and a1 dropped by MaxMsgsPerSubject
+		{a[0].Pos, history.ReasonTooOld, 0},
+		{a[1].Pos, "", 3},
+		{b[2].Pos, history.ReasonEpoch, 0}, // between a2 and a3, not a's
+		{history.Position{Epoch: a[0].Pos.Epoch, Offset: b[4].Pos.Offset + 10}, history.ReasonEpoch, 0},
+	} {
+		res, err := s.Since(t.Context(), "a", c.since, 10, lim)
+		if err != nil || res.Reason != c.want || len(res.Entries) != c.n || res.Top != a[4].Pos {
+			t.Errorf("Since(a, %v) = %d entries, reason %q, top %v, %v; want %d, %q, %v", c.since, len(res.Entries), res.Reason, res.Top, err, c.n, c.want, a[4].Pos)
+		}
+	}
+
+	// MaxAge: a room whose messages all expired starts a new chain.
+	o = options()
+	o.Window = history.Limits{Size: 10, TTL: 300 * time.Millisecond}
+	s = open(t, nc, o)
+	lim = o.Window
+	old, err := s.Append(t.Context(), "r", history.Entry{Data: []byte("old")}, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if res, _ := s.Since(t.Context(), "r", old.Pos, 10, lim); res.Reason != history.ReasonTooOld || res.Top.Offset != 0 {
+		t.Errorf("Since(expired last) = %+v; want too_old, top offset 0", res)
+	}
+	e, err := s.Append(t.Context(), "r", history.Entry{Data: []byte("new")}, lim)
+	if err != nil || e.Prev != 0 || e.Pos.Epoch != old.Pos.Epoch {
+		t.Fatalf("Append after expiry = %+v, %v; want Prev 0, same epoch", e, err)
+	}
+	if res, _ := s.Since(t.Context(), "r", old.Pos, 10, lim); res.Reason != history.ReasonTooOld {
+		t.Errorf("Since(expired last) after a new entry = %+v; want too_old: the chain broke", res)
 	}
 }

@@ -58,7 +58,7 @@ func (s *Store) read(ctx context.Context, subject, epoch string, after, top uint
 	if err != nil {
 		return nil, "", fmt.Errorf("natshistory: read %s: %w", subject, err)
 	}
-	defer func() { _ = s.st.DeleteConsumer(context.WithoutCancel(ctx), c.CachedInfo().Name) }()
+	defer s.dropConsumer(ctx, c)
 	pending := c.CachedInfo().NumPending // the room's entries after after, now
 	if pending == 0 || pending > uint64(lim.Size) {
 		return nil, history.ReasonTooOld, nil
@@ -102,4 +102,12 @@ func window(es []history.Entry, after, top uint64, limit int, lim history.Limits
 		return nil, "", nil
 	}
 	return es[:n], "", nil
+}
+
+// dropConsumer deletes a consumer, giving up after a second: the server
+// deletes it anyway once it is inactive.
+func (s *Store) dropConsumer(ctx context.Context, c jetstream.Consumer) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_ = s.st.DeleteConsumer(ctx, c.CachedInfo().Name)
 }

@@ -24,7 +24,13 @@
 // rooms' entries, and each entry carries the offset of its room's
 // previous one (Prev), which the store makes right with a conditional
 // publish (the server refuses the message if another of the room came
-// first; the store reads the room's last sequence and tries again).
+// first, naming the room's last sequence, and the store tries again
+// after it). A node's appends to one room take turns, and it remembers
+// each room's last sequence from its appends and its feed, so only
+// appends of two nodes to one room at the same moment are refused.
+//
+// Every node gives New the same Options: New fits the stream's limits to
+// its own, so nodes with other windows would undo each other's.
 //
 // The stream's limits are the window of Options.Window, the largest any
 // room uses: MaxMsgsPerSubject its Size, MaxAge its TTL. Rooms with a
@@ -37,7 +43,14 @@
 // The epoch is the stream's creation time (16 hex digits of Unix
 // nanoseconds) and a hash of its name: a stream deleted and created again
 // starts a new epoch, which sorts after the old one. Purging it does not,
-// so never purge a history stream; delete it instead.
+// so never purge a history stream; delete it instead. A Store makes its
+// stream again when it finds it gone (Append, Since, a restart of Watch's
+// feed).
+//
+// Since costs a few round trips: the stream's info (for the epoch), the
+// room's last message, and a consumer of the room's subject made from the
+// position, which counts the entries after it for the window's Size, then
+// fetched and deleted.
 //
 // # Messages and times
 //
@@ -142,10 +155,13 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 		AllowDirect:       true,
 		Replicas:          max(opts.Replicas, 1),
 	}
+	if err := checkPayload(nc, opts.MaxMessageBytes); err != nil {
+		return nil, err
+	}
 	if err := s.setup(ctx); err != nil {
 		return nil, err
 	}
-	return s, checkPayload(nc, opts.MaxMessageBytes)
+	return s, nil
 }
 
 // setup creates the stream or fits the one there, and reads its epoch.
@@ -179,7 +195,11 @@ func checkPayload(nc *nats.Conn, maxBytes int) error {
 	if maxBytes <= 0 {
 		maxBytes = 2 << 20
 	}
-	if limit := nc.MaxPayload(); limit < int64(maxBytes+headerRoom) {
+	limit := nc.MaxPayload()
+	if limit == 0 {
+		return errors.New("natshistory: not connected to the NATS server: New needs its max_payload")
+	}
+	if limit < int64(maxBytes+headerRoom) {
 		return fmt.Errorf("natshistory: the NATS server takes messages of up to %d bytes (max_payload), under Options.MaxMessageBytes (%d) plus %d bytes of headers: raise max_payload in the server's configuration, or lower MaxMessageBytes", limit, maxBytes, headerRoom)
 	}
 	return nil

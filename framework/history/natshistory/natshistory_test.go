@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -302,19 +303,36 @@ func TestServerRestart(t *testing.T) {
 	})
 }
 
-// TestMaxPayload: New fails when the server's max_payload is under the
-// largest message, and says which setting to raise.
+// TestMaxPayload: New fails when the server's max_payload (1 MiB by
+// default) is under the largest message with its headers, says which
+// setting to raise, and makes no stream.
 func TestMaxPayload(t *testing.T) {
-	ns := startJS(t, 64<<10)
-	o := options()
-	o.MaxMessageBytes = 64 << 10
-	_, err := natshistory.New(t.Context(), ns.connect(t), o)
-	if err == nil || !strings.Contains(err.Error(), "max_payload") || !strings.Contains(err.Error(), "65536") {
-		t.Fatalf("New with max_payload 64 KiB and MaxMessageBytes 64 KiB: %v; want an error naming max_payload", err)
-	}
-	o.MaxMessageBytes = 32 << 10
-	if _, err := natshistory.New(t.Context(), ns.connect(t), o); err != nil {
-		t.Errorf("New with MaxMessageBytes 32 KiB: %v", err)
+	ns := startJS(t, 0)
+	nc := ns.connect(t)
+	js, _ := jetstream.New(nc)
+	for _, c := range []struct {
+		max  int
+		want string // in the error; "" for none
+	}{
+		{0, "under Options.MaxMessageBytes (2097152)"}, // the framework's default
+		{1 << 20, "under Options.MaxMessageBytes (1048576)"},
+		{1<<20 - 512, ""},
+	} {
+		o := options()
+		o.MaxMessageBytes = c.max
+		_, err := natshistory.New(t.Context(), nc, o)
+		if c.want == "" {
+			if err != nil {
+				t.Errorf("New with MaxMessageBytes %d: %v", c.max, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "raise max_payload") {
+			t.Errorf("New with MaxMessageBytes %d on max_payload 1 MiB: %v; want an error with %q naming max_payload", c.max, err, c.want)
+		}
+		if _, err := js.Stream(t.Context(), o.Stream); !errors.Is(err, jetstream.ErrStreamNotFound) {
+			t.Errorf("after New failed: stream %s: %v; want none made", o.Stream, err)
+		}
 	}
 }
 

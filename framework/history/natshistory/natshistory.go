@@ -45,7 +45,10 @@
 // starts a new epoch, which sorts after the old one. Purging it does not,
 // so never purge a history stream; delete it instead. A Store makes its
 // stream again when it finds it gone (Append, Since, a restart of Watch's
-// feed).
+// feed). A node learns of a new stream when its feed starts again (the
+// consumer goes with the old stream), when Since reads, or when an
+// append to a room it knows is refused; until then, within seconds, its
+// appends to a room it does not know may come back with the old epoch.
 //
 // Since costs a few round trips: the stream's info (for the epoch), the
 // room's last message, and a consumer of the room's subject made from the
@@ -134,6 +137,9 @@ const headerRoom = 512
 // appends to the same room. Each loss means another node's append went
 // in; a node that appends without pause can win many in a row.
 const maxAttempts = 100
+
+// maxCached bounds the rooms whose last sequence a Store remembers.
+const maxCached = 1 << 16
 
 // New returns a Store over nc, creating its stream, or updating the
 // stream's limits and subjects when they do not fit Options. The caller
@@ -236,9 +242,13 @@ func (s *Store) refresh(ctx context.Context) (*jetstream.StreamInfo, string, err
 func (s *Store) seen(epoch, room string, seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if epoch == s.epoch && seq > s.last[room] {
-		s.last[room] = seq
+	if epoch != s.epoch || seq <= s.last[room] {
+		return
 	}
+	if _, ok := s.last[room]; !ok && len(s.last) >= maxCached {
+		clear(s.last) // forgotten rooms cost a read at their next append
+	}
+	s.last[room] = seq
 }
 
 // cached returns room's last sequence as seen, and the epoch.

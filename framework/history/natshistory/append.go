@@ -73,7 +73,8 @@ func (s *Store) retry(ctx context.Context, subject string, prev uint64, err erro
 		return 0, err
 	}
 	if last < prev {
-		// Sequences went back: the stream was made again.
+		// Sequences went back: the stream was made again (or MaxAge took
+		// the room's last message, and the epoch is read for nothing).
 		if _, _, err := s.refresh(ctx); err != nil {
 			return 0, err
 		}

@@ -46,9 +46,11 @@
 // so never purge a history stream; delete it instead. A Store makes its
 // stream again when it finds it gone (Append, Since, a restart of Watch's
 // feed). A node learns of a new stream when its feed starts again (the
-// consumer goes with the old stream), when Since reads, or when an
-// append to a room it knows is refused; until then, within seconds, its
-// appends to a room it does not know may come back with the old epoch.
+// consumer goes with the old stream, so within a second or so), when
+// Since reads, or when an append to a room it knows is refused (the new
+// stream's last message of the room has another sequence); until then
+// its appends may come back with the old epoch, and a node's cursor
+// drops or holds them until the feed's Lost moves it to the new one.
 //
 // Since costs a few round trips: the stream's info (for the epoch), the
 // room's last message, and a consumer of the room's subject made from the

@@ -114,12 +114,12 @@ type roomView struct {
 	texts   []string    // by offset, from 1
 	times   []time.Time // when the store took each
 	offsets map[string]uint64
-	end     uint64 // the offset of its last message, "room|end|0"
+	end     uint64 // the offset of its last message, the last endText
 }
 
-// view returns room's record, checking that its offsets have no hole and
-// one epoch.
-func (l *ledger) view(t *testing.T, room string) roomView {
+// view returns room's record, ended by its last-th endText, checking that
+// its offsets have no hole and one epoch.
+func (l *ledger) view(t *testing.T, room string, last int) roomView {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	v := roomView{name: room, texts: make([]string, l.top[room]+1), times: make([]time.Time, l.top[room]+1), offsets: map[string]uint64{}}
@@ -135,7 +135,7 @@ func (l *ledger) view(t *testing.T, room string) roomView {
 		}
 		v.offsets[v.texts[off]] = off
 	}
-	v.end = v.offsets[room+"|end|0"]
+	v.end = v.offsets[endText(room, last)]
 	return v
 }
 
@@ -407,11 +407,12 @@ func (cl *cluster) do(a action, away map[int]absence) (cuts int) {
 	return cuts
 }
 
-// settle waits for every peer to be connected, for the client
+// settle waits for every peer to be connected and for the client
 // publishers' messages to be handled (a request answered after them),
-// then sends each room's last message, "room|end|0", and waits for every
-// member to get it.
-func (cl *cluster) settle() {
+// then ends each room with "room|end|k", k from 1, until every member
+// got the last: a member that came back after an end had left room b's
+// TTL (and was told so) gets the next one live. It returns the last k.
+func (cl *cluster) settle() (last int) {
 	t := cl.t
 	within(t, 30*time.Second, "every client connected", func() bool {
 		return !slices.ContainsFunc(cl.peers, func(p *peer) bool { return !p.connected() })
@@ -421,25 +422,39 @@ func (cl *cluster) settle() {
 			t.Fatalf("a client publisher: %v", err)
 		}
 	}
-	for _, room := range propRoomNames {
-		if err := events.Broadcast(testCtx(t), cl.hubs[0], room, "said", room+"|end|0"); err != nil {
-			t.Fatal(err)
+	for k := 1; ; k++ {
+		for _, room := range propRoomNames {
+			if err := events.Broadcast(testCtx(t), cl.hubs[0], room, "said", endText(room, k)); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		late := slices.DeleteFunc(slices.Clone(cl.peers[:propMembers]), func(p *peer) bool { return p.has("a|end|0") && p.has("b|end|0") })
+		late := cl.late(k, 5*time.Second)
 		if len(late) == 0 {
-			return
+			return k
 		}
-		if time.Now().After(deadline) {
+		if k == 6 {
 			for _, p := range late {
 				log := p.log()
 				t.Logf("a member without the last messages, connected %v, %d things told, the last: %+v", p.connected(), len(log), log[max(0, len(log)-4):])
 			}
 			t.Fatalf("%d members did not get the rooms' last messages", len(late))
 		}
-		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// endText is the k-th last message of room.
+func endText(room string, k int) string { return fmt.Sprintf("%s|end|%d", room, k) }
+
+// late waits up to d for every member to get the rooms' k-th last
+// messages, and returns those that did not.
+func (cl *cluster) late(k int, d time.Duration) []*peer {
+	for deadline := time.Now().Add(d); ; time.Sleep(10 * time.Millisecond) {
+		late := slices.DeleteFunc(slices.Clone(cl.peers[:propMembers]), func(p *peer) bool {
+			return p.has(endText("a", k)) && p.has(endText("b", k))
+		})
+		if len(late) == 0 || time.Now().After(deadline) {
+			return late
+		}
 	}
 }
 
@@ -578,13 +593,13 @@ func TestRecoveryProperty(t *testing.T) {
 	close(stop)
 	wait()
 	t.Logf("%d connections cut in %v; publishers sent %v", cuts, time.Since(start).Round(time.Millisecond), cl.sent)
-	cl.settle()
-	cl.check(acts)
+	cl.check(acts, cl.settle())
 }
 
-// check checks the store's record, then every member's rooms, and that
-// each member kept away was told of a loss in each room.
-func (cl *cluster) check(acts []action) {
+// check checks the store's record, then every member's rooms up to the
+// last-th end, and that each member kept away was told of a loss in
+// each room.
+func (cl *cluster) check(acts []action, last int) {
 	t := cl.t
 	n := &tally{lostBy: map[int]map[string]int{}, reasons: map[string]int{}}
 	for who := range propMembers {
@@ -592,12 +607,12 @@ func (cl *cluster) check(acts []action) {
 	}
 	texts := map[string][]string{}
 	for _, room := range propRoomNames {
-		v := cl.store.view(t, room)
+		v := cl.store.view(t, room, last)
 		texts[room] = v.texts
 		for who, p := range cl.peers[:propMembers] {
 			checkMember(t, who, v, p.log(), n)
 		}
-		t.Logf("room %s: %d messages (%d after its last, from a client publisher's old connection)", room, v.end, v.top()-v.end)
+		t.Logf("room %s: %d messages, the last its end number %d (%d after it: a client publisher's, handled late by a node)", room, v.end, last, v.top()-v.end)
 	}
 	checkPublishers(t, texts, cl.sent)
 	for _, a := range acts {

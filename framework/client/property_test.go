@@ -26,8 +26,8 @@ import (
 
 // The recovery property test (issue 15): 50 clients, each behind a proxy
 // of its own, are cut at random times and come back on either of two
-// nodes that share one memory store, while 5 publishers send numbered
-// messages to two rooms. The seed fixes the plan (who is cut when, on
+// nodes that share one memory store (one of which restarts once), while
+// 5 publishers send numbered messages to two rooms. The seed fixes the plan (who is cut when, on
 // which node each comes back, who stays away, which room each message
 // goes to); the scheduling is the machine's.
 
@@ -221,16 +221,19 @@ func (p *peer) has(text string) bool {
 
 // action is one step of the plan: cut the connections of some peers,
 // which come back on node; or keep one member away until the rooms'
-// windows have moved past it.
+// windows have moved past it; or restart node (its members come back
+// on it once it is up, or elsewhere when cut meanwhile).
 type action struct {
-	at   time.Duration
-	who  []int
-	node int
-	away bool
+	at      time.Duration
+	who     []int
+	node    int
+	away    bool
+	restart bool
 }
 
 // plan draws the cuts of d: one peer every 5 to 50 ms, sometimes 8 at
-// once (a node's network failing), and propAway members going away once.
+// once (a node's network failing), propAway members going away once, and
+// one restart of a node.
 func plan(rng *rand.Rand, d time.Duration, peers int) []action {
 	var acts []action
 	for at := time.Duration(0); at < d; at += 5*time.Millisecond + time.Duration(rng.Int64N(int64(45*time.Millisecond))) {
@@ -244,6 +247,8 @@ func plan(rng *rand.Rand, d time.Duration, peers int) []action {
 		at := 200*time.Millisecond + time.Duration(rng.Int64N(int64(max(d-time.Second, time.Millisecond))))
 		acts = append(acts, action{at: at, who: []int{m}, node: rng.IntN(2), away: true})
 	}
+	restart := time.Second + time.Duration(rng.Int64N(int64(max(d-2*time.Second, time.Millisecond))))
+	acts = append(acts, action{at: restart, node: rng.IntN(2), restart: true})
 	slices.SortStableFunc(acts, func(x, y action) int { return cmp.Compare(x.at, y.at) })
 	return acts
 }
@@ -252,8 +257,10 @@ func plan(rng *rand.Rand, d time.Duration, peers int) []action {
 // members, then the client publishers) and the Publishers.
 type cluster struct {
 	t     *testing.T
+	w     *world
 	store *ledger
 	nodes [2]string
+	srvs  [2]*server // the nodes, restarted on their address
 	peers []*peer
 	hubs  []*framework.Hub
 	dead  string // an address that refuses connections: a member away
@@ -262,12 +269,13 @@ type cluster struct {
 
 func newCluster(t *testing.T, rng *rand.Rand) *cluster {
 	w := newWorld()
-	cl := &cluster{t: t, store: newLedger(), dead: refusing(t), sent: make([]int, propHubPubs+propCliPubs)}
+	cl := &cluster{t: t, w: w, store: newLedger(), dead: refusing(t), sent: make([]int, propHubPubs+propCliPubs)}
 	w.mu.Lock()
 	w.history = history.Config{Store: cl.store, Rooms: propRooms}
 	w.mu.Unlock()
 	for i := range cl.nodes {
-		cl.nodes[i] = startServer(t, w, "127.0.0.1:0").addr
+		cl.srvs[i] = startServer(t, w, "127.0.0.1:0")
+		cl.nodes[i] = cl.srvs[i].addr
 	}
 	for i := range propMembers + propCliPubs {
 		p := newPeer(t, cl.nodes[rng.IntN(2)])
@@ -400,6 +408,13 @@ func (cl *cluster) drive(acts []action) (cuts int) {
 
 // do takes one action; a peer away is left so.
 func (cl *cluster) do(a action, away map[int]absence) (cuts int) {
+	if a.restart {
+		start := time.Now()
+		cl.srvs[a.node].stop()
+		cl.srvs[a.node] = startServer(cl.t, cl.w, cl.nodes[a.node])
+		cl.t.Logf("node %d restarted at %v, down %v", a.node, a.at.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		return 0
+	}
 	for _, who := range a.who {
 		if _, ok := away[who]; ok {
 			continue

@@ -645,6 +645,9 @@ func (cl *cluster) check(acts []action, last int) {
 			t.Errorf("member %d, kept away past the windows, was told of losses %v", a.who[0], n.lostBy[a.who[0]])
 		}
 	}
+	if len(n.lags) == 0 {
+		t.Fatal("the members got no message")
+	}
 	slices.Sort(n.lags)
 	q := func(f float64) time.Duration { return n.lags[int(f*float64(len(n.lags)-1))].Round(time.Millisecond) }
 	t.Logf("members got %d messages (from the store to the handler: median %v, p99 %v, max %v); told of %d rejoins recovered, %d losses %v",

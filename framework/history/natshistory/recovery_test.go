@@ -47,7 +47,7 @@ func TestRecovery(t *testing.T) {
 	pubErr := publish(t, pub, &sent)
 	after := func(n int64) {
 		t.Helper()
-		rec.until(t, fmt.Sprintf("message %d sent", n), func() bool { return sent.Load() >= n })
+		waitFor(t, fmt.Sprintf("message %d sent", n), func() bool { return sent.Load() >= n })
 	}
 	for i, at := range []int64{150, 350} {
 		after(at)
@@ -62,12 +62,12 @@ func TestRecovery(t *testing.T) {
 	after(650) // messages pile up while no node runs
 	nd = startNode(t, url, o)
 	proxy.SetTarget(nd.addr)
-	rec.until(t, "the client connected to the new node", rec.connected)
+	waitFor(t, "the client connected to the new node", rec.connected)
 
 	if err := <-pubErr; err != nil {
 		t.Fatal(err)
 	}
-	rec.until(t, "the last message", func() bool { return slices.Contains(rec.numbers(), recoveryMessages) })
+	waitFor(t, "the last message", func() bool { return slices.Contains(rec.numbers(), recoveryMessages) })
 	time.Sleep(100 * time.Millisecond) // a duplicate would come now
 	got := rec.numbers()
 	for i, v := range got {
@@ -182,8 +182,8 @@ func (r *recorder) dropped() []error {
 	return slices.Clone(r.drops)
 }
 
-// until waits up to recoveryWait for cond.
-func (r *recorder) until(t *testing.T, what string, cond func() bool) {
+// waitFor waits up to recoveryWait for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(recoveryWait); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -196,10 +196,10 @@ func (r *recorder) until(t *testing.T, what string, cond func() bool) {
 // lost its connection as a browser reports 1006: without a close frame.
 func (r *recorder) drop(t *testing.T, what string, cut func()) {
 	t.Helper()
-	r.until(t, "connection before the "+what, r.connected)
+	waitFor(t, "connection before the "+what, r.connected)
 	before := len(r.dropped())
 	cut()
-	r.until(t, "disconnection after the "+what, func() bool { return len(r.dropped()) > before })
+	waitFor(t, "disconnection after the "+what, func() bool { return len(r.dropped()) > before })
 	err := r.dropped()[before]
 	if code := websocket.CloseStatus(err); err == nil || code != -1 {
 		t.Fatalf("after the %s the client saw %v (close code %d), want a connection lost without a close frame", what, err, code)
@@ -208,7 +208,7 @@ func (r *recorder) drop(t *testing.T, what string, cut func()) {
 }
 
 // checkRecoveries checks what OnRecovery was told: the first join had
-// nothing to recover from, and each of at least rejoins rejoins
+// nothing to recover from, then at least rejoins joins again, each
 // recovered.
 func (r *recorder) checkRecoveries(t *testing.T, rejoins int) {
 	t.Helper()

@@ -85,7 +85,7 @@ func TestRecovery(t *testing.T) {
 // through pub at about recoveryRate, counting them in sent; the channel
 // gets its error, or nil, once done. The test's end stops it.
 func publish(t *testing.T, pub *framework.Hub, sent *atomic.Int64) <-chan error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*recoveryWait)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*recoveryWait)
 	res := make(chan error, 1)
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })

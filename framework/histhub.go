@@ -310,10 +310,10 @@ func (h *Hub) histFanOut(r *histRoom, e history.Entry) {
 	for c := range h.rooms[r.name] {
 		cs := c.state()
 		if rec := cs.recov[r.name]; rec != nil {
-			if took, start := rec.offer(c, cs, r, e); start {
-				started = append(started, c)
-				continue
-			} else if took {
+			if took, start := rec.offer(c, cs, r, e); took {
+				if start {
+					started = append(started, c)
+				}
 				continue
 			}
 		}
@@ -419,9 +419,10 @@ func (rec *connRecovery) isLive() bool {
 }
 
 // offer gives entry e of the node's cursor to rec, unless it is live,
-// and reports whether rec took it (then e must not be queued again for
-// c, even when rec has just caught up with it) and whether a writer is
-// to be started for c. r.mu and Hub.mu (read) are held.
+// and reports whether rec took it (c gets it through rec's cursor, or
+// has it already) and whether a writer is to be started for c. One
+// answer under rec.mu: rec may go live on e itself, which c must then
+// not get again as a live entry. r.mu and Hub.mu (read) are held.
 func (rec *connRecovery) offer(c *Conn, cs *connState, r *histRoom, e history.Entry) (took, started bool) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()

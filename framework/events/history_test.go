@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,4 +167,93 @@ func TestJoinSinceSeam(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// laggingFeed is a memory store whose feed holds its updates back while
+// held, as the feed of a store over the network lags behind its reads.
+type laggingFeed struct {
+	*history.Memory
+	mu    sync.Mutex
+	held  bool
+	later []history.Update
+	fn    func(history.Update)
+}
+
+func (s *laggingFeed) Watch(ctx context.Context, fn func(history.Update)) error {
+	return s.Memory.Watch(ctx, func(u history.Update) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.fn = fn
+		if s.held {
+			s.later = append(s.later, u)
+			return
+		}
+		fn(u)
+	})
+}
+
+func (s *laggingFeed) hold() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = true
+}
+
+// release hands on what was held, in order, and lets the feed run.
+func (s *laggingFeed) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = false
+	for _, u := range s.later {
+		s.fn(u)
+	}
+	s.later = nil
+}
+
+// TestJoinSinceReadAhead: a member joins with a position while the
+// node's feed lags behind the store (a Publisher appended m2 and m3, the
+// feed has not brought them): its read gets m2 and m3 first. When the
+// feed brings them to the node, the member, which catches up with the
+// node at m3, gets neither again (m3 came twice when the entry that made
+// it live was also queued as a live one).
+func TestJoinSinceReadAhead(t *testing.T) {
+	store := &laggingFeed{Memory: history.NewMemory()}
+	srv, _ := historyServer(t, 100, store)
+	cfg := history.Config{Store: store, Rooms: map[string]history.Limits{"lobby": {Size: 100, TTL: time.Hour}}}
+	pub := framework.NewHub(framework.HubOptions{History: cfg})
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	send := func(text string) {
+		if err := pub.Broadcast(ctx, "lobby", framework.Text(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	a := dial(t, srv, "/room") // follows the room: the node reads the feed
+	a.SendText(`{"event":"nows.join","id":1,"data":{"room":"lobby"}}`)
+	var j wire.Joined
+	if env, err := wire.Decode([]byte(a.ReadText())); err != nil || json.Unmarshal(env.Data, &j) != nil || j.Pos == nil {
+		t.Fatalf("join reply: %+v, %v", env, err)
+	}
+	at := func(n int) string { return fmt.Sprintf(`{"epoch":%q,"offset":%d}`, j.Pos.Epoch, n) }
+	text := func(s string, n int) string {
+		return `{"event":"nows.text","data":"` + s + `","room":"lobby","pos":` + at(n) + `}`
+	}
+	send("m1")
+	a.ExpectText(text("m1", 1))
+
+	store.hold()
+	send("m2")
+	send("m3")
+	b := dial(t, srv, "/room")
+	exchange(t, b, `{"event":"nows.join","id":1,"data":{"room":"lobby","since":`+at(1)+`}}`,
+		`{"reply":1,"data":{"room":"lobby","pos":`+at(3)+`,"recovered":true}}`)
+	b.ExpectText(text("m2", 2))
+	b.ExpectText(text("m3", 3))
+	store.release()
+	a.ExpectText(text("m2", 2))
+	a.ExpectText(text("m3", 3))
+	send("m4")
+	a.ExpectText(text("m4", 4))
+	b.ExpectText(text("m4", 4))
 }

@@ -199,3 +199,29 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 	}
 	return b
 }
+
+// TestChatEventsWithoutJoin: a nows.v1 client that does not join is not
+// in the room: no notice when it comes or goes, and no room message
+// reaches it; its chat.send still reaches the room.
+func TestChatEventsWithoutJoin(t *testing.T) {
+	srv := oneNode(t)
+	ann := srv.Dial(t, "/chat/room/r?name=ann")
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "r", Name: "ann"})
+	bot := dialEvents(t, srv, "/chat/room/r?name=bot")
+	bot.SendJSON(envelope{Event: "chat.send", ID: 1, Data: mustJSON(t, blueprints.SendMsg{Text: "from outside"})})
+	if e := readEnvelope(t, bot); e.Reply != 1 || e.Error != nil {
+		t.Fatalf("got %+v, want the ack of chat.send", e)
+	}
+	expectEvent(t, ann, blueprints.Event{Type: "message", Room: "r", Name: "bot", Text: "from outside"})
+	// The next thing bot gets is its reply: the room's message did not
+	// reach it, and it is not among the members.
+	bot.SendJSON(envelope{Event: "chat.members", ID: 2})
+	if e, ev := readEnvelope(t, bot), (blueprints.Event{}); e.Reply != 2 || json.Unmarshal(e.Data, &ev) != nil ||
+		!slices.Equal(ev.Members, []string{"ann"}) {
+		t.Fatalf("chat.members: got %+v (data %s), want reply 2 with members [ann]", e, e.Data)
+	}
+	bot.Close()
+	// ann's next message is her own: no leave notice came before it.
+	ann.SendText("alone")
+	expectEvent(t, ann, blueprints.Event{Type: "message", Room: "r", Name: "ann", Text: "alone"})
+}

@@ -111,6 +111,11 @@ func TestChatPageRecovery(t *testing.T) {
 			p.Recovered, p.Lost1006, p.Unrecovered)
 	}
 	screenshot(t, ctx, "chat-recovery.png")
+	// The last reconnect in view: the notices, then the missed messages.
+	run(t, ctx, "scroll to the last recovery", chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#log .notice")]
+		.filter((d) => d.textContent.includes("recovered: the messages missed follow")).pop()
+		.scrollIntoView({ block: "center" }), {}`))
+	screenshot(t, ctx, "chat-recovery-seam.png")
 }
 
 // publishNumbered writes "publisher: 1" to "publisher: 1000" to the

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coder/websocket"
 	chat "github.com/nowebsocket/nows/examples/chat/blueprints"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/history"
@@ -273,4 +275,72 @@ func startRedis(t *testing.T) string {
 			t.Fatalf("redis-server not listening on %s within 10s", addr)
 		}
 	}
+}
+
+// TestChatPageReload: the page keeps its positions in sessionStorage, so
+// a reload recovers too: what a plain member said while the page was
+// reloading and not yet joined again shows once it joins, after the
+// notice that it recovered, and nothing it had seen before comes again.
+func TestChatPageReload(t *testing.T) {
+	logger := testLogger(t)
+	opts := framework.Options{Logger: logger, Hub: framework.HubOptions{
+		History: history.Config{Store: history.NewMemory(), Rooms: chat.HistoryRooms()},
+	}}
+	srv := serveExample(t, opts, "../chat/static", chat.All(&chat.Deps{Logger: logger})...)
+	reader := openChat(t, srv.URL, "reader", "lobby")
+	writer := dialPlain(t, "ws://"+srv.Host+"/chat/room/lobby?name=writer")
+	readPlain(t, writer, chat.Event{Type: "join", Room: "lobby", Name: "writer"})
+	// until reads the writer's events until one matches.
+	until := func(what string, match func(chat.Event) bool) {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		for {
+			var ev chat.Event
+			_, b, err := writer.Read(ctx)
+			if err == nil {
+				err = json.Unmarshal(b, &ev)
+			}
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", what, err)
+			}
+			if match(ev) {
+				return
+			}
+		}
+	}
+	// say sends text as the writer, and waits until it is back: it is in
+	// the room's history then.
+	say := func(text string) {
+		if err := writer.Write(t.Context(), websocket.MessageText, []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+		until(text, func(ev chat.Event) bool { return ev.Type == "message" && ev.Text == text })
+	}
+	say("before")
+	run(t, reader.ctx, "the page sees it", waitText("#log", "writer: before"))
+
+	run(t, reader.ctx, "reload", chromedp.Reload(), waitText("#status", "Not connected."))
+	until("reader's leave notice", func(ev chat.Event) bool { return ev.Type == "leave" && ev.Name == "reader" })
+	say("while away 1")
+	say("while away 2")
+	name, err := chromedp.Run(reader.ctx, chromedp.Value(chromedp.ID("name")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, reader.ctx, "join again",
+		chromedp.Click(chromedp.ID("connect")),
+		waitText("#log", "writer: while away 2"),
+	)
+	if name != "reader" {
+		t.Errorf("after the reload the form has the name %q, want reader", name)
+	}
+	lines, err := chromedp.Run(reader.ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#log > div")].map((d) => d.textContent)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"recovered: the messages missed follow", "reader left lobby", "writer: while away 1", "writer: while away 2"}
+	if !slices.Equal(lines, want) {
+		t.Errorf("after the reload the page shows %q, want %q", lines, want)
+	}
+	screenshot(t, reader.ctx, "chat-reload.png")
 }

@@ -23,7 +23,7 @@ func serve(opts framework.Options, adm *admin.Listener, deps *blueprints.Deps) e
 	}
 	defer closer.Close()
 	opts.Hub.Broker = broker
-	hist, histCloser, err := newHistory(deps.History, deps.Broker)
+	hist, histCloser, err := newHistory(deps.History, deps.Broker, opts.MaxMessageBytes)
 	if err != nil {
 		return err
 	}

@@ -152,6 +152,7 @@ func TestBrokerFlag(t *testing.T) {
 
 // TestNewHistory: what each --history gives, with and without a broker.
 func TestNewHistory(t *testing.T) {
+	js := startJetStream(t)
 	for _, tc := range []struct {
 		url, broker string
 		want        string // the store's type; "" for history off
@@ -164,10 +165,12 @@ func TestNewHistory(t *testing.T) {
 		{"off", "", "", false},
 		{"redis://127.0.0.1:1", "", "*redishistory.Store", false}, // connects lazily
 		{"redis://127.0.0.1:notaport/x/y", "", "", true},
-		{"nats://127.0.0.1:4222", "", "", true}, // not yet
+		{"nats://127.0.0.1:1", "", "", true}, // no server there
+		{js, "", "*natshistory.Store", false},
+		{js, js, "*natshistory.Store", false},
 		{"memroy", "", "", true},
 	} {
-		cfg, closer, err := newHistory(tc.url, tc.broker)
+		cfg, closer, err := newHistory(tc.url, tc.broker, 512<<10)
 		if (err != nil) != tc.wantErr {
 			t.Errorf("newHistory(%q, %q): got error %v, want error %v", tc.url, tc.broker, err, tc.wantErr)
 		}

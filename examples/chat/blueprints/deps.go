@@ -41,5 +41,5 @@ func (d *Deps) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&d.Broker, "broker", cmp.Or(os.Getenv("NOWS_BROKER"), d.Broker),
 		"`url` of the broker that shares rooms between nodes, nats://HOST:PORT or redis://HOST:PORT (env NOWS_BROKER; default: this process alone)")
 	fs.StringVar(&d.History, "history", cmp.Or(os.Getenv("NOWS_HISTORY"), d.History),
-		"`store` of the rooms' recent messages, which clients recover when they reconnect: memory, redis://HOST:PORT or off (env NOWS_HISTORY; default: memory alone, off with --broker)")
+		"`store` of the rooms' recent messages, which clients recover when they reconnect: memory, redis://HOST:PORT, nats://HOST:PORT (JetStream) or off (env NOWS_HISTORY; default: memory alone, off with --broker)")
 }

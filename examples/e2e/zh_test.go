@@ -206,7 +206,7 @@ func twinProblems(repo fs.FS, name string) []string {
 	probs = append(probs, headingProblems(en, zh)...)
 	probs = append(probs, blockProblems(en, zh)...)
 	probs = append(probs, tableProblems(en, zh)...)
-	probs = append(probs, linkProblems(repo, en, zh)...)
+	probs = append(probs, linkProblems(repo, pendingTwins, en, zh)...)
 	if zh.generated {
 		return probs
 	}
@@ -245,13 +245,20 @@ func blockProblems(en, zh *mdPage) []string {
 	return nil
 }
 
+// tableProblems pairs the tables in order; once a table is missing or
+// extra, the pairs after it mean nothing, so it stops there.
 func tableProblems(en, zh *mdPage) []string {
-	if len(zh.tables) != len(en.tables) {
-		return []string{fmt.Sprintf("%s: has %d tables, %s has %d: translate every table, and only those", zh.path, len(zh.tables), en.path, len(en.tables))}
-	}
 	var probs []string
-	for i, e := range en.tables {
-		if z := zh.tables[i]; z.rows != e.rows {
+	for i := range max(len(en.tables), len(zh.tables)) {
+		switch {
+		case i == len(zh.tables):
+			e := en.tables[i]
+			return append(probs, fmt.Sprintf("%s: has %d tables, %s has %d: translate the table at %s:%d", zh.path, len(zh.tables), en.path, len(en.tables), en.path, e.line))
+		case i == len(en.tables):
+			z := zh.tables[i]
+			return append(probs, fmt.Sprintf("%s:%d: table with no counterpart in %s: remove it", zh.path, z.line, en.path))
+		}
+		if e, z := en.tables[i], zh.tables[i]; z.rows != e.rows {
 			probs = append(probs, fmt.Sprintf("%s:%d: table has %d rows, its English table (%s:%d) has %d: translate each row, one for one", zh.path, z.line, z.rows, en.path, e.line, e.rows))
 		}
 	}
@@ -334,9 +341,10 @@ func (p *mdPage) slugs() []string {
 
 // linkProblems checks that zh has en's links in order, each mapped from
 // docs/ to docs/zh (see zhTarget), leading to a file that exists and to
-// the heading matching the English one. The twin's one link back to its
+// the heading matching the English one; a link to the missing twin of a
+// pending page may lead to it or to the English page. The twin's one link back to its
 // English page is not counted.
-func linkProblems(repo fs.FS, en, zh *mdPage) []string {
+func linkProblems(repo fs.FS, pending []string, en, zh *mdPage) []string {
 	links := zh.links
 	toTwin := func(l mdRef) bool { return resolve(en.path, l.target) == zh.path }
 	back := func(l mdRef) bool { return l.target == "../"+path.Base(en.path) && l.anchor == "" }
@@ -348,7 +356,7 @@ func linkProblems(repo fs.FS, en, zh *mdPage) []string {
 		if i == len(links) {
 			return append(probs, fmt.Sprintf("%s: has %d links, %s has %d: the next is %s at %s:%d", zh.path, len(links), en.path, len(en.links), e, en.path, e.line))
 		}
-		if p := linkProblem(repo, en, e, zh, links[i]); p != "" {
+		if p := linkProblem(repo, pending, en, e, zh, links[i]); p != "" {
 			probs = append(probs, p)
 		}
 		if len(probs) == 5 {
@@ -370,12 +378,12 @@ func (l mdRef) String() string {
 }
 
 // linkProblem compares the English link e with its twin z.
-func linkProblem(repo fs.FS, en *mdPage, e mdRef, zh *mdPage, z mdRef) string {
+func linkProblem(repo fs.FS, pending []string, en *mdPage, e mdRef, zh *mdPage, z mdRef) string {
 	want, twin := zhTarget(e.target)
 	if twin == zh.path {
 		want, twin = "../"+path.Base(en.path), "" // the page's link to its twin is the twin's link back
 	}
-	fallback := twin != "" && slices.Contains(pendingTwins, path.Base(twin)) && !exists(repo, twin)
+	fallback := twin != "" && slices.Contains(pending, path.Base(twin)) && !exists(repo, twin)
 	ok := sameTarget(z.target, want) || fallback && z.target == "../"+path.Base(twin)
 	if !ok {
 		if e.anchor != "" {
@@ -497,6 +505,7 @@ func TestTwinProblems(t *testing.T) {
 		{"translated code comment", "// join the room named in the path", "// 加入路径中指定的房间", "code block 1 differs"},
 		{"from comment dropped", "<!-- from: examples/chat/blueprints/chat_bp.go -->\n", "", "code block 1 differs"},
 		{"table row dropped", "| `Leave` | 移除它 |\n", "", "table has 3 rows"},
+		{"table dropped", "| 方法 | 作用 |\n|---|---|\n| `Join` | 加入一个连接 |\n| `Leave` | 移除它 |\n", "", "translate the table at docs/x.md:17"},
 		{"link to the English page", "(y.md#队列限制)", "(../y.md#queue-limits)", "should be y.md#…"},
 		{"English anchor", "(y.md#队列限制)", "(y.md#queue-limits)", "should end in #队列限制"},
 		{"path not mapped", "(../../examples/chat)", "(../examples/chat)", "should be ../../examples/chat"},
@@ -542,6 +551,51 @@ func TestGithubSlug(t *testing.T) {
 	} {
 		if got := githubSlug(heading); got != want {
 			t.Errorf("githubSlug(%q) = %q, want %q", heading, got, want)
+		}
+	}
+}
+
+// TestSectionLength shows the section band catching what the page band
+// lets through: one long section that lost a paragraph.
+func TestSectionLength(t *testing.T) {
+	t.Parallel()
+	en := &mdPage{path: "docs/x.md", sections: []int{100, 1000, 1000}, headings: []mdHeading{{line: 5}, {line: 20}}}
+	zh := &mdPage{path: "docs/zh/x.md", sections: []int{50, 550, 300}, headings: []mdHeading{{line: 6}, {line: 19}}}
+	probs := lengthProblems(en, zh)
+	if len(probs) != 1 || !strings.HasPrefix(probs[0], "docs/zh/x.md:19: the section's prose is 0.30") {
+		t.Errorf("want one problem, with the short section at docs/zh/x.md:19; got %q", probs)
+	}
+	zh.sections[2] = 500
+	if probs := lengthProblems(en, zh); len(probs) > 0 {
+		t.Errorf("problems with a full twin: %q", probs)
+	}
+}
+
+// TestLinksToPendingTwins checks links to a pending page: while
+// its twin is missing, either its future twin or the English page will do,
+// but a link to any other missing twin fails.
+func TestLinksToPendingTwins(t *testing.T) {
+	t.Parallel()
+	const pending = "rooms.md"
+	for _, c := range []struct {
+		en, zh string // link targets
+		ok     bool
+	}{
+		{pending + "#examples", pending + "#examples", true},
+		{pending + "#examples", "../" + pending + "#examples", true},
+		{pending + "#examples", "../" + pending + "#示例", false}, // the English page has no such heading
+		{"y.md", "y.md", false},                                 // y.md is not pending: its twin must exist
+		{"y.md", "../y.md", false},
+	} {
+		fsys := fstest.MapFS{
+			"docs/" + pending: {Data: []byte("# P\n\n## Examples\n")},
+			"docs/y.md":       {Data: []byte("# Y\n")},
+			"docs/x.md":       {Data: []byte("# X\n\nSee [it](" + c.en + ").\n")},
+			"docs/zh/x.md":    {Data: []byte("# X\n\n见[它](" + c.zh + ")。\n")},
+		}
+		probs := linkProblems(fsys, []string{pending}, readPage(fsys, "docs/x.md"), readPage(fsys, "docs/zh/x.md"))
+		if (len(probs) == 0) != c.ok {
+			t.Errorf("%s for %s: problems %q, want ok=%v", c.zh, c.en, probs, c.ok)
 		}
 	}
 }

@@ -21,8 +21,9 @@ type Deps struct {
 	Broker string
 	// History is where the rooms keep their recent messages, so that a
 	// nows.v1 client back from a dropped connection gets what it missed:
-	// "memory" (this process), redis://HOST:PORT, "off", or "" for memory
-	// alone and off with a Broker (one node's memory is not shared). main
+	// "memory" (this process), redis://HOST:PORT, nats://HOST:PORT
+	// (JetStream), "off", or "" for memory alone and off with a Broker
+	// (one node's memory is not shared). main
 	// opens it; the handlers do not use it.
 	History string
 }

@@ -20,11 +20,14 @@ type report struct {
 	Handshake int
 	FanDur    time.Duration // sending time of each fan-out run
 	FanLoad   int           // deliveries/s each fan-out run asks for
-	Servers   []string
-	Scenarios []scenario
-	Samples   map[string]map[string][]sample
-	Took      time.Duration
-	ClkTck    int64
+	// RecClients and RecMessages size the recovery scenario: clients,
+	// and the messages each misses.
+	RecClients, RecMessages int
+	Servers                 []string
+	Scenarios               []scenario
+	Samples                 map[string]map[string][]sample
+	Took                    time.Duration
+	ClkTck                  int64
 
 	MetricsBench metricsBench // BenchmarkEcho of framework/metrics, off and on
 }

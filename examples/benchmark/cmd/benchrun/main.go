@@ -7,8 +7,8 @@
 // repetition), each server in its own process restarted per scenario,
 // checks nows against the targets with per-repetition paired ratios, their
 // medians and 95 % intervals, and writes
-// docs/benchmarks.md, docs/benchmarks-ratios.svg and
-// docs/benchmarks-fanout.svg.
+// docs/benchmarks.md, its Chinese twin docs/zh/benchmarks.md,
+// docs/benchmarks-ratios.svg and docs/benchmarks-fanout.svg.
 //
 //	cd examples/benchmark && go run ./cmd/benchrun -out ../../docs
 package main
@@ -227,7 +227,7 @@ func main() {
 }
 
 func run() error {
-	out := flag.String("out", "../../docs", "directory for benchmarks.md and benchmarks-ratios.svg")
+	out := flag.String("out", "../../docs", "directory for benchmarks.md, zh/benchmarks.md and the charts")
 	reps := flag.Int("reps", 10, "repetitions, the servers interleaved in each (the report gives medians and 95 % intervals)")
 	dur := flag.Duration("duration", 1500*time.Millisecond, "duration of each echo run")
 	idle := flag.Int("idle", 5000, "idle connections held (the memory target is defined at 5,000)")
@@ -485,14 +485,16 @@ func render(from, out string, reps int, p params, only, serverList string) error
 	return write(rep, out)
 }
 
-// write writes benchmarks.md and benchmarks-ratios.svg into out and prints
-// the tables.
+// write writes benchmarks.md, its Chinese twin zh/benchmarks.md and the
+// charts into out, and prints the tables.
 func write(rep report, out string) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(out, "zh"), 0o755); err != nil {
 		return err
 	}
-	md := rep.markdown()
-	if err := os.WriteFile(filepath.Join(out, "benchmarks.md"), []byte(md), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, "benchmarks.md"), []byte(rep.markdown()), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "zh", "benchmarks.md"), []byte(rep.inZH().markdown()), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, "benchmarks-ratios.svg"), []byte(rep.svg()), 0o644); err != nil {
@@ -504,7 +506,7 @@ func write(rep report, out string) error {
 		}
 	}
 	fmt.Print(rep.tables())
-	fmt.Fprintf(os.Stderr, "benchrun: wrote %s and benchmarks-ratios.svg\n", filepath.Join(out, "benchmarks.md"))
+	fmt.Fprintf(os.Stderr, "benchrun: wrote %s, zh/benchmarks.md and the charts\n", filepath.Join(out, "benchmarks.md"))
 	return nil
 }
 

@@ -13,6 +13,7 @@ require (
 	github.com/nowebsocket/nows v0.0.0-00010101000000-000000000000
 	github.com/olahol/melody v1.1.4
 	github.com/redis/go-redis/v9 v9.23.0
+	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.49.0
 )
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 func TestParseScriptCalls(t *testing.T) {
@@ -34,6 +36,7 @@ func TestRecoveryScenario(t *testing.T) {
 		}
 		t.Skip(err)
 	}
+	defer goleak.VerifyNone(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -327,12 +327,13 @@ func (m *member) probed() bool {
 	return m.probe
 }
 
-// complete reports whether the member has every message and was told
-// how its join went: nothing more is to come.
+// complete reports whether nothing more is to come: the member has every
+// message after a recovered join, or was told it is not recovered (the
+// server sends the messages it missed no more).
 func (m *member) complete() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.got == m.messages && (m.recovered || m.notRecovered > 0)
+	return m.got == m.messages && m.recovered || m.notRecovered > 0
 }
 
 // doneLocked reports whether the member has every message, once and in

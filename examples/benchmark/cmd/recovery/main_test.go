@@ -48,6 +48,9 @@ func TestMemberCounts(t *testing.T) {
 
 	m = fresh()
 	m.recovery(client.Recovery{Room: "bench", Reason: history.ReasonUnavailable})
+	if !m.complete() {
+		t.Error("a member not recovered waits for the messages it missed")
+	}
 	send(m, 4, 5)
 	res := result(config{clients: 1, messages: 5}, []*member{m}, time.Now())
 	if res.Lost != 3 || res.NotRecovered != 1 || res.Done != 0 || res.Errors != 1 || res.TotalMs != 0 {

@@ -346,7 +346,7 @@ func run() error {
 					return ctx.Err()
 				}
 				if s.echoOnly && sc.kind != "echo" || sc.kind == "recovery" && s.name != "nows" {
-					continue
+					continue // the recovery scenario is nows's alone: the peers have no history
 				}
 				var smp sample
 				var err error
@@ -355,7 +355,7 @@ func run() error {
 				case "fanout":
 					smp, err = runFanout(ctx, sc, s, fanBins[s.name], fanoutBin)
 				case "recovery":
-					smp, err = runRecovery(ctx, sc, historyBin, recoveryBin, tck)
+					smp, err = runRecovery(ctx, sc, p.recMessages, historyBin, recoveryBin, tck)
 				default:
 					smp, err = runOne(ctx, sc, s, bins[s.name], benchBin, tck, *idle)
 				}

@@ -58,9 +58,9 @@ func needRedis() error {
 
 // runRecovery runs the recovery scenario once: a redis-server, the
 // history server and the load client (cmd/recovery); once the clients
-// have the probe, it kills the server, publishes the messages, starts the
+// have the probe, it kills the server, publishes msgs messages, starts the
 // server again on the same address and waits for the client's result.
-func runRecovery(ctx context.Context, sc scenario, bin, loadBin string, tck int64) (sample, error) {
+func runRecovery(ctx context.Context, sc scenario, msgs int, bin, loadBin string, tck int64) (sample, error) {
 	rs, err := startRedis(ctx)
 	if err != nil {
 		return sample{}, err
@@ -91,12 +91,12 @@ func runRecovery(ctx context.Context, sc scenario, bin, loadBin string, tck int6
 		return sample{}, err
 	}
 	srv.kill()
-	for i := 1; i <= messages(sc); i++ {
+	for i := 1; i <= msgs; i++ {
 		if err := pub.Broadcast(ctx, recres.Room, framework.Text(strconv.Itoa(i))); err != nil {
 			return sample{}, fmt.Errorf("publish while the server is down: %w", err)
 		}
 	}
-	before, err := measure(ctx, rs, load.cmd.Process.Pid, 0)
+	before, err := measure(ctx, rs, 0)
 	if err != nil {
 		return sample{}, err
 	}
@@ -111,7 +111,7 @@ func runRecovery(ctx context.Context, sc scenario, bin, loadBin string, tck int6
 	if err != nil {
 		return sample{}, err
 	}
-	after, err := measure(ctx, rs, load.cmd.Process.Pid, running.pid)
+	after, err := measure(ctx, rs, running.pid)
 	if err != nil {
 		return sample{}, err
 	}
@@ -119,36 +119,25 @@ func runRecovery(ctx context.Context, sc scenario, bin, loadBin string, tck int6
 }
 
 // counters are what the recovery scenario reads before the restart and
-// after the recovery: Redis's script calls, and the CPU time of Redis,
-// the load client and the server (0 before: it is not running).
+// after the recovery: Redis's script calls, and the CPU time of Redis and
+// of the server (0 before: it is not running). The load client measures
+// its own.
 type counters struct {
-	scripts, redisCPU, loadCPU, serverCPU int64
+	scripts, redisCPU, serverCPU int64
 }
 
 func (c counters) sub(d counters) counters {
-	return counters{c.scripts - d.scripts, c.redisCPU - d.redisCPU, c.loadCPU - d.loadCPU, c.serverCPU - d.serverCPU}
+	return counters{c.scripts - d.scripts, c.redisCPU - d.redisCPU, c.serverCPU - d.serverCPU}
 }
 
 // measure reads the counters; serverPid 0 is none.
-func measure(ctx context.Context, rs *redisServer, loadPid, serverPid int) (counters, error) {
+func measure(ctx context.Context, rs *redisServer, serverPid int) (counters, error) {
 	var c counters
-	var errs [4]error
+	var errs [3]error
 	c.scripts, errs[0] = scriptCalls(ctx, rs.rdb)
 	c.redisCPU, errs[1] = procstat.CPUTicks(rs.cmd.Process.Pid)
-	c.loadCPU, errs[2] = procstat.CPUTicks(loadPid)
-	c.serverCPU, errs[3] = procstat.CPUTicks(serverPid)
+	c.serverCPU, errs[2] = procstat.CPUTicks(serverPid)
 	return c, errors.Join(errs[:]...)
-}
-
-// messages is the -messages argument of the recovery scenario sc.
-func messages(sc scenario) int {
-	for i, a := range sc.args[:len(sc.args)-1] {
-		if a == "-messages" {
-			n, _ := strconv.Atoi(sc.args[i+1])
-			return n
-		}
-	}
-	return 0
 }
 
 // recSample turns the load client's result and the counters' change over
@@ -156,7 +145,7 @@ func messages(sc scenario) int {
 func recSample(res recres.Result, d counters, tck int64) sample {
 	ms := func(ticks int64) float64 { return float64(ticks) * 1000 / float64(tck) }
 	smp := sample{
-		RecServerCPUms: ms(d.serverCPU), RecRedisCPUms: ms(d.redisCPU), RecLoadCPUms: ms(d.loadCPU),
+		RecServerCPUms: ms(d.serverCPU), RecRedisCPUms: ms(d.redisCPU), RecLoadCPUms: ms(res.CPUTicks),
 		RecTotalMs: res.TotalMs, RecP50Ms: res.P50Ms, RecP99Ms: res.P99Ms,
 		RecAttemptP50Ms: res.AttemptP50Ms, RecAttemptP99Ms: res.AttemptP99Ms,
 		RecMessages: res.Recovered, RecClients: int64(res.Clients), RecDone: int64(res.Done),

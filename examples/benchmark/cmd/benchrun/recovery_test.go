@@ -48,7 +48,7 @@ func TestRecoveryScenario(t *testing.T) {
 		}
 	}
 	sc := recoveryScenario(params{recClients: 20, recMessages: 10})
-	smp, err := runRecovery(ctx, sc, bin, load, clockTicks())
+	smp, err := runRecovery(ctx, sc, 10, bin, load, clockTicks())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,7 +103,8 @@ it was recovered (OnRecovery with Recovered true).
 - Store reads: the Lua script calls Redis served (EVALSHA and EVAL, from
   INFO commandstats) from just before the restart to the end; the store
   reads a room once for each join with a position. CPU: utime+stime from
-  /proc/PID/stat over the same span (the server's since its start).
+  /proc/PID/stat over the same span (the server's since its start, the
+  load client's from the restart to its result).
 - Medians of %s, each with the 95 %% interval of the median as
   above; the totals are over every repetition. Lost, duplicated and
   out-of-order messages must be 0; a join not recovered (its reason is in
@@ -130,7 +131,7 @@ const recoveryZH = `
   那次尝试算起”则不包含：只有拨号、握手、带位置的加入和错过的消息。
 - 存储读取：从重启之前到结束，Redis 执行的 Lua 脚本调用（EVALSHA 和 EVAL，来自 INFO
   commandstats）；每次带位置的加入，存储读取房间一次。CPU：同一时段的 utime+stime，来自
-  /proc/PID/stat（服务器的从它启动算起）。
+  /proc/PID/stat（服务器的从它启动算起，负载客户端的从重启算到它给出结果）。
 - 取 %s的中位数，每个中位数附上如上所述的 95 %% 区间；合计覆盖所有重复。丢失、
   重复和乱序的消息都必须为 0；未恢复的加入（原因见错误）意味着应用本需要重新获取自己的
   状态。

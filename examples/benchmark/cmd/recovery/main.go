@@ -7,8 +7,8 @@
 // messages "1" to "-messages" while it is down, starts it again and writes
 // "up UNIXNANO", the moment it listened again. The clients reconnect by
 // themselves and recover what they missed; when each has every message
-// (or -timeout after "up"), recovery prints its recres.Result as JSON and
-// exits.
+// (or -timeout after "up"), recovery prints its recres.Result as JSON,
+// and closes the clients and exits at the end of its input.
 //
 //	go run ./cmd/recovery -clients 1000 -messages 100 ws://127.0.0.1:8766/events
 package main
@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nowebsocket/nows/examples/benchmark/internal/procstat"
 	"github.com/nowebsocket/nows/examples/benchmark/internal/recres"
 	"github.com/nowebsocket/nows/framework/client"
 )
@@ -78,22 +79,38 @@ func run(cfg config, in io.Reader, out io.Writer) error {
 		m.arm()
 	}
 	fmt.Fprintln(out, "ready")
-	up, err := readUp(in)
+	stdin := bufio.NewReader(in)
+	up, err := readUp(stdin)
+	if err != nil {
+		return err
+	}
+	cpu0, err := procstat.CPUTicks(os.Getpid())
 	if err != nil {
 		return err
 	}
 	_ = waitAll(members, cfg.timeout, (*member).complete) // the result says who is missing
-	b, err := json.Marshal(result(cfg, members, up))
+	res := result(cfg, members, up)
+	cpu1, err := procstat.CPUTicks(os.Getpid())
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(out, string(b))
+	res.CPUTicks = cpu1 - cpu0
+	b, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(out, string(b)); err != nil {
+		return err
+	}
+	// The clients stay until benchrun has read the server's and Redis's
+	// CPU time, and closes the input: their closes are not in it.
+	_, err = io.Copy(io.Discard, stdin)
 	return err
 }
 
 // readUp reads the line "up UNIXNANO" and returns its time.
-func readUp(in io.Reader) (time.Time, error) {
-	line, err := bufio.NewReader(in).ReadString('\n')
+func readUp(in *bufio.Reader) (time.Time, error) {
+	line, err := in.ReadString('\n')
 	if err != nil {
 		return time.Time{}, fmt.Errorf("waiting for \"up\": %w", err)
 	}

@@ -54,6 +54,9 @@ type Result struct {
 	// delay left out.
 	AttemptP50Ms float64 `json:"attempt_p50_ms"`
 	AttemptP99Ms float64 `json:"attempt_p99_ms"`
-	Errors       int64   `json:"errors"`
-	FirstError   string  `json:"first_error,omitempty"`
+	// CPUTicks is cmd/recovery's CPU time from "up" to the result, in
+	// clock ticks (getconf CLK_TCK).
+	CPUTicks   int64  `json:"cpu_ticks"`
+	Errors     int64  `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
 }

@@ -36,6 +36,7 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	redisURL := flag.String("redis", "", "redis://HOST:PORT of the history store (required)")
 	window := flag.Int("window", 1000, "messages the room's history keeps")
+	flag.DurationVar(&opts.Hub.PublishTimeout, "publish-timeout", 0, "the hub's PublishTimeout, which also bounds each history read of a join (0: the framework's default, 2s)")
 	flag.Parse()
 	if err := run(opts, *redisURL, *window); err != nil {
 		fmt.Fprintln(os.Stderr, "history:", err)

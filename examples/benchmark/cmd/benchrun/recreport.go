@@ -100,6 +100,7 @@ it was recovered (OnRecovery with Recovered true).
   doubled after each failed attempt, up to 30 s. "From the restart"
   includes that wait; "from its successful attempt" leaves it out: the
   dial, the handshake, the join with a position and the missed messages.
+  Per-client times are of the clients that recovered every message.
 - Store reads: the Lua script calls Redis served (EVALSHA and EVAL, from
   INFO commandstats) from just before the restart to the end; the store
   reads a room once for each join with a position. CPU: utime+stime from
@@ -129,6 +130,7 @@ const recoveryZH = `
 - 客户端：examples/benchmark/cmd/recovery，使用客户端默认的重连延迟：每次尝试之前随机
   等待最多 250 毫秒，每失败一次加倍，最多 30 秒。“从重启算起”包含这段等待；“从它成功的
   那次尝试算起”则不包含：只有拨号、握手、带位置的加入和错过的消息。
+  每个客户端的时间只统计收全了所有消息的客户端。
 - 存储读取：从重启之前到结束，Redis 执行的 Lua 脚本调用（EVALSHA 和 EVAL，来自 INFO
   commandstats）；每次带位置的加入，存储读取房间一次。CPU：同一时段的 utime+stime，来自
   /proc/PID/stat（服务器的从它启动算起，负载客户端的从重启算到它给出结果）。

@@ -46,7 +46,7 @@ demo: build ## create a demo app with nows new in a temp dir and run it on $(ADD
 echo: ## run examples/echo directly on $(ADDR)
 	$(GO) run ./examples/echo --addr $(ADDR)
 
-bench: ## the side-by-side benchmark against the peers, echo and fan-out, and nows with its metrics on; 10 interleaved repetitions; rewrites docs/benchmarks.md (about 25 min)
+bench: ## the side-by-side benchmark against the peers, echo and fan-out, nows with its metrics on, and recovery after a restart (needs redis-server); 10 interleaved repetitions; rewrites docs/benchmarks.md and docs/zh/benchmarks.md (about 26 min)
 	./examples/benchmark/run.sh
 
 bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 1 min) into $TMPDIR/nows-bench; docs/ left alone

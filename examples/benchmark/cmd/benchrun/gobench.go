@@ -87,11 +87,14 @@ func (r *report) metricsSection() string {
 		ratios[i] = mb.On[i] / mb.Off[i]
 	}
 	lo, hi, ok := medianCI(ratios, confidence)
-	interval := "– (too few reps)"
+	interval := r.tr("– (too few reps)", "–（重复次数太少）")
 	if ok {
 		interval = fmt.Sprintf("%.3f× – %.3f×", lo, hi)
 	}
-	return fmt.Sprintf(`
+	return fmt.Sprintf(r.tr(metricsEN, metricsZH), len(mb.Off), medianOf(mb.Off), medianOf(mb.On), medianOf(ratios), interval, fmtP(uTest(mb.On, mb.Off)))
+}
+
+const metricsEN = `
 ## Metrics on: a Go benchmark
 
 BenchmarkEcho of framework/metrics: one 64-byte message echoed over a real
@@ -102,6 +105,19 @@ with a metrics.Metrics (on), %d runs each way, alternated:
 |---|--:|--:|--:|--:|--:|
 | ns per message, median | %.0f | %.0f | %.3f× | %s | %s |
 
-(The same comparison in benchstat's terms: `+"`go test -run '^$' -bench Echo -count 10 ./framework/metrics | benchstat -col /metrics -`"+`.)
-`, len(mb.Off), medianOf(mb.Off), medianOf(mb.On), medianOf(ratios), interval, fmtP(uTest(mb.On, mb.Off)))
-}
+(The same comparison in benchstat's terms: ` + "`go test -run '^$' -bench Echo -count 10 ./framework/metrics | benchstat -col /metrics -`" + `.)
+`
+
+const metricsZH = `
+## 指标打开：一个 Go 基准测试
+
+framework/metrics 的 BenchmarkEcho：一条 64 字节的消息经由真实的套接字回显，客户端和
+服务器在同一个进程中，不带 Observer（关闭）和带一个 metrics.Metrics（打开），每种方式
+各运行 %d 次，交替进行：
+
+| | 关闭 | 打开 | 打开 ÷ 关闭，逐对的中位数 | 95 %% 区间 | p |
+|---|--:|--:|--:|--:|--:|
+| 每条消息的 ns，中位数 | %.0f | %.0f | %.3f× | %s | %s |
+
+（用 benchstat 的说法，同样的比较是：` + "`go test -run '^$' -bench Echo -count 10 ./framework/metrics | benchstat -col /metrics -`" + `。）
+`

@@ -6,9 +6,10 @@
 // in turn, the order of the servers changing from repetition to
 // repetition), each server in its own process restarted per scenario,
 // checks nows against the targets with per-repetition paired ratios, their
-// medians and 95 % intervals, and writes
-// docs/benchmarks.md, docs/benchmarks-ratios.svg and
-// docs/benchmarks-fanout.svg.
+// medians and 95 % intervals, times the recovery of 1,000 clients after a
+// restart of a nows server with history in Redis (recovery.go), and writes
+// docs/benchmarks.md, its Chinese twin docs/zh/benchmarks.md,
+// docs/benchmarks-ratios.svg and docs/benchmarks-fanout.svg.
 //
 //	cd examples/benchmark && go run ./cmd/benchrun -out ../../docs
 package main
@@ -61,20 +62,23 @@ const (
 
 // scenario is one workload.
 type scenario struct {
-	id    string // short id, for -only
-	title string
-	kind  string // "echo", "idle", "handshakes", "fanout"
-	args  []string
+	id      string // short id, for -only
+	title   string
+	titleZH string // the title on docs/zh/benchmarks.md
+	kind    string // "echo", "idle", "handshakes", "fanout", "recovery"
+	args    []string
 }
 
 // params are the sizes of the scenarios, from the flags.
 type params struct {
-	dur        time.Duration // each echo run
-	idle       int           // idle connections
-	handshakes int
-	fanDur     time.Duration // sending time of each fan-out run
-	fanLoad    int           // deliveries a second each fan-out run asks for
-	fanMembers []int         // room sizes
+	dur         time.Duration // each echo run
+	idle        int           // idle connections
+	handshakes  int
+	fanDur      time.Duration // sending time of each fan-out run
+	fanLoad     int           // deliveries a second each fan-out run asks for
+	fanMembers  []int         // room sizes
+	recClients  int           // clients of the recovery scenario
+	recMessages int           // messages they miss
 }
 
 // fanoutSizes are the message sizes of the fan-out scenarios.
@@ -86,28 +90,43 @@ var fanoutSizes = []struct {
 func scenarios(p params) []scenario {
 	dur := p.dur.String()
 	idle, handshakes := p.idle, p.handshakes
+	echo := func(id string, conns, size int, text bool) scenario {
+		title := fmt.Sprintf("echo, %s × %s", plural(conns, "connection"), fmtSize(size))
+		titleZH := fmt.Sprintf("回显，%d 个连接 × %s", conns, fmtSize(size))
+		args := []string{"--conns", fmt.Sprint(conns), "--size", fmt.Sprint(size)}
+		if text {
+			title, titleZH = title+" text", titleZH+" 文本"
+		} else {
+			args = append(args, "--binary")
+		}
+		return scenario{id: id, title: title, titleZH: titleZH, kind: "echo", args: append(args, "--duration", dur)}
+	}
 	scens := []scenario{
-		{"1x64", "echo, 1 connection × 64 B", "echo", []string{"--conns", "1", "--size", "64", "--binary", "--duration", dur}},
-		{"1x16k", "echo, 1 connection × 16 KiB", "echo", []string{"--conns", "1", "--size", "16384", "--binary", "--duration", dur}},
-		{"100x64", "echo, 100 connections × 64 B", "echo", []string{"--conns", "100", "--size", "64", "--binary", "--duration", dur}},
-		{"100x16k", "echo, 100 connections × 16 KiB", "echo", []string{"--conns", "100", "--size", "16384", "--binary", "--duration", dur}},
-		{"100x64text", "echo, 100 connections × 64 B text", "echo", []string{"--conns", "100", "--size", "64", "--duration", dur}},
-		{"idle", fmt.Sprintf("%d idle connections", idle), "idle", []string{"--idle", fmt.Sprint(idle), "--hold", "2s"}},
-		{"handshakes", fmt.Sprintf("%d handshakes, 32 at a time", handshakes), "handshakes", []string{"--handshakes", fmt.Sprint(handshakes), "--conns", "32"}},
+		echo("1x64", 1, 64, false),
+		echo("1x16k", 1, 16384, false),
+		echo("100x64", 100, 64, false),
+		echo("100x16k", 100, 16384, false),
+		echo("100x64text", 100, 64, true),
+		{id: "idle", title: fmt.Sprintf("%d idle connections", idle), titleZH: fmt.Sprintf("%d 个空闲连接", idle),
+			kind: "idle", args: []string{"--idle", fmt.Sprint(idle), "--hold", "2s"}},
+		{id: "handshakes", title: fmt.Sprintf("%d handshakes, 32 at a time", handshakes), titleZH: fmt.Sprintf("%d 次握手，每次并发 32 个", handshakes),
+			kind: "handshakes", args: []string{"--handshakes", fmt.Sprint(handshakes), "--conns", "32"}},
 	}
 	for _, m := range p.fanMembers {
 		for _, sz := range fanoutSizes {
 			rate := float64(p.fanLoad) / float64(m)
+			rateS := strconv.FormatFloat(rate, 'g', 4, 64)
 			scens = append(scens, scenario{
-				id:    fmt.Sprintf("fan%sx%s", memberLabel(m), sz.label),
-				title: fmt.Sprintf("fan-out, %s members × %s, %s broadcasts/s", fmtNum(float64(m), 0), fmtSize(sz.size), strconv.FormatFloat(rate, 'g', 4, 64)),
-				kind:  "fanout",
+				id:      fmt.Sprintf("fan%sx%s", memberLabel(m), sz.label),
+				title:   fmt.Sprintf("fan-out, %s members × %s, %s broadcasts/s", fmtNum(float64(m), 0), fmtSize(sz.size), rateS),
+				titleZH: fmt.Sprintf("扇出，%s 个成员 × %s，每秒 %s 次广播", fmtNum(float64(m), 0), fmtSize(sz.size), rateS),
+				kind:    "fanout",
 				args: []string{"-members", fmt.Sprint(m), "-size", fmt.Sprint(sz.size),
 					"-rate", strconv.FormatFloat(rate, 'g', -1, 64), "-duration", p.fanDur.String()},
 			})
 		}
 	}
-	return scens
+	return append(scens, recoveryScenario(p))
 }
 
 // memberLabel is the room size in a scenario id: 1k for 1000, 500 for 500.
@@ -167,6 +186,26 @@ type sample struct {
 	Dup          int64   `json:"dup,omitempty"`
 	Errors       int64   `json:"errors"`
 	Note         string  `json:"note,omitempty"`
+
+	// The recovery scenario's: times in ms (see recres.Result), messages
+	// recovered, clients, clients done, store reads (Redis script calls
+	// from the restart to the end), joins not recovered, and the CPU time
+	// of the server (from its restart), Redis and the load client over
+	// the recovery. Lost and Dup are its too (Dup with the messages out
+	// of order).
+	RecTotalMs      float64 `json:"rec_total_ms,omitempty"`
+	RecP50Ms        float64 `json:"rec_p50_ms,omitempty"`
+	RecP99Ms        float64 `json:"rec_p99_ms,omitempty"`
+	RecAttemptP50Ms float64 `json:"rec_attempt_p50_ms,omitempty"`
+	RecAttemptP99Ms float64 `json:"rec_attempt_p99_ms,omitempty"`
+	RecMessages     int64   `json:"rec_messages,omitempty"`
+	RecClients      int64   `json:"rec_clients,omitempty"`
+	RecDone         int64   `json:"rec_done,omitempty"`
+	StoreReads      int64   `json:"store_reads,omitempty"`
+	NotRecovered    int64   `json:"not_recovered,omitempty"`
+	RecServerCPUms  float64 `json:"rec_server_cpu_ms,omitempty"`
+	RecRedisCPUms   float64 `json:"rec_redis_cpu_ms,omitempty"`
+	RecLoadCPUms    float64 `json:"rec_load_cpu_ms,omitempty"`
 }
 
 // benchJSON is the part of `nows bench --json` read here.
@@ -189,7 +228,7 @@ func main() {
 }
 
 func run() error {
-	out := flag.String("out", "../../docs", "directory for benchmarks.md and benchmarks-ratios.svg")
+	out := flag.String("out", "../../docs", "directory for benchmarks.md, zh/benchmarks.md and the charts")
 	reps := flag.Int("reps", 10, "repetitions, the servers interleaved in each (the report gives medians and 95 % intervals)")
 	dur := flag.Duration("duration", 1500*time.Millisecond, "duration of each echo run")
 	idle := flag.Int("idle", 5000, "idle connections held (the memory target is defined at 5,000)")
@@ -197,8 +236,10 @@ func run() error {
 	fanDur := flag.Duration("fanout-duration", 2*time.Second, "sending time of each fan-out run")
 	fanLoad := flag.Int("fanout-load", 50000, "deliveries per second each fan-out run asks for (broadcasts/s = this ÷ members)")
 	fanMembers := flag.String("fanout-members", "1000,5000", "comma-separated room sizes of the fan-out scenarios")
+	recClients := flag.Int("recovery-clients", 1000, "clients of the recovery scenario")
+	recMessages := flag.Int("recovery-messages", 100, "messages the recovery scenario's clients miss while the server is down")
 	quick := flag.Bool("quick", false, "a quick look: -reps 1 -duration 1s -idle 2000 -handshakes 1000 -fanout-duration 1s -fanout-members 1000 unless given")
-	only := flag.String("only", "", "comma-separated scenario ids, or echo or fanout, to run (default all: 1x64,1x16k,100x64,100x16k,100x64text,idle,handshakes,fan1kx64,fan1kx4k,fan5kx64,fan5kx4k)")
+	only := flag.String("only", "", "comma-separated scenario ids, or echo or fanout, to run (default all: 1x64,1x16k,100x64,100x16k,100x64text,idle,handshakes,fan1kx64,fan1kx4k,fan5kx64,fan5kx4k,recovery)")
 	serverList := flag.String("servers", "", "comma-separated servers to run (default all: nows,coder,gorilla,melody,gws)")
 	bin := flag.String("bin", "", "directory for the built binaries (default a temporary one)")
 	rawOut := flag.String("raw", "", "also write every sample as JSON to this file")
@@ -217,7 +258,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	p := params{dur: *dur, idle: *idle, handshakes: *handshakes, fanDur: *fanDur, fanLoad: *fanLoad, fanMembers: members}
+	p := params{dur: *dur, idle: *idle, handshakes: *handshakes, fanDur: *fanDur, fanLoad: *fanLoad, fanMembers: members,
+		recClients: *recClients, recMessages: *recMessages}
 	if *from != "" {
 		return render(*from, *out, *reps, p, *only, *serverList)
 	}
@@ -242,11 +284,17 @@ func run() error {
 		}
 	}
 	var scens []scenario
-	fanout := false
+	fanout, recovery := false, false
 	for _, sc := range scenarios(p) {
 		if selected(*only, sc) {
 			scens = append(scens, sc)
 			fanout = fanout || sc.kind == "fanout"
+			recovery = recovery || sc.kind == "recovery"
+		}
+	}
+	if recovery {
+		if err := needRedis(); err != nil {
+			return err
 		}
 	}
 
@@ -276,6 +324,14 @@ func run() error {
 			return err
 		}
 	}
+	historyBin, recoveryBin := filepath.Join(dir, "history"), filepath.Join(dir, "recovery")
+	if recovery {
+		for bin, pkg := range map[string]string{historyBin: historyPkg, recoveryBin: recoveryPkg} {
+			if err := goBuild(ctx, bin, pkg); err != nil {
+				return err
+			}
+		}
+	}
 	goVersion, _ := exec.Command("go", "env", "GOVERSION").Output()
 
 	tck := clockTicks()
@@ -289,15 +345,18 @@ func run() error {
 				if ctx.Err() != nil {
 					return ctx.Err()
 				}
-				if s.echoOnly && sc.kind != "echo" {
-					continue
+				if s.echoOnly && sc.kind != "echo" || sc.kind == "recovery" && s.name != "nows" {
+					continue // the recovery scenario is nows's alone: the peers have no history
 				}
 				var smp sample
 				var err error
 				start := time.Now()
-				if sc.kind == "fanout" {
+				switch sc.kind {
+				case "fanout":
 					smp, err = runFanout(ctx, sc, s, fanBins[s.name], fanoutBin)
-				} else {
+				case "recovery":
+					smp, err = runRecovery(ctx, sc, p.recMessages, historyBin, recoveryBin, tck)
+				default:
 					smp, err = runOne(ctx, sc, s, bins[s.name], benchBin, tck, *idle)
 				}
 				if err != nil {
@@ -335,6 +394,8 @@ func run() error {
 		Handshake:    *handshakes,
 		FanDur:       *fanDur,
 		FanLoad:      *fanLoad,
+		RecClients:   *recClients,
+		RecMessages:  *recMessages,
 		Servers:      names,
 		Scenarios:    scens,
 		Samples:      samples,
@@ -396,6 +457,9 @@ func render(from, out string, reps int, p params, only, serverList string) error
 	if rep.FanLoad != 0 {
 		p.fanDur, p.fanLoad = rep.FanDur, rep.FanLoad
 	}
+	if rep.RecClients != 0 {
+		p.recClients, p.recMessages = rep.RecClients, rep.RecMessages
+	}
 	rep.Scenarios = nil
 	for _, sc := range scenarios(p) {
 		if rep.Samples[sc.id] != nil && selected(only, sc) {
@@ -422,14 +486,16 @@ func render(from, out string, reps int, p params, only, serverList string) error
 	return write(rep, out)
 }
 
-// write writes benchmarks.md and benchmarks-ratios.svg into out and prints
-// the tables.
+// write writes benchmarks.md, its Chinese twin zh/benchmarks.md and the
+// charts into out, and prints the tables.
 func write(rep report, out string) error {
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(out, "zh"), 0o755); err != nil {
 		return err
 	}
-	md := rep.markdown()
-	if err := os.WriteFile(filepath.Join(out, "benchmarks.md"), []byte(md), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, "benchmarks.md"), []byte(rep.markdown()), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "zh", "benchmarks.md"), []byte(rep.inZH().markdown()), 0o644); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(out, "benchmarks-ratios.svg"), []byte(rep.svg()), 0o644); err != nil {
@@ -441,7 +507,7 @@ func write(rep report, out string) error {
 		}
 	}
 	fmt.Print(rep.tables())
-	fmt.Fprintf(os.Stderr, "benchrun: wrote %s and benchmarks-ratios.svg\n", filepath.Join(out, "benchmarks.md"))
+	fmt.Fprintf(os.Stderr, "benchrun: wrote %s, zh/benchmarks.md and the charts\n", filepath.Join(out, "benchmarks.md"))
 	return nil
 }
 
@@ -621,6 +687,10 @@ func (s sample) String(kind string) string {
 		fmt.Fprintf(&b, "%.1f KiB/conn", s.RSSKiBPer)
 	case "handshakes":
 		fmt.Fprintf(&b, "%.0f handshakes/s  %.0f µs CPU/handshake", s.HandshakesPS, s.CPUusPerHS)
+	case "recovery":
+		fmt.Fprintf(&b, "all recovered in %.0f ms  per client p50 %.0f ms  p99 %.0f ms (from its attempt p50 %.0f ms  p99 %.0f ms)  %d messages  %d store reads  CPU ms server %.0f redis %.0f load %.0f  lost %d  dup %d",
+			s.RecTotalMs, s.RecP50Ms, s.RecP99Ms, s.RecAttemptP50Ms, s.RecAttemptP99Ms, s.RecMessages, s.StoreReads,
+			s.RecServerCPUms, s.RecRedisCPUms, s.RecLoadCPUms, s.Lost, s.Dup)
 	case "fanout":
 		fmt.Fprintf(&b, "%.0f deliveries/s  p50 %.0f µs  p99 %.0f µs  %.2f µs CPU/delivery  lost %d  dup %d", s.DeliveriesPS, s.P50us, s.P99us, s.CPUusPerDlv, s.Lost, s.Dup)
 	default:

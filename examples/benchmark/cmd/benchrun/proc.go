@@ -23,16 +23,22 @@ type server struct {
 	out  bytes.Buffer
 }
 
-// startServer runs bin --addr 127.0.0.1:<free port> and waits until it
-// accepts connections.
-func startServer(ctx context.Context, bs benchServer, bin string) (*server, error) {
-	name := bs.name
+// startServer runs bin --addr 127.0.0.1:<free port> args... and waits until
+// it accepts connections.
+func startServer(ctx context.Context, bs benchServer, bin string, args ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{name: name, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	s.cmd = exec.Command(bin, "--addr", s.addr)
+	return startServerAt(ctx, bs, bin, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), args...)
+}
+
+// startServerAt runs bin --addr addr args... and waits until it accepts
+// connections.
+func startServerAt(ctx context.Context, bs benchServer, bin, addr string, args ...string) (*server, error) {
+	name := bs.name
+	s := &server{name: name, addr: addr}
+	s.cmd = exec.Command(bin, append([]string{"--addr", s.addr}, args...)...)
 	// nows's echo example serves metrics on an admin listener unless told
 	// not to: off (metrics off, and its port free), but for nows-metrics.
 	s.cmd.Env = append(os.Environ(), "NOWS_ADMIN_ADDR="+bs.adminAddr)
@@ -52,7 +58,7 @@ func startServer(ctx context.Context, bs benchServer, bin string) (*server, erro
 			s.stop()
 			return nil, fmt.Errorf("%s did not start listening on %s: %v\n%s", name, s.addr, err, s.out.String())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond) // the recovery scenario times from here
 	}
 }
 
@@ -61,6 +67,12 @@ func (s *server) url() string { return "ws://" + s.addr + "/echo" }
 
 // baseURL returns the server's ws:// URL without a path, for cmd/fanout.
 func (s *server) baseURL() string { return "ws://" + s.addr }
+
+// kill kills the server with SIGKILL and waits for it to exit.
+func (s *server) kill() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
 
 // stop sends SIGTERM, waits up to 5 s, then kills.
 func (s *server) stop() {

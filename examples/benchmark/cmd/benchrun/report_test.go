@@ -21,7 +21,7 @@ func TestFanoutScenarios(t *testing.T) {
 	if got, want := strings.Join(ids, ","), "fan1kx64,fan1kx4k,fan5kx64,fan5kx4k"; got != want {
 		t.Fatalf("-only fanout picks %s, want %s", got, want)
 	}
-	sc := scenarios(p)[len(scenarios(p))-1]
+	sc := scenarios(p)[len(scenarios(p))-2] // the last but the recovery scenario
 	if got := strings.Join(sc.args, " "); got != "-members 5000 -size 4096 -rate 10 -duration 4s" {
 		t.Errorf("fan5kx4k args: %s", got)
 	}

@@ -10,6 +10,7 @@ import (
 // the ratio of nows's figure to its reference's from the same repetition.
 type target struct {
 	name     string // what it asks, as the table shows it
+	nameZH   string // the same on the Chinese page
 	subject  string // the server measured: nows unless set
 	scenario string // scenario id
 	metric   func(sample) float64
@@ -35,12 +36,14 @@ func round2Targets(idle int) []target {
 	fan := func(id, members string) target {
 		return target{
 			name:     fmt.Sprintf("fan-out, %s members × 64 B: server CPU per delivery ≤ the best peer's; 0 lost or duplicated", members),
+			nameZH:   fmt.Sprintf("扇出，%s 个成员 × 64 B：每次投递的服务器 CPU ≤ 最好的同类库；丢失或重复为 0", members),
 			scenario: id, metric: cpuPerDlv, refs: []string{"gws", "gorilla"}, bound: 1, noLoss: true,
 		}
 	}
 	echo := func(id, size string) target {
 		return target{
 			name:     fmt.Sprintf("echo, 100 connections × %s: server CPU per message ≤ 1.05 × gws", size),
+			nameZH:   fmt.Sprintf("回显，100 个连接 × %s：每条消息的服务器 CPU ≤ 1.05 × gws", size),
 			scenario: id, metric: cpuPerMsg, refs: []string{"gws"}, bound: 1.05,
 		}
 	}
@@ -51,11 +54,13 @@ func round2Targets(idle int) []target {
 		echo("100x16k", "16 KiB"),
 		{
 			name:     fmt.Sprintf("idle memory ≤ 9 KiB per connection (RSS per connection, %s held)", groupThousands(fmt.Sprint(idle))),
+			nameZH:   fmt.Sprintf("空闲内存 ≤ 每连接 9 KiB（每连接 RSS，保持 %s 个）", groupThousands(fmt.Sprint(idle))),
 			scenario: "idle", metric: rssPerConn, refs: []string{"gws"}, bound: 9, absolute: true, unit: "KiB",
 		},
-		{name: "handshakes/s ≥ 0.95 × raw coder", scenario: "handshakes", metric: hsPerSec, refs: []string{"coder"}, bound: 0.95, higher: true},
+		{name: "handshakes/s ≥ 0.95 × raw coder", nameZH: "握手/秒 ≥ 0.95 × 原生 coder", scenario: "handshakes", metric: hsPerSec, refs: []string{"coder"}, bound: 0.95, higher: true},
 		{
 			name:     "echo, 100 connections × 64 B, metrics on (nows-metrics): server CPU per message ≤ 1.03 × metrics off",
+			nameZH:   "回显，100 个连接 × 64 B，指标打开（nows-metrics）：每条消息的服务器 CPU ≤ 1.03 × 指标关闭",
 			scenario: "100x64", subject: "nows-metrics", metric: cpuPerMsg, refs: []string{"nows"}, bound: 1.03,
 		},
 	}
@@ -67,15 +72,21 @@ func round1Targets() []target {
 	var ts []target
 	for _, e := range []struct{ id, size string }{{"100x64", "64 B"}, {"100x16k", "16 KiB"}} {
 		prefix := "echo, 100 connections × " + e.size + ": "
+		zh := "回显，100 个连接 × " + e.size + "："
 		ts = append(ts,
-			target{name: prefix + "server CPU per message ≤ 1.10 × raw coder", scenario: e.id, metric: cpuPerMsg, refs: []string{"coder"}, bound: 1.10},
-			target{name: prefix + "msgs/s ≥ 0.90 × raw coder", scenario: e.id, metric: msgsPerSec, refs: []string{"coder"}, bound: 0.90, higher: true},
-			target{name: prefix + "msgs/s ≥ melody's", scenario: e.id, metric: msgsPerSec, refs: []string{"melody"}, bound: 1, higher: true},
+			target{name: prefix + "server CPU per message ≤ 1.10 × raw coder", nameZH: zh + "每条消息的服务器 CPU ≤ 1.10 × 原生 coder",
+				scenario: e.id, metric: cpuPerMsg, refs: []string{"coder"}, bound: 1.10},
+			target{name: prefix + "msgs/s ≥ 0.90 × raw coder", nameZH: zh + "消息/秒 ≥ 0.90 × 原生 coder",
+				scenario: e.id, metric: msgsPerSec, refs: []string{"coder"}, bound: 0.90, higher: true},
+			target{name: prefix + "msgs/s ≥ melody's", nameZH: zh + "消息/秒 ≥ melody",
+				scenario: e.id, metric: msgsPerSec, refs: []string{"melody"}, bound: 1, higher: true},
 		)
 	}
 	return append(ts,
-		target{name: "idle RSS per connection ≤ 1.10 × raw coder", scenario: "idle", metric: rssPerConn, refs: []string{"coder"}, bound: 1.10},
-		target{name: "handshakes/s ≥ 0.90 × raw coder", scenario: "handshakes", metric: hsPerSec, refs: []string{"coder"}, bound: 0.90, higher: true},
+		target{name: "idle RSS per connection ≤ 1.10 × raw coder", nameZH: "每个空闲连接的 RSS ≤ 1.10 × 原生 coder",
+			scenario: "idle", metric: rssPerConn, refs: []string{"coder"}, bound: 1.10},
+		target{name: "handshakes/s ≥ 0.90 × raw coder", nameZH: "握手/秒 ≥ 0.90 × 原生 coder",
+			scenario: "handshakes", metric: hsPerSec, refs: []string{"coder"}, bound: 0.90, higher: true},
 	)
 }
 
@@ -172,28 +183,30 @@ func valid(x float64) bool { return x > 0 && !math.IsInf(x, 0) && !math.IsNaN(x)
 // table.
 func (r *report) targetTable(ts []target) string {
 	var b strings.Builder
-	b.WriteString("| target | reference | reps | median | 95 % interval | p | verdict |\n|---|---|--:|--:|--:|--:|---|\n")
+	b.WriteString(r.tr("| target | reference | reps | median | 95 % interval | p | verdict |\n",
+		"| 目标 | 参照 | 重复次数 | 中位数 | 95 % 区间 | p | 结论 |\n"))
+	b.WriteString("|---|---|--:|--:|--:|--:|---|\n")
 	for _, t := range ts {
 		o := r.evaluate(t)
 		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s | %s | %s |\n",
-			t.name, refName(t), o.n, fmtMedian(t, o), fmtInterval(t, o), fmtP(o.p), fmtVerdict(o))
+			r.tr(t.name, t.nameZH), r.refName(t), o.n, fmtMedian(t, o), r.fmtInterval(t, o), fmtP(o.p), r.fmtVerdict(o))
 	}
 	return b.String()
 }
 
 // refName says what nows is compared with.
-func refName(t target) string {
+func (r *report) refName(t target) string {
 	switch {
 	case t.absolute:
-		return "none (absolute); ratio to " + strings.Join(t.refs, ", ") + " shown"
+		return r.tr("none (absolute); ratio to "+strings.Join(t.refs, ", ")+" shown", "无（绝对值）；另列出相对 "+strings.Join(t.refs, "、")+" 的比值")
 	case len(t.refs) == 1 && t.refs[0] == "coder":
-		return "raw coder"
+		return r.tr("raw coder", "原生 coder")
 	case len(t.refs) == 1:
 		return t.refs[0]
 	case t.higher:
-		return "the higher of " + strings.Join(t.refs, " and ") + ", per rep"
+		return r.tr("the higher of "+strings.Join(t.refs, " and ")+", per rep", "每次重复中 "+strings.Join(t.refs, " 与 ")+" 的较高者")
 	default:
-		return "the lower of " + strings.Join(t.refs, " and ") + ", per rep"
+		return r.tr("the lower of "+strings.Join(t.refs, " and ")+", per rep", "每次重复中 "+strings.Join(t.refs, " 与 ")+" 的较低者")
 	}
 }
 
@@ -216,12 +229,12 @@ func fmtMedian(t target, o outcome) string {
 	return s
 }
 
-func fmtInterval(t target, o outcome) string {
+func (r *report) fmtInterval(t target, o outcome) string {
 	switch {
 	case o.n == 0:
 		return "–"
 	case !o.ciOK:
-		return "– (too few reps)"
+		return r.tr("– (too few reps)", "–（重复次数太少）")
 	}
 	return fmtFigure(t, o.lo) + " – " + fmtFigure(t, o.hi)
 }
@@ -237,10 +250,13 @@ func fmtP(p float64) string {
 	return fmt.Sprintf("%.3f", p)
 }
 
-func fmtVerdict(o outcome) string {
-	v := "**" + o.verdict + "**"
+// verdictsZH are the verdicts on the Chinese page.
+var verdictsZH = map[string]string{verdictMet: "达成", verdictMissed: "未达成", verdictNoise: "在噪声之内", verdictNotRun: "未运行"}
+
+func (r *report) fmtVerdict(o outcome) string {
+	v := "**" + r.tr(o.verdict, verdictsZH[o.verdict]) + "**"
 	if o.lost+o.dup > 0 {
-		v += fmt.Sprintf(": %d lost, %d duplicated", o.lost, o.dup)
+		v += fmt.Sprintf(r.tr(": %d lost, %d duplicated", "：丢失 %d，重复 %d"), o.lost, o.dup)
 	}
 	return v
 }
@@ -249,7 +265,19 @@ func fmtVerdict(o outcome) string {
 // method in brief, the second round's targets and the first round's.
 func (r *report) targetsSection() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `The targets of the second performance round, all measured side by side
+	fmt.Fprintf(&b, r.tr(targetsEN, targetsZH), r.Reps)
+	if r.Reps < 6 {
+		fmt.Fprintf(&b, r.tr("\nThis run has too few repetitions (%d) for a 95 %% interval: every target reads \"within noise\".\n",
+			"\n本次运行的重复次数（%d）太少，算不出 95 %% 区间：每项目标的结论都是“在噪声之内”。\n"), r.Reps)
+	}
+	fmt.Fprintf(&b, r.tr("\n%s\n### Round 1 targets\n\nThe first round's targets, decided the same way from the same run.\n\n%s",
+		"\n%s\n### 第一轮目标\n\n第一轮的目标，用同样的方法、根据同一次运行判定。\n\n%s"),
+		r.targetTable(round2Targets(r.Idle)), r.targetTable(round1Targets()))
+	b.WriteString(r.metricsSection())
+	return b.String()
+}
+
+const targetsEN = `The targets of the second performance round, all measured side by side
 in this one run. Each is decided from the run's repetitions (%d here), not
 from instruction counts. In each repetition nows and its reference ran the
 same scenario within a minute of each other, so the ratio of their figures
@@ -278,12 +306,24 @@ more than the noise.
 - Metrics on: nows-metrics (the same echo server with its admin listener
   on, so its metrics count every event) against nows (metrics off), the
   observability target.
-`, r.Reps)
-	if r.Reps < 6 {
-		fmt.Fprintf(&b, "\nThis run has too few repetitions (%d) for a 95 %% interval: every target reads \"within noise\".\n", r.Reps)
-	}
-	fmt.Fprintf(&b, "\n%s\n### Round 1 targets\n\nThe first round's targets, decided the same way from the same run.\n\n%s",
-		r.targetTable(round2Targets(r.Idle)), r.targetTable(round1Targets()))
-	b.WriteString(r.metricsSection())
-	return b.String()
-}
+`
+
+const targetsZH = `第二轮性能目标，全部在这一次运行中并排测量。每项目标都根据本次运行的各次重复
+（这里是 %d 次）判定，而不是根据指令计数。每次重复中，nows 和它的参照在一分钟之内先后
+运行同一个场景，所以同一次重复中两者数据的比值抵消了机器的大部分漂移。“中位数”是这些
+逐次重复比值的中位数，“95 %% 区间”是它的置信区间：比值的一对次序统计量，无论其分布如何，
+都以至少 95 %% 的概率覆盖中位数（benchstat 给出的就是这种区间）；它需要 6 次或更多重复。
+整个区间都满足目标时，目标**达成**；整个区间都落在错误一侧时，**未达成**；区间包含界限
+时，**在噪声之内**：本次运行既不能确认也不能排除这项目标，中位数只说明哪一侧可能性更大。
+p 是 nows 的数据与参照在同样几次重复中的数据做双侧 Mann–Whitney U 检验的结果，与
+benchstat 的报告方式相同：低于 0.05 表示两者的差别超出了噪声。
+
+- 扇出：参照是每次重复中 gws 和 gorilla 里每次投递服务器 CPU 较少的那一个；nows 还必须
+  在所有重复中都不丢失、不重复任何投递，否则目标未达成。
+- 回显：每条消息的服务器 CPU，以 gws 为参照。
+- 空闲内存：目标是绝对值，所以中位数和区间针对的是 nows 自己的每连接 RSS；旁边列出相对
+  gws 的比值中位数（结论不使用它），p 比较的是 nows 与 gws。
+- 握手/秒：越高越好，所以区间的下端必须达到 0.95 才算“达成”。
+- 指标打开：nows-metrics（同一个回显服务器，打开管理监听器，因此它的指标统计每一个事件）
+  对比 nows（指标关闭），即可观测性目标。
+`

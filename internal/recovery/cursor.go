@@ -192,6 +192,24 @@ func (c *Cursor) Failed() Step {
 	return st
 }
 
+// Skip gives up on what the pending entries wait for, when the wait must
+// end (a store that cannot be read while the live stream goes on, and the
+// caller bounds the entries it keeps): the cursor goes on from the first
+// pending entry of the newest epoch, with Lost unavailable, and sends
+// what chains from there. With nothing pending it does nothing. A fetch
+// still out is answered as usual: what it brings at or before the new
+// position is dropped as duplicates.
+func (c *Cursor) Skip() Step {
+	newest := c.newestPending()
+	if newest.Pos.Epoch == "" {
+		return Step{}
+	}
+	c.pos = history.Position{Epoch: newest.Pos.Epoch, Offset: c.firstOf(newest.Pos.Epoch).Prev}
+	c.owed, c.adopt = false, false
+	c.keepEpoch()
+	return Step{Lost: history.ReasonUnavailable, Send: c.drain(nil)}
+}
+
 // newestPending returns the last pending entry: of the newest epoch.
 func (c *Cursor) newestPending() history.Entry {
 	if len(c.pending) == 0 {

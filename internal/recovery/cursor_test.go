@@ -327,3 +327,43 @@ func TestCursorClockBack(t *testing.T) {
 		t.Fatalf("next entry of the store's epoch: %+v; want 2", st)
 	}
 }
+
+// TestCursorSkip: a cursor that gives up on a gap goes on from the first
+// entry waiting, says so once (unavailable), and drops what a late fetch
+// brings from before.
+func TestCursorSkip(t *testing.T) {
+	c, _ := New(history.Position{})
+	c.Fetched(history.Result{Top: pos("e", 2)})
+	if st := c.Skip(); st.Lost != "" || len(st.Send) != 0 {
+		t.Fatalf("Skip with nothing pending: %+v; want nothing", st)
+	}
+	for _, off := range []uint64{5, 6, 8} { // 3, 4 and 7 lost on the way
+		c.Offer(entry("e", off))
+	}
+	if !c.Gap() || c.Pending() != 3 {
+		t.Fatalf("gap %v, pending %d; want a gap, 3 waiting", c.Gap(), c.Pending())
+	}
+	st := c.Skip()
+	if st.Lost != history.ReasonUnavailable || fmt.Sprint(offsets(st.Send)) != "[5 6]" || c.Pos() != pos("e", 6) {
+		t.Fatalf("Skip: %+v at %v; want unavailable, 5 6, at 6", st, c.Pos())
+	}
+	if c.Pending() != 1 || !c.Gap() {
+		t.Fatalf("after Skip: pending %d, gap %v; want 8 waiting for 7", c.Pending(), c.Gap())
+	}
+	st = c.Refetch()
+	st = c.Fetched(history.Result{Entries: []history.Entry{entry("e", 3), entry("e", 4), entry("e", 5), entry("e", 6), entry("e", 7), entry("e", 8)}, Top: pos("e", 8)})
+	if st.Lost != "" || fmt.Sprint(offsets(st.Send)) != "[7 8]" || c.Gap() {
+		t.Fatalf("late fetch: %+v; want 7 8 alone, no gap", st)
+	}
+	// While a fetch is out, entries of two epochs wait: the newest goes
+	// on, the older one's are dropped, and so is the fetch's answer.
+	c.Refetch()
+	c.Offer(entry("e", 10))
+	c.Offer(history.Entry{Pos: pos("f", 4), Prev: 3})
+	if st := c.Skip(); st.Lost != history.ReasonUnavailable || fmt.Sprint(offsets(st.Send)) != "[4]" || c.Pos() != pos("f", 4) || c.Pending() != 0 {
+		t.Fatalf("Skip across epochs: %+v at %v, pending %d; want 4 of f", st, c.Pos(), c.Pending())
+	}
+	if st := c.Fetched(history.Result{Entries: []history.Entry{entry("e", 9)}, Top: pos("e", 9)}); st.Lost != "" || len(st.Send) != 0 || c.Pos() != pos("f", 4) {
+		t.Fatalf("the fetch out during Skip: %+v at %v; want nothing", st, c.Pos())
+	}
+}

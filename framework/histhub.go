@@ -222,15 +222,16 @@ func (hh *histHub) fetch(r *histRoom, from history.Position) {
 }
 
 // apply carries out one step of r's cursor, in the cursor's order: a
-// loss is told to the room's events members (not at the cursor's first
-// answer, which no member waits for yet), then the entries go to the
-// members, then the store is read when asked, or later when a gap lasts.
-// r.mu is held.
+// loss is told to the room's events members (at the cursor's first
+// answer too: its members joined at the position it started from), then
+// the entries go to the members, then the store is read when asked, or
+// later when a gap lasts; entries waiting past maxPending make it give
+// up on the gap. r.mu is held.
 func (hh *histHub) apply(r *histRoom, st recovery.Step) {
 	if r.gone.Load() {
 		return
 	}
-	if st.Lost != "" && !st.Joined {
+	if st.Lost != "" {
 		from := r.cur.Pos()
 		if len(st.Send) > 0 {
 			from = history.Position{Epoch: st.Send[0].Pos.Epoch, Offset: st.Send[0].Prev}

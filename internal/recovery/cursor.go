@@ -120,6 +120,9 @@ func (c *Cursor) Fetched(r history.Result) Step {
 	st := Step{Joined: !c.joined}
 	c.joined = true
 	switch {
+	case r.Reason != "" && c.heldTo(r.Top):
+		// The store no longer has what follows pos, but the live
+		// entries held meanwhile have all of it, up to its top.
 	case r.Reason != "":
 		st.Lost = r.Reason
 		c.pos = r.Top
@@ -208,6 +211,25 @@ func (c *Cursor) Skip() Step {
 	c.owed, c.adopt = false, false
 	c.keepEpoch()
 	return Step{Lost: history.ReasonUnavailable, Send: c.drain(nil)}
+}
+
+// heldTo reports whether the pending entries chain from pos up to top,
+// in pos's epoch.
+func (c *Cursor) heldTo(top history.Position) bool {
+	if top.Epoch != c.pos.Epoch || c.pos.Epoch == "" {
+		return false
+	}
+	at := c.pos.Offset
+	for _, e := range c.pending {
+		switch {
+		case e.Pos.Epoch != c.pos.Epoch || e.Pos.Offset <= at:
+		case e.Prev != at:
+			return at >= top.Offset
+		default:
+			at = e.Pos.Offset
+		}
+	}
+	return at >= top.Offset
 }
 
 // newestPending returns the last pending entry: of the newest epoch.

@@ -367,3 +367,26 @@ func TestCursorSkip(t *testing.T) {
 		t.Fatalf("the fetch out during Skip: %+v at %v; want nothing", st, c.Pos())
 	}
 }
+
+// TestCursorHeldFillsWindow: a store answer that says too_old is no loss
+// when the live entries held during the read chain from the position up
+// to the store's top (a node that started following a room with a small
+// window just before a burst); with a hole among them, it is.
+func TestCursorHeldFillsWindow(t *testing.T) {
+	c, _ := New(pos("e", 0))
+	for off := uint64(1); off <= 5; off++ {
+		c.Offer(entry("e", off))
+	}
+	st := c.Fetched(history.Result{Top: pos("e", 5), Reason: history.ReasonTooOld})
+	if st.Lost != "" || fmt.Sprint(offsets(st.Send)) != "[1 2 3 4 5]" || c.Pos() != pos("e", 5) {
+		t.Fatalf("Fetched: %+v at %v; want 1..5, no loss", st, c.Pos())
+	}
+	c, _ = New(pos("e", 0))
+	for _, off := range []uint64{1, 2, 4, 5} {
+		c.Offer(entry("e", off))
+	}
+	st = c.Fetched(history.Result{Top: pos("e", 5), Reason: history.ReasonTooOld})
+	if st.Lost != history.ReasonTooOld || len(st.Send) != 0 || c.Pos() != pos("e", 5) {
+		t.Fatalf("Fetched with 3 missing: %+v at %v; want too_old at 5", st, c.Pos())
+	}
+}

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"time"
@@ -31,6 +32,7 @@ type connRecovery struct {
 	since    bool             // the join had a position: its reply says recovered
 	fetching bool             // a read is out
 	live     bool             // caught up with the node
+	nodeLost history.Reason   // the node's last loss while recovering, not told to it
 
 	// While holding, frames wait in held; marks are where the frames of
 	// each further loss told meanwhile begin (the hook of each runs in
@@ -63,6 +65,14 @@ func (rec *connRecovery) offer(c *Conn, cs *connState, r *histRoom, e history.En
 	switch {
 	case !rec.live:
 		started = rec.queue(c, cs, r, rec.cur.Offer(e), 0, history.Position{})
+		if !rec.fetching && rec.cur.Pending() > 0 {
+			// No read of c's own is to come, and the node's entries no
+			// longer chain to c's: the node lost some after c's
+			// position (nodeLost). c is told, and goes on from them.
+			st := rec.cur.Skip()
+			st.Lost = cmp.Or(rec.nodeLost, st.Lost)
+			started = rec.queue(c, cs, r, st, 0, history.Position{}) || started
+		}
 		rec.catchUp(e.Pos)
 		return true, started
 	case rec.holding:
@@ -73,12 +83,14 @@ func (rec *connRecovery) offer(c *Conn, cs *connState, r *histRoom, e history.En
 }
 
 // tellLost queues o, the node's nows.unrecovered, for a live rec, and has
-// the app's hook run; one still recovering is told by its own cursor. It
+// the app's hook run; one still recovering is told by its own cursor
+// (offer), with the node's reason when the loss reaches it. It
 // reports whether a writer is to be started. Hub.mu (read) is held.
 func (rec *connRecovery) tellLost(c *Conn, cs *connState, room string, reason history.Reason, o outgoing) bool {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if !rec.live {
+		rec.nodeLost = reason
 		return false
 	}
 	started := rec.put(c, cs, o)

@@ -366,3 +366,90 @@ func TestUnrecoveredLater(t *testing.T) {
 	}
 	expectCalls(t, calls, "a lobby epoch", "b lobby epoch")
 }
+
+// lossyFeed is a memory store whose feed can lose updates, as a
+// subscription that drops, until lose says so (Lost).
+type lossyFeed struct {
+	*history.Memory
+	mu       sync.Mutex
+	dropping bool
+	fn       func(history.Update) // the watcher's
+}
+
+func (s *lossyFeed) Watch(ctx context.Context, fn func(history.Update)) error {
+	s.mu.Lock()
+	s.fn = fn
+	s.mu.Unlock()
+	return s.Memory.Watch(ctx, func(u history.Update) {
+		s.mu.Lock()
+		drop := s.dropping
+		s.mu.Unlock()
+		if !drop || u.Lost {
+			fn(u)
+		}
+	})
+}
+
+// drop makes the feed lose its updates.
+func (s *lossyFeed) drop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropping = true
+}
+
+// lose ends the losses, and says so, as a resubscription does.
+func (s *lossyFeed) lose() {
+	s.mu.Lock()
+	s.dropping = false
+	fn := s.fn
+	s.mu.Unlock()
+	fn(history.Update{Lost: true})
+}
+
+// TestUnrecoveredAheadOfNode: a member whose recovery read further than
+// the node's feed had come waits for the node to catch up; when the node
+// then loses entries after its position (the feed lost them and the
+// window moved on), the member is told with the node's reason and runs
+// its hook, then goes on; it is not left waiting for entries that will
+// never come.
+func TestUnrecoveredAheadOfNode(t *testing.T) {
+	lim := history.Limits{Size: 3, TTL: time.Hour}
+	store := &lossyFeed{Memory: history.NewMemory()}
+	srv, calls := snapServer(t, store, lim)
+	// A Publisher: its messages reach the node through the feed alone.
+	pub := framework.NewHub(framework.HubOptions{History: history.Config{Store: store, Rooms: map[string]history.Limits{"lobby": lim}}})
+	defer pub.Close()
+	send := func(texts ...string) {
+		for _, s := range texts {
+			if err := pub.Broadcast(context.Background(), "lobby", framework.Text(s)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a := joinLobby(t, srv, "a", "")
+	ep := readJoined(t, a)
+	send("m1")
+	a.ExpectText(text("m1", ep, 1))
+
+	store.drop()
+	send("m2", "m3") // the node stays at 1
+	b := joinLobby(t, srv, "b", at(ep, 1))
+	b.ExpectText(`{"reply":1,"data":{"room":"lobby","pos":` + at(ep, 3) + `,"recovered":true}}`)
+	b.ExpectText(text("m2", ep, 2))
+	b.ExpectText(text("m3", ep, 3)) // b is at 3, ahead of the node
+	send("m4", "m5", "m6")          // the window (4..6) no longer has 2
+	store.lose()
+	a.ExpectText(`{"event":"nows.unrecovered","data":{"room":"lobby","reason":"too_old","pos":` + at(ep, 6) + `}}`)
+	a.ExpectText(`{"event":"snapshot","data":{"reason":"too_old","room":"lobby"}}`)
+	send("m7")
+	b.ExpectText(`{"event":"nows.unrecovered","data":{"room":"lobby","reason":"too_old","pos":` + at(ep, 6) + `}}`)
+	b.ExpectText(`{"event":"snapshot","data":{"reason":"too_old","room":"lobby"}}`)
+	for _, c := range []*wstest.Client{a, b} {
+		c.ExpectText(text("m7", ep, 7))
+	}
+	send("m8")
+	for _, c := range []*wstest.Client{a, b} {
+		c.ExpectText(text("m8", ep, 8))
+	}
+	expectCalls(t, calls, "a lobby too_old", "b lobby too_old")
+}

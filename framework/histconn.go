@@ -70,7 +70,9 @@ func (rec *connRecovery) offer(c *Conn, cs *connState, r *histRoom, e history.En
 			// longer chain to c's: the node lost some after c's
 			// position (nodeLost). c is told, and goes on from them.
 			st := rec.cur.Skip()
-			st.Lost = cmp.Or(rec.nodeLost, st.Lost)
+			if st.Lost != "" {
+				st.Lost = cmp.Or(rec.nodeLost, st.Lost)
+			}
 			started = rec.queue(c, cs, r, st, 0, history.Position{}) || started
 		}
 		rec.catchUp(e.Pos)

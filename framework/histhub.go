@@ -231,28 +231,24 @@ func (hh *histHub) apply(r *histRoom, st recovery.Step) {
 	if r.gone.Load() {
 		return
 	}
-	if st.Lost != "" {
-		from := r.cur.Pos()
-		if len(st.Send) > 0 {
-			from = history.Position{Epoch: st.Send[0].Pos.Epoch, Offset: st.Send[0].Prev}
-		}
-		hh.h.histLost(r, st.Lost, from)
-	}
-	for _, e := range st.Send {
-		hh.h.histFanOut(r, e)
-	}
+	hh.deliver(r, st)
 	if st.Fetch {
 		from := st.From
 		hh.mu.Lock()
 		hh.goLocked(func() { hh.fetch(r, from) })
 		hh.mu.Unlock()
 	}
-	if r.cur.Pending() > hh.maxPending {
+	for r.cur.Pending() > hh.maxPending {
 		// The store has not filled the gap while the feed went on: the
 		// members are told, and go on from what waits.
-		hh.skipped.Add(1)
-		hh.apply(r, r.cur.Skip())
-		return
+		st := r.cur.Skip()
+		if st.Lost == "" && len(st.Send) == 0 {
+			break // before the cursor's first answer, which settles it
+		}
+		if st.Lost != "" {
+			hh.skipped.Add(1)
+		}
+		hh.deliver(r, st)
 	}
 	if r.cur.Gap() && r.timer == nil {
 		r.timer = time.AfterFunc(histGapDelay, func() {
@@ -263,6 +259,21 @@ func (hh *histHub) apply(r *histRoom, st recovery.Step) {
 				hh.apply(r, r.cur.Refetch())
 			}
 		})
+	}
+}
+
+// deliver tells r's events members of a loss, then hands the entries of
+// st to r's members. r.mu is held.
+func (hh *histHub) deliver(r *histRoom, st recovery.Step) {
+	if st.Lost != "" {
+		from := r.cur.Pos()
+		if len(st.Send) > 0 {
+			from = history.Position{Epoch: st.Send[0].Pos.Epoch, Offset: st.Send[0].Prev}
+		}
+		hh.h.histLost(r, st.Lost, from)
+	}
+	for _, e := range st.Send {
+		hh.h.histFanOut(r, e)
 	}
 }
 

@@ -59,6 +59,7 @@ type histRoom struct {
 	cur   *recovery.Cursor
 	timer *time.Timer // a read owed after a gap, or nil; guarded by mu
 	gone  atomic.Bool // the room's last local member left
+	known bool        // followed from a position read at the first join (else from the top when first read)
 }
 
 func newHistHub(h *Hub, cfg history.Config) *histHub {
@@ -176,7 +177,7 @@ func (hh *histHub) follow(room string, from history.Position) {
 	if hh.closed || hh.rooms[room] != nil {
 		return
 	}
-	r := &histRoom{name: room, lim: lim}
+	r := &histRoom{name: room, lim: lim, known: from.Epoch != ""}
 	cur, st := recovery.New(from)
 	r.cur = cur
 	hh.rooms[room] = r
@@ -223,13 +224,20 @@ func (hh *histHub) fetch(r *histRoom, from history.Position) {
 
 // apply carries out one step of r's cursor, in the cursor's order: a
 // loss is told to the room's events members (at the cursor's first
-// answer too: its members joined at the position it started from), then
+// answer too when it started from a position: its members joined at
+// it), then
 // the entries go to the members, then the store is read when asked, or
 // later when a gap lasts; entries waiting past maxPending make it give
 // up on the gap. r.mu is held.
 func (hh *histHub) apply(r *histRoom, st recovery.Step) {
 	if r.gone.Load() {
 		return
+	}
+	if st.Joined && !r.known {
+		// Started from no position (the store could not be read at the
+		// first join): its members, who joined then, were told by
+		// their own reads, not the node's.
+		st.Lost = ""
 	}
 	hh.deliver(r, st)
 	if st.Fetch {

@@ -453,3 +453,28 @@ func TestUnrecoveredAheadOfNode(t *testing.T) {
 	}
 	expectCalls(t, calls, "a lobby too_old", "b lobby too_old")
 }
+
+// downReads is a memory store whose reads fail: appends and the feed
+// work.
+type downReads struct{ *history.Memory }
+
+func (downReads) Since(context.Context, string, history.Position, int, history.Limits) (history.Result, error) {
+	return history.Result{}, errors.New("store down")
+}
+
+// TestUnrecoveredUnavailable: a join whose read of the store fails goes
+// live without recovery; the client is told (unavailable) and the hook
+// runs once, before the first live message.
+func TestUnrecoveredUnavailable(t *testing.T) {
+	srv, calls := snapServer(t, downReads{history.NewMemory()}, history.Limits{Size: 10, TTL: time.Hour})
+	calls.during = true
+	b := joinLobby(t, srv, "b", "")
+	b.ExpectText(`{"reply":1,"data":{"room":"lobby"}}`)
+	b.ExpectText(`{"event":"nows.unrecovered","data":{"room":"lobby","reason":"unavailable","pos":{"epoch":"","offset":0}}}`)
+	b.ExpectText(`{"event":"snapshot","data":{"reason":"unavailable","room":"lobby"}}`)
+	got := b.ReadText() // "during", the first live message: its position is the store's
+	if !strings.HasPrefix(got, `{"event":"nows.text","data":"during","room":"lobby","pos":{"epoch":"`) || !strings.HasSuffix(got, `","offset":1}}`) {
+		t.Fatalf("got %s, want the message sent during the hook", got)
+	}
+	expectCalls(t, calls, "b lobby unavailable")
+}

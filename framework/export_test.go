@@ -42,3 +42,12 @@ func AddIdleMembers(h *Hub, room string, n int) {
 		set[c] = struct{}{}
 	}
 }
+
+// SetHistMaxPending sets how many entries of a room with history h's
+// node keeps waiting for a missing one (histMaxPending); call it before
+// the room's first member joins.
+func SetHistMaxPending(h *Hub, n int) { h.hist.maxPending = n }
+
+// HistSkipped returns how many gaps in rooms with history h's node gave
+// up on.
+func HistSkipped(h *Hub) uint64 { return h.hist.skipped.Load() }

@@ -25,6 +25,10 @@ const (
 	histGapDelay = 250 * time.Millisecond // how long a gap in the feed may last before the store is read
 	histWatchMin = 100 * time.Millisecond // the first wait before a failed Watch is tried again
 	histWatchMax = 5 * time.Second        // the longest
+	// histMaxPending entries of a room may wait for a missing one (the
+	// store cannot be read while its feed goes on); past that the node
+	// gives up on the missing ones and tells its members (Cursor.Skip).
+	histMaxPending = 4096
 )
 
 // histHub follows, for a server's hub, the rooms with history that have
@@ -40,6 +44,9 @@ type histHub struct {
 	started bool                 // the feed is watched; guarded by mu
 	closed  bool                 // guarded by mu
 	wg      sync.WaitGroup       // the watcher and the reads
+
+	maxPending int           // histMaxPending; tests lower it
+	skipped    atomic.Uint64 // gaps given up on (Cursor.Skip)
 }
 
 // histRoom is one room followed on this node: its cursor, and the order
@@ -52,6 +59,7 @@ type histRoom struct {
 	cur   *recovery.Cursor
 	timer *time.Timer // a read owed after a gap, or nil; guarded by mu
 	gone  atomic.Bool // the room's last local member left
+	known bool        // followed from a position read at the first join (else from the top when first read)
 }
 
 func newHistHub(h *Hub, cfg history.Config) *histHub {
@@ -59,7 +67,7 @@ func newHistHub(h *Hub, cfg history.Config) *histHub {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &histHub{h: h, cfg: cfg, ctx: ctx, cancel: cancel, rooms: make(map[string]*histRoom)}
+	return &histHub{h: h, cfg: cfg, ctx: ctx, cancel: cancel, rooms: make(map[string]*histRoom), maxPending: histMaxPending}
 }
 
 // start watches the store's feed, once; a hub of NewHub never does.
@@ -169,7 +177,7 @@ func (hh *histHub) follow(room string, from history.Position) {
 	if hh.closed || hh.rooms[room] != nil {
 		return
 	}
-	r := &histRoom{name: room, lim: lim}
+	r := &histRoom{name: room, lim: lim, known: from.Epoch != ""}
 	cur, st := recovery.New(from)
 	r.cur = cur
 	hh.rooms[room] = r
@@ -215,29 +223,40 @@ func (hh *histHub) fetch(r *histRoom, from history.Position) {
 }
 
 // apply carries out one step of r's cursor, in the cursor's order: a
-// loss is told to the room's events members (not at the cursor's first
-// answer, which no member waits for yet), then the entries go to the
-// members, then the store is read when asked, or later when a gap lasts.
-// r.mu is held.
+// loss is told to the room's events members (at the cursor's first
+// answer too when it started from a position: its members joined at
+// it), then
+// the entries go to the members, then the store is read when asked, or
+// later when a gap lasts; entries waiting past maxPending make it give
+// up on the gap. r.mu is held.
 func (hh *histHub) apply(r *histRoom, st recovery.Step) {
 	if r.gone.Load() {
 		return
 	}
-	if st.Lost != "" && !st.Joined {
-		from := r.cur.Pos()
-		if len(st.Send) > 0 {
-			from = history.Position{Epoch: st.Send[0].Pos.Epoch, Offset: st.Send[0].Prev}
-		}
-		hh.h.histLost(r, st.Lost, from)
+	if st.Joined && !r.known {
+		// Started from no position (the store could not be read at the
+		// first join): its members, who joined then, were told by
+		// their own reads, not the node's.
+		st.Lost = ""
 	}
-	for _, e := range st.Send {
-		hh.h.histFanOut(r, e)
-	}
+	hh.deliver(r, st)
 	if st.Fetch {
 		from := st.From
 		hh.mu.Lock()
 		hh.goLocked(func() { hh.fetch(r, from) })
 		hh.mu.Unlock()
+	}
+	for r.cur.Pending() > hh.maxPending {
+		// The store has not filled the gap while the feed went on: the
+		// members are told, and go on from what waits.
+		st := r.cur.Skip()
+		if st.Lost == "" && len(st.Send) == 0 {
+			break // before the cursor's first answer, which settles it
+		}
+		if st.Lost != "" {
+			hh.skipped.Add(1)
+		}
+		hh.deliver(r, st)
 	}
 	if r.cur.Gap() && r.timer == nil {
 		r.timer = time.AfterFunc(histGapDelay, func() {
@@ -248,6 +267,21 @@ func (hh *histHub) apply(r *histRoom, st recovery.Step) {
 				hh.apply(r, r.cur.Refetch())
 			}
 		})
+	}
+}
+
+// deliver tells r's events members of a loss, then hands the entries of
+// st to r's members. r.mu is held.
+func (hh *histHub) deliver(r *histRoom, st recovery.Step) {
+	if st.Lost != "" {
+		from := r.cur.Pos()
+		if len(st.Send) > 0 {
+			from = history.Position{Epoch: st.Send[0].Pos.Epoch, Offset: st.Send[0].Prev}
+		}
+		hh.h.histLost(r, st.Lost, from)
+	}
+	for _, e := range st.Send {
+		hh.h.histFanOut(r, e)
 	}
 }
 
@@ -310,7 +344,7 @@ func (h *Hub) histFanOut(r *histRoom, e history.Entry) {
 	for c := range h.rooms[r.name] {
 		cs := c.state()
 		if rec := cs.recov[r.name]; rec != nil {
-			if took, start := rec.offer(c, cs, r, e); took {
+			if taken, start := rec.offer(c, cs, r, e); taken {
 				if start {
 					started = append(started, c)
 				}
@@ -370,8 +404,9 @@ func histFrame(room string, e history.Entry) []byte {
 }
 
 // histLost tells the events members of r that messages before pos may be
-// missing (nows.unrecovered), but those still recovering, whose own
-// cursor tells them. r.mu is held.
+// missing (nows.unrecovered), and has the app's OnUnrecovered run for
+// them before their next message (connRecovery.tellLost); not those
+// still recovering, whose own cursor tells them. r.mu is held.
 func (h *Hub) histLost(r *histRoom, reason history.Reason, pos history.Position) {
 	h.log.Warn("nows: hub: room history lost", "node", h.opts.Node, "room", r.name, "reason", reason)
 	data, err := wire.EncodeEvent(wire.EventUnrecovered, 0, wire.Unrecovered{Room: r.name, Reason: reason, Pos: pos})
@@ -385,10 +420,12 @@ func (h *Hub) histLost(r *histRoom, reason history.Reason, pos history.Position)
 		if c.Subprotocol() != wire.Subprotocol {
 			continue
 		}
-		if rec := c.state().recov[r.name]; rec != nil && !rec.isLive() {
-			continue // its own cursor tells it
-		}
-		if c.state().queue.offerKeep(c, o.entryFor(c)) == offeredStart {
+		cs := c.state()
+		if rec := cs.recov[r.name]; rec != nil {
+			if rec.tellLost(c, cs, r.name, reason, o) {
+				started = append(started, c)
+			}
+		} else if cs.queue.offerKeep(c, o.entryFor(c)) == offeredStart {
 			started = append(started, c)
 		}
 	}
@@ -396,183 +433,4 @@ func (h *Hub) histLost(r *histRoom, reason history.Reason, pos history.Position)
 	for _, c := range started {
 		c.startWriter(&c.hs.Load().queue)
 	}
-}
-
-// connRecovery is the way back of a connection that joined a room with
-// history with a position (docs/recovery-design.md §4, "Per
-// connection"): its own cursor takes the node's entries and its reads of
-// the store until it is at the node's position; then it is live and
-// gets the node's entries through its queue, as every member does.
-type connRecovery struct {
-	mu       sync.Mutex
-	cur      *recovery.Cursor
-	since    bool // the join had a position: its reply says recovered
-	fetching bool // a read is out
-	live     bool // caught up with the node
-}
-
-// isLive reports whether rec has caught up with the node.
-func (rec *connRecovery) isLive() bool {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	return rec.live
-}
-
-// offer gives entry e of the node's cursor to rec, unless it is live,
-// and reports whether rec took it (c gets it through rec's cursor, or
-// has it already) and whether a writer is to be started for c. One
-// answer under rec.mu: rec may go live on e itself, which c must then
-// not get again as a live entry. r.mu and Hub.mu (read) are held.
-func (rec *connRecovery) offer(c *Conn, cs *connState, r *histRoom, e history.Entry) (took, started bool) {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if rec.live {
-		return false, false
-	}
-	started = rec.queue(c, cs, r, rec.cur.Offer(e), 0, history.Position{})
-	rec.catchUp(e.Pos)
-	return true, started
-}
-
-// catchUp makes rec live when it is at node, the node's position, with
-// nothing waiting and no read out. rec.mu is held.
-func (rec *connRecovery) catchUp(node history.Position) {
-	if !rec.fetching && rec.cur.Pending() == 0 && rec.cur.Pos() == node {
-		rec.live = true
-	}
-}
-
-// queue queues the step of rec's cursor for c, in its order: the join's
-// reply (to request id, with top, the store's top when read), a loss
-// (nows.unrecovered), the entries. A recovery with more entries waiting
-// than c's queue holds closes c with 1013: it recovers when it comes
-// back. It reports whether a writer is to be started. rec.mu is held.
-func (rec *connRecovery) queue(c *Conn, cs *connState, r *histRoom, st recovery.Step, id int64, top history.Position) bool {
-	var frames [][]byte
-	if st.Joined && id != 0 {
-		j := wire.Joined{Room: r.name}
-		if top.Epoch != "" {
-			j.Pos = &top
-		}
-		if rec.since {
-			ok := st.Lost == ""
-			j.Recovered, j.Reason = &ok, st.Lost
-		}
-		if b, err := wire.EncodeReply(id, j); err == nil {
-			frames = append(frames, b)
-		}
-	}
-	if st.Lost != "" && (!st.Joined || !rec.since) {
-		pos := rec.cur.Pos()
-		if len(st.Send) > 0 {
-			pos = history.Position{Epoch: st.Send[0].Pos.Epoch, Offset: st.Send[0].Prev}
-		}
-		if b, err := wire.EncodeEvent(wire.EventUnrecovered, 0, wire.Unrecovered{Room: r.name, Reason: st.Lost, Pos: pos}); err == nil {
-			frames = append(frames, b)
-		}
-	}
-	for _, e := range st.Send {
-		if e.Except != "" && e.Except == cs.id {
-			frames = append(frames, wire.EncodePos(r.name, e.Pos))
-		} else {
-			frames = append(frames, histFrame(r.name, e))
-		}
-	}
-	started := false
-	for _, b := range frames {
-		o := outgoing{typ: websocket.MessageText, data: b}
-		switch cs.queue.offerKeep(c, o.entryFor(c)) {
-		case offeredStart:
-			started = true
-			c.observeData(EventSent, o.typ, len(b))
-		case offered:
-			c.observeData(EventSent, o.typ, len(b))
-		case offerOverflow:
-			cs.queue.logOverflow(c)
-		}
-	}
-	if rec.cur.Pending() > cs.queue.opts.MaxMessages {
-		cs.queue.closeInOrder(c, CloseStatus{Code: websocket.StatusTryAgainLater, Reason: "recovery too slow", Cause: CauseSlow})
-	}
-	return started
-}
-
-// joinSince joins c to room, which has history on this hub, and
-// recovers what c missed after since (nil: after the room's top, read
-// before the join): it queues the reply to request id, then the missed
-// entries, then the live ones, each once, in the room's order. It reads
-// the store on the calling goroutine (the events worker), each read
-// bounded by PublishTimeout, until c has caught up or is waiting for the
-// node's feed to catch up with it. It reports false, having done
-// nothing, when room has no history here or c is in it already.
-func (c *Conn) joinSince(room string, since *history.Position, id int64) (bool, error) {
-	h := c.Hub()
-	if h.hist == nil || room == "" {
-		return false, nil
-	}
-	lim, ok := h.hist.cfg.Limits(room)
-	if !ok {
-		return false, nil
-	}
-	h.use()
-	start := history.Position{}
-	if since != nil {
-		start = *since
-	} else {
-		start = h.hist.readTop(room, lim)
-	}
-	rec := &connRecovery{since: since != nil, fetching: true}
-	cur, st := recovery.New(start)
-	rec.cur = cur
-	if added, err := c.join(room, rec); !added {
-		return err != nil, nil // in room already, or closing
-	}
-	cs := c.state()
-	deadline := time.Now().Add(4 * h.opts.PublishTimeout)
-	for st.Fetch {
-		ctx, cancel := context.WithTimeout(h.hist.ctx, h.opts.PublishTimeout)
-		res, err := h.hist.cfg.Store.Since(ctx, room, st.From, histPage, lim)
-		cancel()
-		h.hist.mu.Lock()
-		r := h.hist.rooms[room]
-		h.hist.mu.Unlock()
-		if r == nil {
-			return true, nil // c left, or the hub closed
-		}
-		r.mu.Lock()
-		h.mu.RLock()
-		member := cs.recov[room] == rec
-		h.mu.RUnlock()
-		if !member {
-			r.mu.Unlock()
-			return true, nil // c left
-		}
-		rec.mu.Lock()
-		if err != nil {
-			h.log.Debug("nows: hub: history read", "room", room, "err", err)
-			st = rec.cur.Failed()
-			res.Top = history.Position{}
-		} else {
-			st = rec.cur.Fetched(res)
-		}
-		rec.fetching = st.Fetch
-		started := rec.queue(c, cs, r, st, id, res.Top)
-		node, at := r.cur.Pos(), rec.cur.Pos()
-		rec.catchUp(node)
-		behind := at.Epoch < node.Epoch || at.Epoch == node.Epoch && at.Offset < node.Offset
-		if !rec.live && !rec.fetching && (rec.cur.Gap() || behind && rec.cur.Pending() == 0) {
-			if time.Now().Before(deadline) {
-				st = rec.cur.Refetch()
-				rec.fetching = st.Fetch
-			} else {
-				cs.queue.closeInOrder(c, CloseStatus{Code: websocket.StatusTryAgainLater, Reason: "recovery too slow", Cause: CauseSlow})
-			}
-		}
-		rec.mu.Unlock()
-		r.mu.Unlock()
-		if started {
-			c.startWriter(&cs.queue)
-		}
-	}
-	return true, nil
 }

@@ -198,9 +198,10 @@ func TestHistoryPublisher(t *testing.T) {
 // and whose feed loses the entries for which drop returns true.
 type failingStore struct {
 	*history.Memory
-	mu   sync.Mutex
-	fail bool
-	drop func(history.Entry) bool
+	mu        sync.Mutex
+	fail      bool
+	failReads bool // Since fails too
+	drop      func(history.Entry) bool
 }
 
 var errStoreDown = errors.New("store down")
@@ -213,6 +214,16 @@ func (s *failingStore) Append(ctx context.Context, room string, m history.Entry,
 		return history.Entry{}, errStoreDown
 	}
 	return s.Memory.Append(ctx, room, m, lim)
+}
+
+func (s *failingStore) Since(ctx context.Context, room string, since history.Position, limit int, lim history.Limits) (history.Result, error) {
+	s.mu.Lock()
+	fail := s.failReads
+	s.mu.Unlock()
+	if fail {
+		return history.Result{}, errStoreDown
+	}
+	return s.Memory.Since(ctx, room, since, limit, lim)
 }
 
 func (s *failingStore) Watch(ctx context.Context, fn func(history.Update)) error {
@@ -349,4 +360,53 @@ func dialSlowProto(t *testing.T, url, proto string) *websocket.Conn {
 		t.Fatalf("subprotocol %q, want %q", ws.Subprotocol(), proto)
 	}
 	return ws
+}
+
+// TestHistoryPendingBound: while the store cannot be read, a room's
+// entries after one the feed lost wait for it, up to a bound; past it
+// the node gives up on the missing one (counted), tells its events
+// members (nows.unrecovered, unavailable, at the position before what
+// follows) and goes on; its plain members get the rest.
+func TestHistoryPendingBound(t *testing.T) {
+	t.Parallel()
+	store := &failingStore{Memory: history.NewMemory(), drop: func(e history.Entry) bool { return e.Pos.Offset == 3 }}
+	s := histServer(t, store, nil)
+	framework.SetHistMaxPending(s.Hub(), 5)
+	plain, _ := joinRoom(t, s, "h.r", false)
+	ev, _ := joinRoom(t, s, "h.r", true)
+	pub := framework.NewHub(framework.HubOptions{History: history.Config{
+		Store: store, Rooms: map[string]history.Limits{"h.*": histLimits},
+	}})
+	defer pub.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), rawTimeout)
+	defer cancel()
+	send := func(from, to int) {
+		for i := from; i <= to; i++ {
+			if err := pub.Broadcast(ctx, "h.r", framework.Text(strconv.Itoa(i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	epoch := roomTop(t, store, "h.r").Epoch
+	frame := func(i int) string {
+		return fmt.Sprintf(`{"event":"nows.text","data":"%d","room":"h.r","pos":{"epoch":%q,"offset":%d}}`, i, epoch, i)
+	}
+	send(1, 1) // the node has read the room's top: its reads may fail now
+	plain.ExpectText("1")
+	ev.ExpectText(frame(1))
+	store.mu.Lock()
+	store.failReads = true
+	store.mu.Unlock()
+	send(2, 13) // 3 lost by the feed; 4..9 are 6 waiting, past the bound of 5
+	ev.ExpectText(frame(2))
+	ev.ExpectText(fmt.Sprintf(`{"event":"nows.unrecovered","data":{"room":"h.r","reason":"unavailable","pos":{"epoch":%q,"offset":3}}}`, epoch))
+	for i := 4; i <= 13; i++ {
+		ev.ExpectText(frame(i))
+	}
+	for _, i := range []int{2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13} {
+		plain.ExpectText(strconv.Itoa(i))
+	}
+	if n := framework.HistSkipped(s.Hub()); n != 1 {
+		t.Errorf("%d gaps given up on, want 1", n)
+	}
 }

@@ -116,6 +116,9 @@ func (c *Conn) join(room string, rec *connRecovery) (bool, error) {
 	var from history.Position
 	if h.hist != nil {
 		from = h.hist.top(room)
+		if rec == nil {
+			rec = h.hist.liveMember(c, room)
+		}
 	}
 	h.mu.Lock()
 	if cs.gone {

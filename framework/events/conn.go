@@ -2,11 +2,13 @@ package events
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/internal/evhook"
 	"github.com/nowebsocket/nows/internal/wire"
 )
@@ -37,9 +39,12 @@ type conn struct {
 	known func(event string) bool        // whether the route declares event
 	run   func(env *wire.Envelope) error // handles one event, on the worker
 	slots chan struct{}                  // one token per queued message
+	// unrecovered runs H's OnUnrecovered, or is nil without it.
+	unrecovered func(room string, reason history.Reason) error
 
 	mu      sync.Mutex
 	jobs    []job
+	urgent  int                           // jobs at the head of jobs put there by pushUrgent
 	running bool                          // a worker is running
 	pending map[int64]chan *wire.Envelope // Request's waiters, by id; nil before the first
 	lastID  int64
@@ -169,6 +174,48 @@ func (s *conn) push(j job) {
 	}
 }
 
+// pushUrgent adds a job ahead of the work queued but after the other
+// urgent ones, unless the connection is closing, and reports whether it
+// did.
+func (s *conn) pushUrgent(j job) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.jobs = slices.Insert(s.jobs, s.urgent, j)
+	s.urgent++
+	start := !s.running
+	s.running = true
+	s.mu.Unlock()
+	if start {
+		go s.work()
+	}
+	return true
+}
+
+// unrecoveredHook is evhook.Unrecovered: H's OnUnrecovered for c, on its
+// worker ahead of its queued work, then resume.
+func unrecoveredHook(c any, room string, reason history.Reason, resume func()) bool {
+	v, ok := conns.Load(c)
+	if !ok {
+		return false
+	}
+	s := v.(*conn)
+	if s.unrecovered == nil {
+		return false
+	}
+	return s.pushUrgent(job{run: func() error {
+		if err := s.unrecovered(room, reason); err != nil {
+			return err
+		}
+		resume()
+		return nil
+	}})
+}
+
+func init() { evhook.Unrecovered = unrecoveredHook }
+
 // work runs the queued jobs, and returns when there are none.
 func (s *conn) work() {
 	for {
@@ -181,6 +228,7 @@ func (s *conn) work() {
 		j := s.jobs[0]
 		s.jobs[0] = job{}
 		s.jobs = s.jobs[1:]
+		s.urgent = max(s.urgent-1, 0)
 		s.mu.Unlock()
 		s.do(j)
 		if j.slot {

@@ -27,6 +27,7 @@ import (
 	"strconv"
 
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/internal/wire"
 )
 
@@ -66,6 +67,21 @@ var (
 // refuses every join. Leaving always succeeds.
 type JoinHandler interface {
 	OnJoin(ctx context.Context, c *framework.Conn, room string) error
+}
+
+// RecoveryHandler is implemented by handlers that resync a client whose
+// missed messages of a room with history (framework.HubOptions.History)
+// could not be given back: a join with a position the window no longer
+// holds, a store that lost the room's history, or a loss found later
+// (docs/protocol.md, "Rooms with history"). OnUnrecovered runs on the
+// connection's worker once per loss, after the client was told (the
+// join's reply with recovered false, or nows.unrecovered) and before any
+// later message of room reaches it, so that what it sends (a snapshot of
+// the room's state) comes first. reason is history.ReasonEpoch,
+// ReasonTooOld or ReasonUnavailable. An error or a panic closes the
+// connection as the other hooks do.
+type RecoveryHandler interface {
+	OnUnrecovered(ctx context.Context, c *framework.Conn, room string, reason history.Reason) error
 }
 
 // Spec is one event of a route, made by [On] or [Handle].

@@ -7,6 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
+	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/internal/evhook"
 	"github.com/nowebsocket/nows/internal/wire"
 )
@@ -42,6 +43,11 @@ func (w *handler[H]) OnOpen(ctx context.Context, c *framework.Conn) error {
 		return nil
 	}
 	w.st = newConn(c, w.known, func(env *wire.Envelope) error { return w.dispatch(c, env) })
+	if rh, ok := any(w.h).(RecoveryHandler); ok {
+		w.st.unrecovered = func(room string, reason history.Reason) error {
+			return rh.OnUnrecovered(c.Context(), c, room, reason)
+		}
+	}
 	if hasOpen {
 		w.st.enqueue(func() error { return oh.OnOpen(c.Context(), c) })
 	}

@@ -263,6 +263,7 @@ type (
 	BadJoin    struct{}
 	BadSpell   struct{}
 	BadMessage struct{}
+	BadUnrec   struct{}
 	payloadBad struct{}
 )
 
@@ -271,6 +272,9 @@ func (*BadJoin) OnJoin(c *framework.Conn, room string) bool                     
 func (*BadSpell) Onjoin(ctx context.Context, c *framework.Conn, r string) error { return nil }
 func (*BadMessage) OnMessage(ctx context.Context, text string) error            { return nil }
 func (payloadBad) Validate() bool                                               { return true }
+
+// OnUnrecovered without its error, and with a string for the reason.
+func (*BadUnrec) OnUnrecovered(ctx context.Context, c *framework.Conn, room, reason string) {}
 
 func TestConstructionPanics(t *testing.T) {
 	ok := func(h *Silent, ctx context.Context, c *framework.Conn, in string) error { return nil }
@@ -295,6 +299,9 @@ func TestConstructionPanics(t *testing.T) {
 			[]string{"events_test.BadOpen", "(*events_test.BadOpen).OnOpen has signature func(*framework.Conn) error", "want func(ctx context.Context, c *framework.Conn) error"}},
 		{"OnJoin", func() { events.Route[BadJoin]("/x") },
 			[]string{"(*events_test.BadJoin).OnJoin has signature func(*framework.Conn, string) bool", "want func(ctx context.Context, c *framework.Conn, room string) error"}},
+		{"OnUnrecovered", func() { events.Route[BadUnrec]("/x") },
+			[]string{"(*events_test.BadUnrec).OnUnrecovered has signature func(context.Context, *framework.Conn, string, string)",
+				"want func(ctx context.Context, c *framework.Conn, room string, reason history.Reason) error"}},
 		{"spelling", func() { events.Route[BadSpell]("/x") },
 			[]string{"(*events_test.BadSpell).Onjoin is never called: the hook is spelled OnJoin"}},
 		{"OnMessage", func() { events.Route[BadMessage]("/x") },

@@ -22,7 +22,8 @@ import (
 // OnBinary, OnJoin, OnClose and the events run one at a time, in order,
 // on a goroutine of the connection's own that exists only while there is
 // work, while the read loop goes on routing the replies to Request: they
-// may wait for one. Route panics,
+// may wait for one; OnUnrecovered runs there too, ahead of the work
+// queued. Route panics,
 // naming H, the event and the fix, when two events share a name, a name
 // is empty or starts with "nows." (the protocol's own), or a method of H
 // is named like a hook with another signature.
@@ -48,7 +49,7 @@ func newRoute[H any](template string, newHandler func() *H, evs []Spec[H]) frame
 	if t.Kind() == reflect.Pointer {
 		panic(fmt.Sprintf("%s: handler type %v is a pointer: write Route[%v], the framework makes a new one per connection", where, t, t.Elem()))
 	}
-	if err := evhook.CheckHooks(reflect.PointerTo(t), joinHook); err != nil {
+	if err := evhook.CheckHooks(reflect.PointerTo(t), ownHooks); err != nil {
 		panic(where + ": " + err.Error())
 	}
 	table := &routeTable[H]{events: make(map[string]*Spec[H], len(evs))}
@@ -78,8 +79,10 @@ func newRoute[H any](template string, newHandler func() *H, evs []Spec[H]) frame
 	return evhook.Relabel(rs, t.Name(), hookcheck.Caller(2)).(framework.RouteSpec)
 }
 
-// joinHook is the hook events adds to the framework's, for the check of
+// ownHooks are the hooks events adds to the framework's, for the check of
 // H's methods.
-var joinHook = map[string]hookcheck.Hook{
+var ownHooks = map[string]hookcheck.Hook{
 	"OnJoin": {Iface: reflect.TypeFor[JoinHandler](), Sig: "func(ctx context.Context, c *framework.Conn, room string) error"},
+	"OnUnrecovered": {Iface: reflect.TypeFor[RecoveryHandler](),
+		Sig: "func(ctx context.Context, c *framework.Conn, room string, reason history.Reason) error"},
 }

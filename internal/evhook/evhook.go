@@ -1,7 +1,8 @@
 // Package evhook lets framework/events reach what it needs of the
 // framework's internals without adding to framework's exported API. The
-// framework sets every variable in its init; the values are typed any
-// where they are framework types, which this package cannot import.
+// framework sets every variable in its init but Unrecovered, which
+// framework/events sets in its own; the values are typed any where they
+// are framework types, which this package cannot import.
 package evhook
 
 import (
@@ -45,4 +46,13 @@ var (
 	// CheckHooks is the framework's check of the hooks of handler type t
 	// (a pointer), with the hooks more besides the framework's.
 	CheckHooks func(t reflect.Type, more map[string]hookcheck.Hook) error
+
+	// Unrecovered, set by framework/events, runs the app's OnUnrecovered
+	// for c, a *framework.Conn, told that it lost messages of room, on
+	// c's events worker ahead of the work queued, then resume, which lets
+	// out c's messages of room held meanwhile. It reports false, doing
+	// nothing, when c has no such hook (not an events connection, a
+	// handler without it, or closing); after an error or a panic of the
+	// hook, c closes and resume is not called.
+	Unrecovered func(c any, room string, reason history.Reason, resume func()) bool
 )

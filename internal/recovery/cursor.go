@@ -32,6 +32,7 @@ type Cursor struct {
 	joined   bool             // the first fetch was answered
 	adopt    bool             // no position (the store failed at the start): the next live entry or fetch gives it
 	owed     bool             // a fetch is owed: one failed, or Refetch came while one was out
+	skipped  bool             // Skip moved pos while a fetch was out
 }
 
 // Step is what the caller does after a call, in this order: reply to the
@@ -116,10 +117,16 @@ func (c *Cursor) Offer(e history.Entry) Step {
 
 // Fetched takes the answer to the fetch asked.
 func (c *Cursor) Fetched(r history.Result) Step {
-	c.fetching = false
+	skipped := c.skipped
+	c.fetching, c.skipped = false, false
 	st := Step{Joined: !c.joined}
 	c.joined = true
 	switch {
+	case r.Reason != "" && skipped && atOrAfter(c.pos, r.Top):
+		// Skip moved the cursor past this answer's top meanwhile.
+	case r.Reason != "" && c.heldTo(r.Top):
+		// The store no longer has what follows pos, but the live
+		// entries held meanwhile have all of it, up to its top.
 	case r.Reason != "":
 		st.Lost = r.Reason
 		c.pos = r.Top
@@ -171,7 +178,7 @@ func (c *Cursor) Fetched(r history.Result) Step {
 // first live entry of the newest epoch; after it, Gap reports true until
 // the caller fetches again with Refetch.
 func (c *Cursor) Failed() Step {
-	c.fetching = false
+	c.fetching, c.skipped = false, false
 	if c.joined {
 		c.owed = true
 		c.keepEpoch()
@@ -190,6 +197,65 @@ func (c *Cursor) Failed() Step {
 	c.keepEpoch()
 	st.Send = c.drain(nil)
 	return st
+}
+
+// Skip gives up on what the pending entries wait for, when the wait must
+// end (a store that cannot be read while the live stream goes on, and the
+// caller bounds the entries it keeps): the cursor goes on from the first
+// pending entry after its position, of the newest epoch, with Lost
+// unavailable unless that entry chains, and sends what chains from it;
+// entries after a further gap still wait. Each call hands on at least
+// one entry, or finds none after the position, or is before the first
+// fetch was answered: then it does nothing. A fetch still out is
+// answered as usual: what it brings at or before the new position is
+// dropped as duplicates.
+func (c *Cursor) Skip() Step {
+	if !c.joined {
+		return Step{} // the first answer says where the reader starts
+	}
+	c.pending = slices.DeleteFunc(c.pending, func(e history.Entry) bool {
+		return e.Pos.Epoch < c.pos.Epoch || e.Pos.Epoch == c.pos.Epoch && e.Pos.Offset <= c.pos.Offset
+	})
+	if len(c.pending) == 0 {
+		c.pending = nil
+		return Step{}
+	}
+	newest := c.newestPending()
+	i, _ := slices.BinarySearchFunc(c.pending, newest.Pos.Epoch, func(e history.Entry, ep string) int { return cmp.Compare(e.Pos.Epoch, ep) })
+	first := c.pending[i]
+	c.pending = c.pending[i+1:]
+	var st Step
+	if first.Pos.Epoch != c.pos.Epoch || first.Prev != c.pos.Offset {
+		st.Lost = history.ReasonUnavailable
+		c.adopt = false
+	}
+	c.pos, c.skipped = first.Pos, c.fetching
+	st.Send = c.drain([]history.Entry{first})
+	return st
+}
+
+// atOrAfter reports whether a is at or after b.
+func atOrAfter(a, b history.Position) bool {
+	return a.Epoch > b.Epoch || a.Epoch == b.Epoch && a.Offset >= b.Offset
+}
+
+// heldTo reports whether the pending entries chain from pos up to top,
+// in pos's epoch.
+func (c *Cursor) heldTo(top history.Position) bool {
+	if top.Epoch != c.pos.Epoch || c.pos.Epoch == "" {
+		return false
+	}
+	at := c.pos.Offset
+	for _, e := range c.pending {
+		switch {
+		case e.Pos.Epoch != c.pos.Epoch || e.Pos.Offset <= at:
+		case e.Prev != at:
+			return at >= top.Offset
+		default:
+			at = e.Pos.Offset
+		}
+	}
+	return at >= top.Offset
 }
 
 // newestPending returns the last pending entry: of the newest epoch.

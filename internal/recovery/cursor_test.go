@@ -238,6 +238,12 @@ func cursorRun(rng *rand.Rand, clean bool) error {
 			if err := apply(step, c.Refetch()); err != nil {
 				return err
 			}
+		case !settling && !clean && k < 37 && c.Pending() > 0:
+			// The caller's bound on what waits: give up on the gap.
+			tr("skip")
+			if err := apply(step, c.Skip()); err != nil {
+				return err
+			}
 		case k < 45 && len(sent) > 0:
 			// A duplicate: an Append's own result, or a stream replayed.
 			if err := apply(step, c.Offer(sent[rng.IntN(len(sent))])); err != nil {
@@ -325,5 +331,85 @@ func TestCursorClockBack(t *testing.T) {
 	}
 	if st := c.Offer(entry("e1", 2)); fmt.Sprint(offsets(st.Send)) != "[2]" || st.Lost != "" {
 		t.Fatalf("next entry of the store's epoch: %+v; want 2", st)
+	}
+}
+
+// TestCursorSkip: a cursor that gives up on a gap goes on from the first
+// entry waiting, says so once (unavailable), and drops what a late fetch
+// brings from before.
+func TestCursorSkip(t *testing.T) {
+	c, _ := New(history.Position{})
+	c.Offer(entry("e", 4))
+	if st := c.Skip(); st.Lost != "" || len(st.Send) != 0 || c.Pending() != 1 {
+		t.Fatalf("Skip before the first answer: %+v, pending %d; want nothing done", st, c.Pending())
+	}
+	c.Fetched(history.Result{Top: pos("e", 2)})
+	c.Refetch()
+	c.Fetched(history.Result{Entries: []history.Entry{entry("e", 3), entry("e", 4)}, Top: pos("e", 4)})
+	if c.Pos() != pos("e", 4) || c.Pending() != 0 {
+		t.Fatalf("at %v, pending %d; want at 4, nothing waiting", c.Pos(), c.Pending())
+	}
+	if st := c.Skip(); st.Lost != "" || len(st.Send) != 0 {
+		t.Fatalf("Skip with nothing pending: %+v; want nothing", st)
+	}
+	for _, off := range []uint64{7, 8, 10} { // 5, 6 and 9 lost on the way
+		c.Offer(entry("e", off))
+	}
+	if !c.Gap() || c.Pending() != 3 {
+		t.Fatalf("gap %v, pending %d; want a gap, 3 waiting", c.Gap(), c.Pending())
+	}
+	st := c.Skip()
+	if st.Lost != history.ReasonUnavailable || fmt.Sprint(offsets(st.Send)) != "[7 8]" || c.Pos() != pos("e", 8) {
+		t.Fatalf("Skip: %+v at %v; want unavailable, 7 8, at 8", st, c.Pos())
+	}
+	if c.Pending() != 1 || !c.Gap() {
+		t.Fatalf("after Skip: pending %d, gap %v; want 10 waiting for 9", c.Pending(), c.Gap())
+	}
+	c.Refetch()
+	st = c.Fetched(history.Result{Entries: []history.Entry{entry("e", 5), entry("e", 6), entry("e", 7), entry("e", 8), entry("e", 9), entry("e", 10)}, Top: pos("e", 10)})
+	if st.Lost != "" || fmt.Sprint(offsets(st.Send)) != "[9 10]" || c.Gap() {
+		t.Fatalf("late fetch: %+v; want 9 10 alone, no gap", st)
+	}
+	// A fetch out during Skip that finds the window moved, below where
+	// Skip went: nothing to tell.
+	c.Refetch()
+	c.Offer(entry("e", 13))
+	c.Skip()
+	if st := c.Fetched(history.Result{Top: pos("e", 12), Reason: history.ReasonTooOld}); st.Lost != "" || c.Pos() != pos("e", 13) {
+		t.Fatalf("a too_old answer behind Skip: %+v at %v; want nothing, at 13", st, c.Pos())
+	}
+	// While a fetch is out, entries of two epochs wait: the newest goes
+	// on, the older one's are dropped, and so is the fetch's answer.
+	c.Refetch()
+	c.Offer(entry("e", 10))
+	c.Offer(history.Entry{Pos: pos("f", 4), Prev: 3})
+	if st := c.Skip(); st.Lost != history.ReasonUnavailable || fmt.Sprint(offsets(st.Send)) != "[4]" || c.Pos() != pos("f", 4) || c.Pending() != 0 {
+		t.Fatalf("Skip across epochs: %+v at %v, pending %d; want 4 of f", st, c.Pos(), c.Pending())
+	}
+	if st := c.Fetched(history.Result{Entries: []history.Entry{entry("e", 9)}, Top: pos("e", 9)}); st.Lost != "" || len(st.Send) != 0 || c.Pos() != pos("f", 4) {
+		t.Fatalf("the fetch out during Skip: %+v at %v; want nothing", st, c.Pos())
+	}
+}
+
+// TestCursorHeldFillsWindow: a store answer that says too_old is no loss
+// when the live entries held during the read chain from the position up
+// to the store's top (a node that started following a room with a small
+// window just before a burst); with a hole among them, it is.
+func TestCursorHeldFillsWindow(t *testing.T) {
+	c, _ := New(pos("e", 0))
+	for off := uint64(1); off <= 5; off++ {
+		c.Offer(entry("e", off))
+	}
+	st := c.Fetched(history.Result{Top: pos("e", 5), Reason: history.ReasonTooOld})
+	if st.Lost != "" || fmt.Sprint(offsets(st.Send)) != "[1 2 3 4 5]" || c.Pos() != pos("e", 5) {
+		t.Fatalf("Fetched: %+v at %v; want 1..5, no loss", st, c.Pos())
+	}
+	c, _ = New(pos("e", 0))
+	for _, off := range []uint64{1, 2, 4, 5} {
+		c.Offer(entry("e", off))
+	}
+	st = c.Fetched(history.Result{Top: pos("e", 5), Reason: history.ReasonTooOld})
+	if st.Lost != history.ReasonTooOld || len(st.Send) != 0 || c.Pos() != pos("e", 5) {
+		t.Fatalf("Fetched with 3 missing: %+v at %v; want too_old at 5", st, c.Pos())
 	}
 }

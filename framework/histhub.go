@@ -14,7 +14,7 @@ import (
 )
 
 // This file holds the hub's rooms with history (HubOptions.History,
-// docs/recovery-design.md §4): every broadcast to such a room is
+// internal/recovery/design.md §4): every broadcast to such a room is
 // appended to the store, never published on the broker, and the node's
 // members get it from the store's feed (Watch), in the store's order,
 // through one recovery.Cursor per room followed on this node.
@@ -399,7 +399,7 @@ func (h *Hub) histLost(r *histRoom, reason history.Reason, pos history.Position)
 }
 
 // connRecovery is the way back of a connection that joined a room with
-// history with a position (docs/recovery-design.md §4, "Per
+// history with a position (internal/recovery/design.md §4, "Per
 // connection"): its own cursor takes the node's entries and its reads of
 // the store until it is at the node's position; then it is live and
 // gets the node's entries through its queue, as every member does.

@@ -14,7 +14,7 @@ import (
 )
 
 // This file holds one connection's side of a room with history
-// (docs/recovery-design.md §4, "Per connection"): its way back after a
+// (internal/recovery/design.md §4, "Per connection"): its way back after a
 // join with a position, and the pause of its messages while the app's
 // OnUnrecovered (framework/events) runs after a loss.
 

@@ -14,7 +14,7 @@ import (
 )
 
 // This file holds the hub's rooms with history (HubOptions.History,
-// docs/recovery-design.md §4): every broadcast to such a room is
+// internal/recovery/design.md §4): every broadcast to such a room is
 // appended to the store, never published on the broker, and the node's
 // members get it from the store's feed (Watch), in the store's order,
 // through one recovery.Cursor per room followed on this node.

@@ -72,7 +72,7 @@ func roomTop(t *testing.T, store history.Store, room string) history.Position {
 
 // TestHistoryFrames: a room with history delivers, through the store,
 // each message to plain members as sent and to events members with its
-// room and position (the exact bytes of docs/recovery-design.md §5); the
+// room and position (the exact bytes of internal/recovery/design.md §5); the
 // connection BroadcastOthers leaves out gets nows.pos if it speaks
 // nows.v1, nothing if not; a room without history is unchanged.
 func TestHistoryFrames(t *testing.T) {

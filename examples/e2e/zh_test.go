@@ -26,6 +26,7 @@ var pendingTwins = []string{
 	"events.md",
 	"protocol.md",
 	"rooms.md",
+	"recovery.md",
 	"scaling.md",
 }
 

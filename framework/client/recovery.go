@@ -9,7 +9,7 @@ import (
 )
 
 // Recovery tells how a join of a room with history went, or that the
-// server lost messages of a room the client is in (docs/recovery-design.md).
+// server lost messages of a room the client is in (docs/recovery.md).
 type Recovery struct {
 	Room string // the room joined
 	// Recovered: the server sends every message the client missed since

@@ -1,5 +1,5 @@
 // Package history keeps the recent messages of rooms so that a client
-// that was away recovers what it missed (docs/recovery-design.md).
+// that was away recovers what it missed (docs/recovery.md).
 //
 // Every message appended to a room gets a [Position]: the room's epoch and
 // an offset. Offsets grow within an epoch; a new epoch means the store

@@ -8,7 +8,7 @@
 //   await chat.join("lobby");
 //   const ack = await chat.request("chat.send", { text: "hi" });
 //
-// Rooms with history (docs/recovery-design.md): the client keeps the
+// Rooms with history (docs/recovery.md): the client keeps the
 // position of the last message it got from each room and joins again with
 // it after a reconnect, so the server sends what it missed, once, in order;
 // "recovered" and "unrecovered" say how that went.

@@ -146,11 +146,11 @@ const maxDocLines = 653
 // Emit, Request, Join, Leave, Close) with State's String and Error's
 // Error, the 4 states and 4 errors. OnRecovery and Recovery (+2) are
 // recovery's one way to tell the app that messages of a room were lost
-// (docs/recovery-design.md §7); Recovery is a struct, not three
+// (internal/recovery/design.md §7); Recovery is a struct, not three
 // arguments, so that what a later engine needs to say can be added
 // without breaking the apps' callbacks.
 //
-// framework/history, room history for recovery (docs/recovery-design.md),
+// framework/history, room history for recovery (internal/recovery/design.md),
 // is chosen by the app like a broker adapter: 9 types (Position, Entry,
 // Limits, Reason, Result, Update, Store, Config, Memory), 1 func
 // (NewMemory), 4 methods (Memory's Append, Since, Watch; Config.Limits)

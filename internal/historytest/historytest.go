@@ -1,5 +1,5 @@
 // Package historytest is the conformance test of history.Store engines
-// (docs/recovery-design.md): the memory store runs it, and the Redis and
+// (internal/recovery/design.md): the memory store runs it, and the Redis and
 // JetStream engines will. It assumes nothing an engine may do otherwise:
 // offsets only grow (JetStream skips), so continuity is checked with
 // Prev.

@@ -1,5 +1,5 @@
 // Package recovery holds the seam between a room's history and its live
-// stream (docs/recovery-design.md): a Cursor takes entries from both, in
+// stream (internal/recovery/design.md): a Cursor takes entries from both, in
 // any order, duplicated or not, and hands them on once each, in order,
 // with no gap, or says that some may be missing. It is pure: the caller
 // does the reads, the sends and the timers.

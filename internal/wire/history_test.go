@@ -11,7 +11,7 @@ import (
 
 const epoch = "188d2a3f5b9c0e41a7c3d2f0"
 
-// TestEncodeHistoryBytes pins the bytes of docs/recovery-design.md §5.
+// TestEncodeHistoryBytes pins the bytes of internal/recovery/design.md §5.
 func TestEncodeHistoryBytes(t *testing.T) {
 	at := func(off uint64) history.Position { return history.Position{Epoch: epoch, Offset: off} }
 	recovered, notRecovered := true, false

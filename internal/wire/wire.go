@@ -37,7 +37,7 @@ const (
 )
 
 // The events the server sends about rooms with history
-// (docs/recovery-design.md §5).
+// (internal/recovery/design.md §5).
 const (
 	EventText        = "nows.text"        // a text message to a room with history; data: the text as a JSON string
 	EventBinary      = "nows.binary"      // a binary message to a room with history; data: base64

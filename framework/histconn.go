@@ -2,7 +2,6 @@ package framework
 
 import (
 	"cmp"
-	"context"
 	"sync"
 	"time"
 
@@ -250,8 +249,8 @@ func (rec *connRecovery) resume(c *Conn, room string) {
 // entries, then the live ones, each once, in the room's order; a loss
 // told to c (the reply's recovered false, or nows.unrecovered) has the
 // app's OnUnrecovered run before the entries after it. It reads the
-// store on the calling goroutine (the events worker), each read bounded
-// by PublishTimeout, until c has caught up or is waiting for the node's
+// store on the calling goroutine (the events worker), each read taking a
+// turn (histReaders) and then bounded by PublishTimeout, until c has caught up or is waiting for the node's
 // feed to catch up with it. It reports false, having done nothing, when
 // room has no history here or c is in it already.
 func (c *Conn) joinSince(room string, since *history.Position, id int64) (bool, error) {
@@ -268,7 +267,7 @@ func (c *Conn) joinSince(room string, since *history.Position, id int64) (bool, 
 	if since != nil {
 		start = *since
 	} else {
-		start = h.hist.readTop(room, lim)
+		start = h.hist.readTop(c.ctx, room, lim)
 	}
 	rec := &connRecovery{since: since != nil, fetching: true}
 	cur, st := recovery.New(start)
@@ -277,11 +276,12 @@ func (c *Conn) joinSince(room string, since *history.Position, id int64) (bool, 
 		return err != nil, nil // in room already, or closing
 	}
 	cs := c.state()
-	deadline := time.Now().Add(4 * h.opts.PublishTimeout)
+	var deadline time.Time // of the reads that fill gaps; from the first answer
 	for st.Fetch {
-		ctx, cancel := context.WithTimeout(h.hist.ctx, h.opts.PublishTimeout)
-		res, err := h.hist.cfg.Store.Since(ctx, room, st.From, histPage, lim)
-		cancel()
+		res, err := h.hist.read(c.ctx, room, st.From, histPage, lim)
+		if deadline.IsZero() {
+			deadline = time.Now().Add(4 * h.opts.PublishTimeout)
+		}
 		next, more, started := rec.fetched(c, cs, room, id, res, err, deadline)
 		if started {
 			c.startWriter(&cs.queue)

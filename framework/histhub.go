@@ -29,6 +29,14 @@ const (
 	// store cannot be read while its feed goes on); past that the node
 	// gives up on the missing ones and tells its members (Cursor.Skip).
 	histMaxPending = 4096
+
+	// histReaders joins' reads of the store run at once; the others wait
+	// for a turn. When a node restarts, its clients come back together and
+	// each join reads the store: started all at once, a thousand reads
+	// would queue in the store client's pool with their PublishTimeout
+	// running, and time out (not recovered, unavailable) although the
+	// store is healthy. Waiting for a turn does not count against it.
+	histReaders = 16
 )
 
 // histHub follows, for a server's hub, the rooms with history that have
@@ -45,6 +53,7 @@ type histHub struct {
 	closed  bool                 // guarded by mu
 	wg      sync.WaitGroup       // the watcher and the reads
 
+	turns      chan struct{} // histReaders: a join's read holds one
 	maxPending int           // histMaxPending; tests lower it
 	skipped    atomic.Uint64 // gaps given up on (Cursor.Skip)
 }
@@ -67,7 +76,8 @@ func newHistHub(h *Hub, cfg history.Config) *histHub {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &histHub{h: h, cfg: cfg, ctx: ctx, cancel: cancel, rooms: make(map[string]*histRoom), maxPending: histMaxPending}
+	return &histHub{h: h, cfg: cfg, ctx: ctx, cancel: cancel, rooms: make(map[string]*histRoom),
+		turns: make(chan struct{}, histReaders), maxPending: histMaxPending}
 }
 
 // start watches the store's feed, once; a hub of NewHub never does.
@@ -139,7 +149,7 @@ func (hh *histHub) offer(room string, e history.Entry) {
 // Join began reaches it. Zero when the room has no history, is followed
 // already, or the store could not be read (the node then follows it from
 // its top when first read).
-func (hh *histHub) top(room string) history.Position {
+func (hh *histHub) top(ctx context.Context, room string) history.Position {
 	lim, ok := hh.cfg.Limits(room)
 	if !ok {
 		return history.Position{}
@@ -150,14 +160,30 @@ func (hh *histHub) top(room string) history.Position {
 	if followed {
 		return history.Position{}
 	}
-	return hh.readTop(room, lim)
+	return hh.readTop(ctx, room, lim)
 }
 
-// readTop reads room's last position, or zero when the store fails.
-func (hh *histHub) readTop(room string, lim history.Limits) history.Position {
-	ctx, cancel := context.WithTimeout(hh.ctx, hh.h.opts.PublishTimeout)
+// read is a join's read of the store (Store.Since): it waits for a turn
+// (histReaders), as long as ctx (the connection's) lasts, then reads
+// within PublishTimeout.
+func (hh *histHub) read(ctx context.Context, room string, from history.Position, limit int, lim history.Limits) (history.Result, error) {
+	select {
+	case hh.turns <- struct{}{}:
+	case <-ctx.Done():
+		return history.Result{}, ctx.Err()
+	case <-hh.ctx.Done():
+		return history.Result{}, hh.ctx.Err()
+	}
+	defer func() { <-hh.turns }()
+	rctx, cancel := context.WithTimeout(hh.ctx, hh.h.opts.PublishTimeout)
 	defer cancel()
-	res, err := hh.cfg.Store.Since(ctx, room, history.Position{}, 0, lim)
+	return hh.cfg.Store.Since(rctx, room, from, limit, lim)
+}
+
+// readTop reads room's last position for a join, or zero when the store
+// fails.
+func (hh *histHub) readTop(ctx context.Context, room string, lim history.Limits) history.Position {
+	res, err := hh.read(ctx, room, history.Position{}, 0, lim)
 	if err != nil {
 		hh.h.log.Debug("nows: hub: history read", "room", room, "err", err)
 		return history.Position{}

@@ -115,7 +115,7 @@ func (c *Conn) join(room string, rec *connRecovery) (bool, error) {
 	// Join began (histhub.go).
 	var from history.Position
 	if h.hist != nil {
-		from = h.hist.top(room)
+		from = h.hist.top(c.ctx, room)
 		if rec == nil {
 			rec = h.hist.liveMember(c, room)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +226,85 @@ func TestJoinSinceAheadOfFeed(t *testing.T) {
 	}
 	a.ExpectText(text(3))
 	b.ExpectText(text(3))
+}
+
+// pooledStore is a memory store read through a pool of connections, as a
+// Redis client's is: a read waits for a free one, its ctx running, and
+// takes delay. It records how many reads were in it at once.
+type pooledStore struct {
+	*history.Memory
+	pool  chan struct{}
+	delay time.Duration
+
+	mu      sync.Mutex
+	in, max int
+}
+
+func (s *pooledStore) Since(ctx context.Context, room string, since history.Position, limit int, lim history.Limits) (history.Result, error) {
+	s.mu.Lock()
+	s.in++
+	s.max = max(s.max, s.in)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.in--
+		s.mu.Unlock()
+	}()
+	select {
+	case s.pool <- struct{}{}:
+	case <-ctx.Done():
+		return history.Result{}, ctx.Err()
+	}
+	defer func() { <-s.pool }()
+	time.Sleep(s.delay)
+	return s.Memory.Since(ctx, room, since, limit, lim)
+}
+
+// TestJoinStorm: a hundred members come back at once (their node
+// restarted) to a store read through a pool of 16 connections, each read
+// taking 50 ms, with a PublishTimeout of 250 ms. Had every join read at
+// once, most reads would wait in the pool past their timeout and their
+// members be told "unavailable"; joins take turns, so every member
+// recovers what it missed, and the store never sees more than 16 reads of
+// joins at once (plus the node's own read of the room it follows).
+func TestJoinStorm(t *testing.T) {
+	const members, missed = 100, 5
+	store := &pooledStore{Memory: history.NewMemory(), pool: make(chan struct{}, 16), delay: 50 * time.Millisecond}
+	lim := history.Limits{Size: 100, TTL: time.Hour}
+	opts := framework.Options{Hub: framework.HubOptions{
+		PublishTimeout: 250 * time.Millisecond,
+		History:        history.Config{Store: store, Rooms: map[string]history.Limits{"lobby": lim}},
+	}}
+	srv := wstest.NewServerOptions(t, opts, framework.NewBlueprint("", roomRoute("/room", nil)))
+	top, err := store.Memory.Since(t.Context(), "lobby", history.Position{}, 0, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	since := top.Top
+	for i := 1; i <= missed; i++ {
+		if _, err := store.Append(t.Context(), "lobby", history.Entry{Data: []byte(`{"event":"chat.message","data":{"text":"m` + strconv.Itoa(i) + `"}}`)}, lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := func(n int) string { return fmt.Sprintf(`{"epoch":%q,"offset":%d}`, since.Epoch, n) }
+	clients := make([]*wstest.Client, members)
+	for i := range clients {
+		clients[i] = dial(t, srv, "/room")
+	}
+	for _, c := range clients {
+		c.SendText(`{"event":"nows.join","id":1,"data":{"room":"lobby","since":` + at(0) + `}}`)
+	}
+	for i, c := range clients {
+		if got, want := c.ReadText(), `{"reply":1,"data":{"room":"lobby","pos":`+at(missed)+`,"recovered":true}}`; got != want {
+			t.Fatalf("member %d: reply %s, want %s", i, got, want)
+		}
+		for n := 1; n <= missed; n++ {
+			c.ExpectText(`{"event":"chat.message","data":{"text":"m` + strconv.Itoa(n) + `"},"room":"lobby","pos":` + at(n) + `}`)
+		}
+	}
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if store.max > 16+1 {
+		t.Errorf("%d reads in the store at once, want at most 16 of joins and the node's", store.max)
+	}
 }

@@ -26,7 +26,6 @@ var pendingTwins = []string{
 	"events.md",
 	"protocol.md",
 	"rooms.md",
-	"recovery.md",
 	"scaling.md",
 }
 

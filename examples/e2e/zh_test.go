@@ -24,7 +24,6 @@ var pendingTwins = []string{
 	"benchmarks.md",
 	"clients.md",
 	"events.md",
-	"protocol.md",
 	"rooms.md",
 	"scaling.md",
 }

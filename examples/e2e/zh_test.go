@@ -22,7 +22,6 @@ import (
 var pendingTwins = []string{
 	"README.md",
 	"benchmarks.md",
-	"clients.md",
 	"events.md",
 	"protocol.md",
 	"rooms.md",

@@ -22,7 +22,6 @@ import (
 var pendingTwins = []string{
 	"README.md",
 	"benchmarks.md",
-	"events.md",
 	"protocol.md",
 	"rooms.md",
 	"recovery.md",

@@ -22,8 +22,6 @@ import (
 var pendingTwins = []string{
 	"README.md",
 	"benchmarks.md",
-	"clients.md",
-	"events.md",
 	"rooms.md",
 	"scaling.md",
 }

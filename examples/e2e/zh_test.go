@@ -25,7 +25,6 @@ var pendingTwins = []string{
 	"clients.md",
 	"events.md",
 	"protocol.md",
-	"rooms.md",
 	"recovery.md",
 	"scaling.md",
 }

@@ -26,7 +26,6 @@ var pendingTwins = []string{
 	"events.md",
 	"protocol.md",
 	"recovery.md",
-	"scaling.md",
 }
 
 // The prose of a twin, in runes (code, link targets and spaces left out),

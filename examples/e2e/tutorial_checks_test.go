@@ -138,12 +138,13 @@ http {
 	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", conf).CombinedOutput(); err != nil {
 		r.t.Fatalf("nginx -t: %v\n%s", err, out)
 	}
+	// Its output goes to error.log; its workers are in its process group.
 	cmd := exec.Command(nginx, "-p", dir, "-c", conf, "-g", "daemon off;")
-	cmd.Stdout, cmd.Stderr = testWriter{r.t}, testWriter{r.t}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	defer stopNginx(r.t, cmd)
+	defer stopNginx(r.t, cmd, dir)
 	ctx, cancel := context.WithTimeout(r.t.Context(), 20*time.Second)
 	defer cancel()
 	for !listening(front) && ctx.Err() == nil {
@@ -156,19 +157,26 @@ http {
 	a := joinLobby(ctx, r.t, "ws://"+front+"/chat?token=alice-secret", origin)
 	b := joinLobby(ctx, r.t, "ws://"+front+"/chat?token=bob-secret", origin)
 	exchange(ctx, r.t, a, b, "alice", "through nginx")
+	a.Close(websocket.StatusNormalClosure, "")
+	b.Close(websocket.StatusNormalClosure, "")
 }
 
-// stopNginx stops nginx as its quit signal does, and waits.
-func stopNginx(t *testing.T, cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGQUIT)
+// stopNginx stops nginx and its workers at once (SIGTERM: a graceful
+// SIGQUIT would wait for open WebSockets), and waits.
+func stopNginx(t *testing.T, cmd *exec.Cmd, dir string) {
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-done
-		t.Error("nginx did not stop within 15 s of SIGQUIT")
+		t.Error("nginx did not stop within 15 s of SIGTERM")
+	}
+	if t.Failed() {
+		b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+		t.Logf("nginx's error.log:\n%s", b)
 	}
 }
 
@@ -234,7 +242,8 @@ func expectMessages(ctx context.Context, t *testing.T, c *websocket.Conn, want .
 
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}

@@ -57,8 +57,8 @@ type ChatHandler struct {
 	user string // who this is: OnHandshake (auth.go) sets it from the token
 }
 
-// OnOpen names the connection after its user, so that Hub.Members and
-// the dashboard show who is in which room.
+// OnOpen names the connection after its user: Hub.Members then says who
+// is in which room, on every node, and Hub.DisconnectUser finds them.
 func (h *ChatHandler) OnOpen(ctx context.Context, c *framework.Conn) error {
 	c.SetUser(h.user)
 	h.deps.Logger.DebugContext(ctx, "open", "user", h.user, "remote", c.RemoteAddr())

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -55,7 +56,7 @@ func TestTutorial(t *testing.T) {
 	}
 	r.stopServer()
 	r.compareWithExample()
-	r.sh(tutorialAction{line: 0, text: "go vet ./...\ngo test -count=1 ./..."}, r.project)
+	r.sh(tutorialAction{text: "go vet ./...\ngo test -count=1 ./..."}, r.project) // line 0: the test's own
 }
 
 // tutorialAction is one thing the page says to do, in the page's order.
@@ -151,16 +152,15 @@ func closeBlock(t *testing.T, acts []tutorialAction, b tutorialAction, afterSh b
 
 // tutorialRun is the state of one run of the page.
 type tutorialRun struct {
-	t                *testing.T
-	root             string // the nows checkout
-	work, dir        string // where the reader starts; where they are now
-	project          string // the project nows new makes: examples/tutorial's copy
-	addr, adminAddr  string // the app's, instead of 127.0.0.1:8765 and :8766
-	env              []string
-	subst            *strings.Replacer
-	server           *tutorialServer
-	serverCleanups   []func() // what the checks leave open while the server runs
-	serverCleanupsMu sync.Mutex
+	t               *testing.T
+	root            string // the nows checkout
+	work, dir       string // where the reader starts; where they are now
+	project         string // the project nows new makes: examples/tutorial's copy
+	addr, adminAddr string // the app's, instead of 127.0.0.1:8765 and :8766
+	env             []string
+	subst           *strings.Replacer
+	server          *tutorialServer
+	serverCleanups  []func() // what the checks leave open while the server runs
 }
 
 func newTutorialRun(t *testing.T, root string) *tutorialRun {
@@ -323,7 +323,7 @@ func (r *tutorialRun) compareWithExample() {
 		if h, ok := have[name]; !ok {
 			r.t.Errorf("examples/tutorial/%s: the tutorial never makes it", name)
 		} else if h != w {
-			r.t.Errorf("examples/tutorial/%s differs from what the tutorial makes:\n%s", name, h)
+			r.t.Errorf("examples/tutorial/%s differs from what the tutorial makes: %s", name, firstDiff(w, h))
 		}
 	}
 	for name := range have {
@@ -331,6 +331,24 @@ func (r *tutorialRun) compareWithExample() {
 			r.t.Errorf("the tutorial makes %s, which examples/tutorial lacks", name)
 		}
 	}
+}
+
+// firstDiff describes the first line where have differs from want.
+func firstDiff(want, have string) string {
+	w, h := strings.Split(want, "\n"), strings.Split(have, "\n")
+	for i := range max(len(w), len(h)) {
+		wl, hl := "(end of file)", "(end of file)"
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(h) {
+			hl = h[i]
+		}
+		if wl != hl {
+			return fmt.Sprintf("line %d is %q there, %q in the tutorial's project", i+1, wl, hl)
+		}
+	}
+	return "same lines"
 }
 
 // treeOf returns the files under dir, by slash path, with their content.
@@ -394,12 +412,10 @@ func (r *tutorialRun) serve(a tutorialAction) {
 // stopServer stops the serve block's process as Ctrl-C does, and closes
 // what its checks left open.
 func (r *tutorialRun) stopServer() {
-	r.serverCleanupsMu.Lock()
 	for _, f := range r.serverCleanups {
 		f()
 	}
 	r.serverCleanups = nil
-	r.serverCleanupsMu.Unlock()
 	s := r.server
 	if s == nil {
 		return
@@ -418,8 +434,6 @@ func (r *tutorialRun) stopServer() {
 
 // whileServing registers f to run when the server stops.
 func (r *tutorialRun) whileServing(f func()) {
-	r.serverCleanupsMu.Lock()
-	defer r.serverCleanupsMu.Unlock()
 	r.serverCleanups = append(r.serverCleanups, f)
 }
 

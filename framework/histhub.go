@@ -309,11 +309,13 @@ func (h *Hub) histFanOut(r *histRoom, e history.Entry) {
 	}
 	for c := range h.rooms[r.name] {
 		cs := c.state()
-		if rec := cs.recov[r.name]; rec != nil && rec.offer(c, cs, r, e) {
-			started = append(started, c)
-			continue
-		} else if rec != nil && !rec.isLive() {
-			continue
+		if rec := cs.recov[r.name]; rec != nil {
+			if took, start := rec.offer(c, cs, r, e); took {
+				if start {
+					started = append(started, c)
+				}
+				continue
+			}
 		}
 		o := &plain
 		switch except := e.Except != "" && cs.id == e.Except; {
@@ -417,17 +419,19 @@ func (rec *connRecovery) isLive() bool {
 }
 
 // offer gives entry e of the node's cursor to rec, unless it is live,
-// and reports whether a writer is to be started for c. r.mu and Hub.mu
-// (read) are held.
-func (rec *connRecovery) offer(c *Conn, cs *connState, r *histRoom, e history.Entry) bool {
+// and reports whether rec took it (c gets it through rec's cursor, or
+// has it already) and whether a writer is to be started for c. One
+// answer under rec.mu: rec may go live on e itself, which c must then
+// not get again as a live entry. r.mu and Hub.mu (read) are held.
+func (rec *connRecovery) offer(c *Conn, cs *connState, r *histRoom, e history.Entry) (took, started bool) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.live {
-		return false
+		return false, false
 	}
-	started := rec.queue(c, cs, r, rec.cur.Offer(e), 0, history.Position{})
+	started = rec.queue(c, cs, r, rec.cur.Offer(e), 0, history.Position{})
 	rec.catchUp(e.Pos)
-	return started
+	return true, started
 }
 
 // catchUp makes rec live when it is at node, the node's position, with

@@ -13,9 +13,9 @@ import (
 	"github.com/nowebsocket/nows/framework/broker/redisbroker"
 )
 
-// serve connects to the broker of deps.Broker, if any, serves the chat
-// (and adm, its admin listener) until a signal, and closes the broker once
-// the server has shut down.
+// serve connects to the broker of deps.Broker and the history of
+// deps.History, if any, serves the chat (and adm, its admin listener)
+// until a signal, and closes them once the server has shut down.
 func serve(opts framework.Options, adm *admin.Listener, deps *blueprints.Deps) error {
 	broker, closer, err := newBroker(deps.Broker)
 	if err != nil {
@@ -23,6 +23,12 @@ func serve(opts framework.Options, adm *admin.Listener, deps *blueprints.Deps) e
 	}
 	defer closer.Close()
 	opts.Hub.Broker = broker
+	hist, histCloser, err := newHistory(deps.History, deps.Broker, opts.MaxMessageBytes)
+	if err != nil {
+		return err
+	}
+	defer histCloser.Close()
+	opts.Hub.History = hist
 	return adm.Run(context.Background(), framework.NewServer(opts), blueprints.All(deps)...)
 }
 

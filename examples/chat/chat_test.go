@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/nowebsocket/nows/examples/chat/blueprints"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/admin"
+	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/wstest"
 	"go.uber.org/goleak"
 )
@@ -31,13 +33,26 @@ func readEvent(t *testing.T, c *wstest.Client) blueprints.Event {
 	return ev
 }
 
-// twoNodes serves the chat on two nodes that share an in-memory broker.
+// twoNodes serves the chat on two nodes that share an in-memory broker
+// and an in-memory history with the chat's window, as main does with
+// --broker and --history redis://.
 func twoNodes(t *testing.T) (n1, n2 *wstest.Server) {
-	mb := framework.NewMemoryBroker()
-	opts := framework.Options{Hub: framework.HubOptions{Broker: mb}}
+	opts := framework.Options{Hub: framework.HubOptions{
+		Broker:  framework.NewMemoryBroker(),
+		History: history.Config{Store: history.NewMemory(), Rooms: blueprints.HistoryRooms()},
+	}}
 	n1 = wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
 	n2 = wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
 	return n1, n2
+}
+
+// oneNode serves the chat alone, with the history main gives it by
+// default.
+func oneNode(t *testing.T) *wstest.Server {
+	opts := framework.Options{Hub: framework.HubOptions{
+		History: history.Config{Store: history.NewMemory(), Rooms: blueprints.HistoryRooms()},
+	}}
+	return wstest.NewServerOptions(t, opts, blueprints.All(testDeps(t))...)
 }
 
 func expectEvent(t *testing.T, c *wstest.Client, want blueprints.Event) {
@@ -110,16 +125,18 @@ func TestNickname(t *testing.T) {
 	}
 }
 
-// TestBrokerFlag: --broker wins over NOWS_BROKER, which is the default.
+// TestBrokerFlag: --broker wins over NOWS_BROKER, which is the default;
+// --history and NOWS_HISTORY likewise.
 func TestBrokerFlag(t *testing.T) {
 	t.Setenv("NOWS_BROKER", "nats://env:4222")
+	t.Setenv("NOWS_HISTORY", "redis://env:6379")
 	for _, tc := range []struct {
-		args []string
-		want string
+		args                []string
+		wantBroker, wantHis string
 	}{
-		{nil, "nats://env:4222"},
-		{[]string{"--broker", "redis://flag:6379"}, "redis://flag:6379"},
-		{[]string{"--broker", ""}, ""},
+		{nil, "nats://env:4222", "redis://env:6379"},
+		{[]string{"--broker", "redis://flag:6379", "--history", "off"}, "redis://flag:6379", "off"},
+		{[]string{"--broker", "", "--history", ""}, "", ""},
 	} {
 		d := testDeps(t)
 		fs := flag.NewFlagSet("chat", flag.ContinueOnError)
@@ -127,8 +144,48 @@ func TestBrokerFlag(t *testing.T) {
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		if d.Broker != tc.want {
-			t.Errorf("%q: got broker %q, want %q", tc.args, d.Broker, tc.want)
+		if d.Broker != tc.wantBroker || d.History != tc.wantHis {
+			t.Errorf("%q: got broker %q, history %q, want %q, %q", tc.args, d.Broker, d.History, tc.wantBroker, tc.wantHis)
+		}
+	}
+}
+
+// TestNewHistory: what each --history gives, with and without a broker.
+func TestNewHistory(t *testing.T) {
+	js := startJetStream(t)
+	for _, tc := range []struct {
+		url, broker string
+		want        string // the store's type; "" for history off
+		wantErr     bool
+	}{
+		{"", "", "*history.Memory", false},
+		{"memory", "", "*history.Memory", false},
+		{"", "nats://127.0.0.1:4222", "", false}, // each node's memory would be its own
+		{"memory", "nats://127.0.0.1:4222", "", true},
+		{"off", "", "", false},
+		{"redis://127.0.0.1:1", "", "*redishistory.Store", false}, // connects lazily
+		{"redis://127.0.0.1:notaport/x/y", "", "", true},
+		{"nats://127.0.0.1:1", "", "", true}, // no server there
+		{js, "", "*natshistory.Store", false},
+		{js, js, "*natshistory.Store", false},
+		{"memroy", "", "", true},
+	} {
+		cfg, closer, err := newHistory(tc.url, tc.broker, 512<<10)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("newHistory(%q, %q): got error %v, want error %v", tc.url, tc.broker, err, tc.wantErr)
+		}
+		got := ""
+		if cfg.Store != nil {
+			got = fmt.Sprintf("%T", cfg.Store)
+			if l, ok := cfg.Limits("any room"); !ok || l != blueprints.HistoryRooms()["*"] {
+				t.Errorf("newHistory(%q): every room's window is %+v (%v), want %+v", tc.url, l, ok, blueprints.HistoryRooms()["*"])
+			}
+		}
+		if got != tc.want {
+			t.Errorf("newHistory(%q, %q): got store %q, want %q", tc.url, tc.broker, got, tc.want)
+		}
+		if closer != nil {
+			_ = closer.Close()
 		}
 	}
 }

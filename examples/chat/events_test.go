@@ -8,6 +8,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/examples/chat/blueprints"
 	"github.com/nowebsocket/nows/framework/events"
+	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/wstest"
 )
 
@@ -20,6 +21,8 @@ type envelope struct {
 	Error *struct {
 		Code, Message, Event, Field string
 	} `json:"error,omitempty"`
+	Room string            `json:"room,omitempty"`
+	Pos  *history.Position `json:"pos,omitempty"`
 }
 
 // dialEvents connects to path offering nows.v1, as nows.js does, and
@@ -45,23 +48,48 @@ func readEnvelope(t *testing.T, c *wstest.Client) envelope {
 	return e
 }
 
-// expectRoomEvent reads the next message of c, which must be the room's
-// JSON text as a plain member gets it (nows.js hands such text over as the
-// event "message"), and checks it as expectEvent does.
+// joinEvents joins c, a nows.v1 client, to room with the request id, as
+// nows.js does, and returns the reply's data.
+func joinEvents(t *testing.T, c *wstest.Client, id int64, room string) joined {
+	t.Helper()
+	c.SendJSON(envelope{Event: "nows.join", ID: id, Data: mustJSON(t, map[string]string{"room": room})})
+	e := readEnvelope(t, c)
+	var j joined
+	if e.Reply != id || e.Error != nil || json.Unmarshal(e.Data, &j) != nil || j.Room != room {
+		t.Fatalf("got %+v (data %s), want reply %d joining %q", e, e.Data, id, room)
+	}
+	return j
+}
+
+// joined is the data of the reply to nows.join.
+type joined struct {
+	Room      string            `json:"room"`
+	Pos       *history.Position `json:"pos"`
+	Recovered *bool             `json:"recovered"`
+}
+
+// expectRoomEvent reads the next message of c, a nows.v1 member of a room
+// with history, and checks it as expectEvent does.
 func expectRoomEvent(t *testing.T, c *wstest.Client, want blueprints.Event) {
 	t.Helper()
 	expectRoomText(t, c.ReadText(), want)
 }
 
+// expectRoomText checks a message of a room with history to a nows.v1
+// member: the room's JSON text as a plain member gets it, in the envelope
+// nows.text with the room and its position (nows.js hands it over as the
+// event "message").
 func expectRoomText(t *testing.T, text string, want blueprints.Event) {
 	t.Helper()
 	var e envelope
-	if err := json.Unmarshal([]byte(text), &e); err != nil || e.Event != "" || e.Reply != 0 || e.Error != nil {
-		t.Fatalf("got %s, want the room's JSON text, not an envelope", text)
+	var data string
+	if err := json.Unmarshal([]byte(text), &e); err != nil || e.Event != "nows.text" || e.Room != want.Room ||
+		e.Pos == nil || e.Pos.Offset == 0 || json.Unmarshal(e.Data, &data) != nil {
+		t.Fatalf("got %s, want the room's JSON text in nows.text, with room %q and pos", text, want.Room)
 	}
 	var got blueprints.Event
-	if err := json.Unmarshal([]byte(text), &got); err != nil {
-		t.Fatalf("got %q: %v", text, err)
+	if err := json.Unmarshal([]byte(data), &got); err != nil {
+		t.Fatalf("got %q: %v", data, err)
 	}
 	matchEvent(t, got, want)
 }
@@ -79,9 +107,19 @@ func TestChatEvents(t *testing.T) {
 		ann.SendText("ping")
 		expectEvent(t, ann, blueprints.Event{Type: "message", Room: "tea", Name: "ann", Text: "ping"})
 	}
+	// bob joins the path's room through the protocol: the reply has the
+	// room's position; his join notice goes to the others only, and
+	// chat.members tells him who is there.
 	bob := dialEvents(t, n2, "/chat/room/tea?name=bob")
-	expectRoomEvent(t, bob, blueprints.Event{Type: "join", Room: "tea", Name: "bob", Members: []string{"ann", "bob"}})
-	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "bob"})
+	if j := joinEvents(t, bob, 10, "tea"); j.Pos == nil || j.Pos.Epoch == "" || j.Recovered != nil {
+		t.Fatalf("join reply %+v: want a position and no recovered", j)
+	}
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "tea", Name: "bob", Members: []string{"ann", "bob"}})
+	bob.SendJSON(envelope{Event: "chat.members", ID: 11})
+	if e, ev := readEnvelope(t, bob), (blueprints.Event{}); e.Reply != 11 || json.Unmarshal(e.Data, &ev) != nil ||
+		ev.Type != "members" || ev.Room != "tea" || !slices.Equal(ev.Members, []string{"ann", "bob"}) {
+		t.Fatalf("chat.members: got %+v (data %s), want type members, room tea, members [ann bob]", e, e.Data)
+	}
 
 	// bob's request: the ack and his own message, in either order (the
 	// reply goes straight to him, the message through the room).
@@ -120,11 +158,11 @@ func TestChatEvents(t *testing.T) {
 // TestChatEventsErrors: a request that fails is answered with an error
 // naming the event, and nothing reaches the room.
 func TestChatEventsErrors(t *testing.T) {
-	srv := wstest.NewServer(t, blueprints.All(testDeps(t))...)
+	srv := oneNode(t)
 	ann := srv.Dial(t, "/chat/room/r?name=ann")
 	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "r", Name: "ann"})
 	bob := dialEvents(t, srv, "/chat/room/r?name=bob")
-	expectRoomEvent(t, bob, blueprints.Event{Type: "join", Room: "r", Name: "bob"})
+	joinEvents(t, bob, 9, "r")
 	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "r", Name: "bob"})
 
 	for _, tc := range []struct {
@@ -134,9 +172,8 @@ func TestChatEventsErrors(t *testing.T) {
 		{`{"event":"chat.send","id":1,"data":{"text":"  "}}`, "invalid", "text is empty", ""},
 		{`{"event":"chat.send","id":2,"data":{"text":7}}`, "bad_payload", "", "text"},
 		{`{"event":"chat.sedn","id":3,"data":{"text":"x"}}`, "unknown_event", "", ""},
-		// The path names the room: Room has no OnJoin, so joining another
-		// room through the protocol is refused.
-		{`{"event":"nows.join","id":4,"data":{"room":"other"}}`, "forbidden", "", ""},
+		// The path names the room: joining another one is refused.
+		{`{"event":"nows.join","id":4,"data":{"room":"other"}}`, "forbidden", `this connection's room is "r"`, ""},
 	} {
 		bob.SendText(tc.send)
 		e := readEnvelope(t, bob)
@@ -161,4 +198,30 @@ func mustJSON(t *testing.T, v any) json.RawMessage {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestChatEventsWithoutJoin: a nows.v1 client that does not join is not
+// in the room: no notice when it comes or goes, and no room message
+// reaches it; its chat.send still reaches the room.
+func TestChatEventsWithoutJoin(t *testing.T) {
+	srv := oneNode(t)
+	ann := srv.Dial(t, "/chat/room/r?name=ann")
+	expectEvent(t, ann, blueprints.Event{Type: "join", Room: "r", Name: "ann"})
+	bot := dialEvents(t, srv, "/chat/room/r?name=bot")
+	bot.SendJSON(envelope{Event: "chat.send", ID: 1, Data: mustJSON(t, blueprints.SendMsg{Text: "from outside"})})
+	if e := readEnvelope(t, bot); e.Reply != 1 || e.Error != nil {
+		t.Fatalf("got %+v, want the ack of chat.send", e)
+	}
+	expectEvent(t, ann, blueprints.Event{Type: "message", Room: "r", Name: "bot", Text: "from outside"})
+	// The next thing bot gets is its reply: the room's message did not
+	// reach it, and it is not among the members.
+	bot.SendJSON(envelope{Event: "chat.members", ID: 2})
+	if e, ev := readEnvelope(t, bot), (blueprints.Event{}); e.Reply != 2 || json.Unmarshal(e.Data, &ev) != nil ||
+		!slices.Equal(ev.Members, []string{"ann"}) {
+		t.Fatalf("chat.members: got %+v (data %s), want reply 2 with members [ann]", e, e.Data)
+	}
+	bot.Close()
+	// ann's next message is her own: no leave notice came before it.
+	ann.SendText("alone")
+	expectEvent(t, ann, blueprints.Event{Type: "message", Room: "r", Name: "ann", Text: "alone"})
 }

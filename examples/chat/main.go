@@ -7,6 +7,15 @@
 //	go run ./examples/chat --addr 127.0.0.1:8001 --broker nats://127.0.0.1:4222
 //	go run ./examples/chat --addr 127.0.0.1:8002 --broker redis://127.0.0.1:6379
 //
+// The rooms keep their last 1,000 messages of the last hour (--history,
+// or NOWS_HISTORY: memory when alone; redis://HOST:PORT or, with
+// JetStream, nats://HOST:PORT to share them between nodes; off), so that
+// a page back from a dropped connection, or reloaded, gets what it
+// missed:
+//
+//	go run ./examples/chat --broker redis://127.0.0.1:6379 --history redis://127.0.0.1:6379
+//	go run ./examples/chat --broker nats://127.0.0.1:4222 --history nats://127.0.0.1:4222
+//
 // Its metrics and dashboard: http://127.0.0.1:8766/ (--admin-addr).
 package main
 

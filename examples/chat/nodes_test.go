@@ -110,6 +110,24 @@ func startNATS(t *testing.T) string {
 	return "nats://" + net.JoinHostPort(host, port)
 }
 
+// startJetStream starts nats-server with JetStream in this process, its
+// store in a temporary directory.
+func startJetStream(t *testing.T) string {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(freeAddr(t))
+	p, _ := strconv.Atoi(port)
+	ns, err := server.NewServer(&server.Options{Host: host, Port: p, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return "nats://" + net.JoinHostPort(host, port)
+}
+
 // freeAddr returns a 127.0.0.1 address with a port free now.
 func freeAddr(t *testing.T) string {
 	t.Helper()

@@ -115,6 +115,13 @@ func newTab(t *testing.T) context.Context {
 // newClosableTab is newTab that also returns a func that closes the tab.
 func newClosableTab(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Helper()
+	return newTabWithin(t, testTimeout)
+}
+
+// newTabWithin is newClosableTab for a test that takes longer than
+// testTimeout: the tab's context ends after timeout.
+func newTabWithin(t *testing.T, timeout time.Duration) (context.Context, context.CancelFunc) {
+	t.Helper()
 	browser.once.Do(startBrowser)
 	if browser.ctx == nil {
 		if os.Getenv("CI") == "true" {
@@ -127,7 +134,7 @@ func newClosableTab(t *testing.T) (context.Context, context.CancelFunc) {
 	if err := chromedp.Do(tab); err != nil { // opens the tab
 		t.Fatalf("open tab: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(tab, testTimeout)
+	ctx, cancel := context.WithTimeout(tab, timeout)
 	t.Cleanup(cancel)
 	return ctx, cancelTab
 }

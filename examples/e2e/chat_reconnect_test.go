@@ -73,11 +73,11 @@ type app struct {
 	done chan struct{}
 }
 
-// startApp runs bin on addr, alone (no broker), and waits until it
-// listens. The test's end kills it if it still runs.
-func startApp(t *testing.T, bin, addr string) *app {
+// startApp runs bin on addr, alone (no broker), with more flags args,
+// and waits until it listens. The test's end kills it if it still runs.
+func startApp(t *testing.T, bin, addr string, args ...string) *app {
 	t.Helper()
-	cmd := exec.Command(bin, "--addr", addr, "--admin-addr", "127.0.0.1:0", "--broker", "", "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"--addr", addr, "--admin-addr", "127.0.0.1:0", "--broker", "", "--log-level", "warn"}, args...)...)
 	cmd.Stdout, cmd.Stderr = testWriter{t}, testWriter{t}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

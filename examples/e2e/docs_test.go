@@ -3,40 +3,41 @@ package e2e
 import (
 	"bufio"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
 
-// guidePages are the pages whose Go code blocks must each quote compiled
-// code. Each block is preceded by a comment naming the file it comes from,
+// guidePages are the pages of docs/ and of its Chinese twin docs/zh, by
+// glob so that no page is forgotten. Each Go code block must quote compiled
+// code: it is preceded by a comment naming the file it comes from,
 //
 //	<!-- from: examples/upload/blueprints/upload_bp.go -->
 //
 // and each of its lines (trimmed; blank lines and "// ..." or "# ..."
 // elisions skipped) must appear in that file, in order. So a snippet
 // cannot drift from code that builds and is tested.
-var guidePages = []string{
-	"README.md",
-	"cli.md",
-	"rooms.md",
-	"events.md",
-	"getting-started.md",
-	"routing.md",
-	"handlers.md",
-	"limits.md",
-	"testing.md",
-	"deployment.md",
-	"scaling.md",
-	"nowebsocket.md",
-	"framework.md",
-	"security.md",
-	"reliability.md",
-	"clients.md",
-	"tutorial.md",
-	"zh/getting-started.md",
-	"zh/nowebsocket.md",
+func guidePages(t *testing.T) []string {
+	t.Helper()
+	docs := filepath.Join("..", "..", "docs")
+	var pages []string
+	for _, pattern := range []string{"*.md", "zh/*.md"} {
+		m, err := filepath.Glob(filepath.Join(docs, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m {
+			rel, _ := filepath.Rel(docs, p)
+			pages = append(pages, filepath.ToSlash(rel))
+		}
+	}
+	if len(pages) == 0 {
+		t.Fatalf("no pages in %s", docs)
+	}
+	return pages
 }
 
 var fromComment = regexp.MustCompile(`^<!-- from: (\S+) -->$`)
@@ -44,7 +45,7 @@ var fromComment = regexp.MustCompile(`^<!-- from: (\S+) -->$`)
 func TestDocsQuoteCompiledCode(t *testing.T) {
 	t.Parallel()
 	root := filepath.Join("..", "..")
-	for _, page := range guidePages {
+	for _, page := range guidePages(t) {
 		t.Run(page, func(t *testing.T) {
 			t.Parallel()
 			blocks := goBlocks(t, filepath.Join(root, "docs", page))
@@ -142,7 +143,7 @@ var (
 func TestDocsLinks(t *testing.T) {
 	t.Parallel()
 	docs := filepath.Join("..", "..", "docs")
-	for _, page := range guidePages {
+	for _, page := range guidePages(t) {
 		b, err := os.ReadFile(filepath.Join(docs, page))
 		if err != nil {
 			t.Error(err)
@@ -154,9 +155,18 @@ func TestDocsLinks(t *testing.T) {
 			if strings.Contains(target, "://") {
 				continue
 			}
+			if pendingTwin(page, target) {
+				continue // TestChineseTwins logs it
+			}
 			if _, err := os.Stat(filepath.Join(docs, filepath.Dir(page), target)); err != nil {
 				t.Errorf("docs/%s: broken link %s", page, target)
 			}
 		}
 	}
+}
+
+// pendingTwin reports whether a link of page leads to the Chinese twin of
+// a page in pendingTwins, which may not be written yet.
+func pendingTwin(page, target string) bool {
+	return path.Dir(page) == "zh" && path.Dir(target) == "." && slices.Contains(pendingTwins, target)
 }

@@ -7,7 +7,18 @@
 // in a bounded buffer and are sent at most once; requests in flight when
 // the connection drops fail with [ErrDisconnected]; rooms joined are joined
 // again after a reconnect, before the buffer is flushed. It depends on
-// coder/websocket and the standard library only, never on the server.
+// coder/websocket, framework/history (its positions, standard library
+// only) and the standard library, never on the server.
+//
+// Rooms with history (the server's HubOptions.History) are recovered: the
+// client keeps, in memory, the position of the last message it got from
+// each room, and joins again after a reconnect with it, so that the
+// server sends what it missed, within the room's window, before the live
+// messages, each once and in order. [Client.OnRecovery] says, after each
+// join, whether that worked. Text and binary messages sent to such a room
+// (the server's nows.text and nows.binary) come to On("message") and
+// On("binary") as they do in a room without history; the room they came
+// to is not given to the handler.
 package client
 
 import (
@@ -22,6 +33,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/internal/wire"
 )
 
@@ -100,9 +112,11 @@ type Client struct {
 	calls    map[int64]*call
 	nextID   int64
 	rooms    []string
+	pos      map[string]history.Position // of the last message got from a room with history
 	events   map[string][]func(json.RawMessage)
 	requests map[string]func(context.Context, json.RawMessage) (any, error)
 	onState  func(State, error)
+	onRecov  func(Recovery)
 }
 
 // outMsg is a message waiting for a connection.
@@ -113,9 +127,9 @@ type outMsg struct {
 
 // call is a request waiting for its reply.
 type call struct {
-	ch   chan result // nil for the client's own rejoins
-	gen  int64       // connection it was written on, 0 while buffered
-	then func(error) // runs under mu when the reply comes
+	ch   chan result  // nil for the client's own rejoins
+	gen  int64        // connection it was written on, 0 while buffered
+	then func(result) // runs under mu when the reply comes
 }
 
 type result struct {
@@ -128,7 +142,7 @@ type result struct {
 // OnState, so that none of the server's first messages is missed, then
 // call Connect. opts may be nil.
 func New(url string, opts *Options) *Client {
-	c := &Client{url: url, calls: map[int64]*call{},
+	c := &Client{url: url, calls: map[int64]*call{}, pos: map[string]history.Position{},
 		events:   map[string][]func(json.RawMessage){},
 		requests: map[string]func(context.Context, json.RawMessage) (any, error){}}
 	if opts != nil {
@@ -229,10 +243,11 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 // order added. Three names also carry what is not an event: "message" a
 // plain text message (data is the text as a JSON string), "binary" a
 // binary one (data is the bytes as a base64 JSON string, which
-// json.Unmarshal turns back into a []byte), and "error" an error the
-// server sent about a message that was not a request, or a room refused
-// when joined again after a reconnect (data is the error object; without
-// a handler it is logged).
+// json.Unmarshal turns back into a []byte), both also when they come to
+// a room with history (as nows.text and nows.binary), and "error" an
+// error the server sent about a message that was not a request, or a
+// room refused when joined again after a reconnect (data is the error
+// object; without a handler it is logged).
 //
 // All handlers, Handle's and OnState's run one at a time, in the order
 // their messages came, on one goroutine; replies to requests are read
@@ -296,7 +311,7 @@ func (c *Client) Request(ctx context.Context, event string, payload, reply any) 
 
 // request sends a request and waits for its reply; then, if not nil,
 // runs under mu when the reply comes.
-func (c *Client) request(ctx context.Context, event string, payload any, then func(error)) (json.RawMessage, error) {
+func (c *Client) request(ctx context.Context, event string, payload any, then func(result)) (json.RawMessage, error) {
 	cl := &call{ch: make(chan result, 1), then: then}
 	id := c.register(cl)
 	frame, err := wire.EncodeEvent(event, id, payload)
@@ -349,30 +364,37 @@ func (c *Client) timeout(ctx context.Context) (context.Context, context.CancelFu
 
 // Join joins room through the server's OnJoin; an error reply (code
 // "forbidden" by default) is returned as an *Error. The client joins its
-// rooms again by itself after each reconnect, and waits for the replies
-// before it sends what was buffered and reports Connected; a room refused
-// then is forgotten and the refusal goes to On("error").
+// rooms again by itself after each reconnect, with their positions, and
+// waits for the replies before it sends what was buffered and reports
+// Connected; a room refused then is forgotten and the refusal goes to
+// On("error").
 func (c *Client) Join(ctx context.Context, room string) error {
-	_, err := c.request(ctx, "nows.join", roomData{room}, func(err error) {
-		if err == nil && !slices.Contains(c.rooms, room) {
+	_, err := c.request(ctx, "nows.join", wire.Join{Room: room}, func(r result) {
+		if r.err != nil {
+			return
+		}
+		if !slices.Contains(c.rooms, room) {
 			c.rooms = append(c.rooms, room)
 		}
+		c.joined(room, r.data)
 	})
 	return err
 }
 
-// Leave leaves room; the client forgets it at once, so it is not joined
-// again after a reconnect.
+// Leave leaves room; the client forgets it and its position at once, so
+// it is not joined again after a reconnect.
 func (c *Client) Leave(ctx context.Context, room string) error {
 	c.mu.Lock()
-	c.rooms = slices.DeleteFunc(c.rooms, func(r string) bool { return r == room })
+	c.forgetRoom(room)
 	c.mu.Unlock()
-	_, err := c.request(ctx, "nows.leave", roomData{room}, nil)
+	_, err := c.request(ctx, "nows.leave", wire.Join{Room: room}, nil)
 	return err
 }
 
-type roomData struct {
-	Room string `json:"room"`
+// forgetRoom drops room and its position. mu is held.
+func (c *Client) forgetRoom(room string) {
+	c.rooms = slices.DeleteFunc(c.rooms, func(r string) bool { return r == room })
+	delete(c.pos, room)
 }
 
 // Close closes the connection with 1000, stops reconnecting, fails the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework/client"
+	"github.com/nowebsocket/nows/framework/history"
 	"go.uber.org/goleak"
 )
 
@@ -23,11 +24,12 @@ func TestMain(m *testing.M) {
 }
 
 // world is what the servers of one test share across restarts: how many
-// times each "count" event came.
+// times each "count" event came, and the history store.
 type world struct {
 	mu      sync.Mutex
 	counts  map[string]int
 	refused map[string]bool // rooms OnJoin refuses, besides "secret"
+	history history.Config  // none unless set by withHistory
 }
 
 func newWorld() *world { return &world{counts: map[string]int{}, refused: map[string]bool{}} }

@@ -67,7 +67,10 @@ func (c *Client) begin(conn *websocket.Conn) *session {
 	c.gen++
 	s := &session{conn: conn, gen: c.gen, start: time.Now(), gone: make(chan struct{})}
 	c.cur = conn
-	rooms := slices.Clone(c.rooms)
+	rooms := make([]wire.Join, len(c.rooms))
+	for i, room := range c.rooms {
+		rooms[i] = wire.Join{Room: room, Since: c.since(room)}
+	}
 	c.mu.Unlock()
 	go c.read(s)
 	if c.rejoin(s, rooms) {
@@ -76,20 +79,24 @@ func (c *Client) begin(conn *websocket.Conn) *session {
 	return s
 }
 
-// rejoin joins rooms again on s and waits for the replies; false if the
-// connection failed meanwhile. A room refused is forgotten.
-func (c *Client) rejoin(s *session, rooms []string) bool {
+// rejoin joins rooms again on s, each with its position, and waits for
+// the replies; false if the connection failed meanwhile. A room refused
+// is forgotten.
+func (c *Client) rejoin(s *session, rooms []wire.Join) bool {
 	var calls []chan result
-	for _, room := range rooms {
-		cl := &call{ch: make(chan result, 1), gen: s.gen, then: func(err error) {
+	for _, j := range rooms {
+		cl := &call{ch: make(chan result, 1), gen: s.gen, then: func(r result) {
 			var e *Error
-			if errors.As(err, &e) && e != ErrDisconnected {
-				c.rooms = slices.DeleteFunc(c.rooms, func(r string) bool { return r == room })
+			switch {
+			case r.err == nil:
+				c.joined(j.Room, r.data)
+			case errors.As(r.err, &e) && e != ErrDisconnected:
+				c.forgetRoom(j.Room)
 				b, _ := json.Marshal(e)
 				c.in.push(item{event: "error", data: b, err: e})
 			}
 		}}
-		frame, _ := wire.EncodeEvent("nows.join", c.register(cl), roomData{room})
+		frame, _ := wire.EncodeEvent("nows.join", c.register(cl), j)
 		if c.write(c.ctx, s.conn, frame) != nil {
 			return false
 		}
@@ -249,7 +256,7 @@ func ceiling(lo, hi time.Duration, attempt int) time.Duration {
 // deliver hands a reply to its call; mu is held.
 func (c *Client) deliver(cl *call, r result) {
 	if cl.then != nil {
-		cl.then(r.err)
+		cl.then(r)
 	}
 	if cl.ch != nil {
 		cl.ch <- r
@@ -307,7 +314,9 @@ func (c *Client) route(s *session, text []byte) {
 		}
 		c.mu.Unlock()
 	default:
-		c.in.push(item{event: env.Event, id: env.ID, gen: s.gen, data: env.Data})
+		if !c.track(env) {
+			c.in.push(item{event: appEvent(env.Event), id: env.ID, gen: s.gen, data: env.Data})
+		}
 	}
 }
 
@@ -318,13 +327,14 @@ func (c *Client) notify(st State, err error) {
 
 // item is one entry of the handlers' queue.
 type item struct {
-	event   string
-	id      int64 // of a server's request
-	gen     int64 // the connection it came on
-	data    json.RawMessage
-	isState bool
-	state   State
-	err     error
+	event    string
+	id       int64 // of a server's request
+	gen      int64 // the connection it came on
+	data     json.RawMessage
+	isState  bool
+	state    State
+	err      error
+	recovery *Recovery // for OnRecovery
 }
 
 // inbox is the handlers' queue: unbounded, so that reading never waits
@@ -370,12 +380,16 @@ func (c *Client) dispatch() {
 // handle runs the handlers of one item.
 func (c *Client) handle(it item) {
 	c.mu.Lock()
-	onState, fns, h := c.onState, c.events[it.event], c.requests[it.event]
+	onState, onRecov, fns, h := c.onState, c.onRecov, c.events[it.event], c.requests[it.event]
 	c.mu.Unlock()
 	switch {
 	case it.isState:
 		if onState != nil {
 			onState(it.state, it.err)
+		}
+	case it.recovery != nil:
+		if onRecov != nil {
+			onRecov(*it.recovery)
 		}
 	case it.id != 0:
 		c.answer(it, h)

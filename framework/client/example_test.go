@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nowebsocket/nows/framework/client"
+	"github.com/nowebsocket/nows/framework/history"
 )
 
 // runBot is a bot: it answers the server's "bot.status" requests, joins
@@ -98,4 +99,55 @@ func ExampleClient_OnState() {
 	// connected
 	// disconnected
 	// reconnecting
+}
+
+// ExampleClient_OnRecovery tells the app, after each join of a room with
+// history, whether the messages it missed while away will come.
+func ExampleClient_OnRecovery() {
+	w := newWorld()
+	w.withHistory(history.NewMemory(), 100) // the server keeps "news"
+	s, err := serve(w, "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := client.New(s.url("/ev"), &client.Options{Logger: quiet, MinDelay: time.Millisecond})
+	defer c.Close()
+	told := make(chan string, 10)
+	c.OnRecovery(func(r client.Recovery) {
+		switch {
+		case r.Recovered:
+			told <- r.Room + ": what was missed comes now"
+		case r.Reason == "":
+			told <- r.Room + ": joined"
+		default:
+			told <- r.Room + ": messages lost (" + string(r.Reason) + "): fetch the state again"
+		}
+	})
+	ctx := context.Background()
+	if err := c.Connect(ctx); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.Join(ctx, "news"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(<-told)
+	for _, store := range []history.Store{nil, history.NewMemory()} {
+		s.stop() // the server restarts: with its store, then with a new one
+		if store != nil {
+			w.withHistory(store, 100)
+		}
+		if s, err = serve(w, s.addr); err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(<-told)
+	}
+	s.stop()
+	// Output:
+	// news: joined
+	// news: what was missed comes now
+	// news: messages lost (epoch): fetch the state again
 }

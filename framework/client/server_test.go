@@ -75,6 +75,12 @@ func (h *testRoom) Shout(ctx context.Context, c *framework.Conn, in roomText) er
 	return events.Broadcast(ctx, c.Hub(), in.Room, "said", in.Text)
 }
 
+// Others says in.Text to the room's other members; in a room with
+// history the sender gets its position alone (nows.pos).
+func (h *testRoom) Others(ctx context.Context, c *framework.Conn, in roomText) error {
+	return events.BroadcastOthers(ctx, c, in.Room, "said", in.Text)
+}
+
 // Send is the chat of the examples: a message to a room, answered with
 // its number.
 func (h *testRoom) Send(ctx context.Context, c *framework.Conn, in roomText) (struct {
@@ -123,6 +129,7 @@ func (plainRoom) OnMessage(ctx context.Context, c *framework.Conn, text string) 
 // server is a nows server on 127.0.0.1.
 type server struct {
 	addr string
+	hub  *framework.Hub
 	stop func() // idempotent
 }
 
@@ -148,13 +155,15 @@ func serve(w *world, addr string) (*server, error) {
 			events.Handle("chat.send", (*testRoom).Send),
 			events.On("count", (*testRoom).Count),
 			events.On("shout", (*testRoom).Shout),
+			events.On("others", (*testRoom).Others),
 			events.On("ask", (*testRoom).Ask),
 			events.On("close", (*testRoom).Close),
 			events.On("plain", (*testRoom).Plain),
 		),
 		framework.Route[plainRoom]("/plain"),
 	)
-	srv := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv := framework.NewServer(framework.Options{Logger: slog.New(slog.DiscardHandler),
+		Hub: framework.HubOptions{History: w.historyConfig()}})
 	if err := srv.Register(bp); err != nil {
 		return nil, err
 	}
@@ -174,7 +183,7 @@ func serve(w *world, addr string) (*server, error) {
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ctx, ln) }()
 	var once sync.Once
-	return &server{addr: ln.Addr().String(), stop: func() {
+	return &server{addr: ln.Addr().String(), hub: srv.Hub(), stop: func() {
 		once.Do(func() { cancel(); <-done })
 	}}, nil
 }

@@ -167,3 +167,62 @@ func TestJoinSinceSeam(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// heldFeed is a memory store whose feed waits until let go: entries
+// appended meanwhile (by another node, say) reach this node late, after a
+// joining member's read has got them.
+type heldFeed struct {
+	*history.Memory
+	gate chan struct{} // closed: the feed flows
+}
+
+func (s heldFeed) Watch(ctx context.Context, fn func(history.Update)) error {
+	return s.Memory.Watch(ctx, func(u history.Update) {
+		if !u.Lost {
+			select {
+			case <-s.gate:
+			case <-ctx.Done():
+				return
+			}
+		}
+		fn(u)
+	})
+}
+
+// TestJoinSinceAheadOfFeed: a member whose read went further than the
+// node's feed has come stays recovering until the node gets there; the
+// entry that makes it live is not sent to it a second time.
+func TestJoinSinceAheadOfFeed(t *testing.T) {
+	store := heldFeed{history.NewMemory(), make(chan struct{})}
+	srv, _ := historyServer(t, 10, store)
+	lim := history.Limits{Size: 10, TTL: time.Hour}
+	a := dial(t, srv, "/room")
+	a.SendText(`{"event":"nows.join","id":1,"data":{"room":"lobby"}}`)
+	a.ReadText()
+	r, err := store.Since(context.Background(), "lobby", history.Position{}, 0, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(n int) string { return fmt.Sprintf(`{"epoch":%q,"offset":%d}`, r.Top.Epoch, n) }
+	text := func(n int) string {
+		return fmt.Sprintf(`{"event":"nows.text","data":"m%d","room":"lobby","pos":%s}`, n, at(n))
+	}
+	for i := 1; i <= 2; i++ { // another node's: this one learns of them from the feed
+		if _, err := store.Append(context.Background(), "lobby", history.Entry{Data: []byte("m" + strconv.Itoa(i))}, lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := dial(t, srv, "/room")
+	exchange(t, b, `{"event":"nows.join","id":1,"data":{"room":"lobby","since":`+at(0)+`}}`,
+		`{"reply":1,"data":{"room":"lobby","pos":`+at(2)+`,"recovered":true}}`)
+	b.ExpectText(text(1))
+	b.ExpectText(text(2))
+	close(store.gate)
+	a.ExpectText(text(1))
+	a.ExpectText(text(2))
+	if err := srv.Hub().Broadcast(context.Background(), "lobby", framework.Text("m3")); err != nil {
+		t.Fatal(err)
+	}
+	a.ExpectText(text(3))
+	b.ExpectText(text(3))
+}

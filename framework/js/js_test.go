@@ -24,6 +24,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/events"
+	"github.com/nowebsocket/nows/framework/history"
 	"go.uber.org/goleak"
 )
 
@@ -35,11 +36,16 @@ func TestMain(m *testing.M) {
 // nodeTimeout bounds one node test file, server restarts included.
 const nodeTimeout = 90 * time.Second
 
+// historyWindow is the window of the rooms "h.*": the node tests send
+// more than Size messages to step out of it.
+var historyWindow = history.Limits{Size: 20, TTL: time.Hour}
+
 // TestNodeClient runs each test/*.test.mjs with Node's test runner against
-// a real nows server of its own (the routes of testBlueprint), with a
-// control endpoint through which the node tests restart the server and
-// close its connections. Without node the test skips, or fails when
-// CI=true.
+// a real nows server of its own (the routes of testBlueprint; the rooms
+// "h.*" with history, in a memory store kept across restarts), with a
+// control endpoint through which the node tests restart the server, close
+// its connections and broadcast to rooms. Without node the test skips, or
+// fails when CI=true.
 func TestNodeClient(t *testing.T) {
 	node := findNode(t)
 	files, err := filepath.Glob(filepath.Join("test", "*.test.mjs"))
@@ -74,6 +80,7 @@ func runNodeFile(t *testing.T, node, file string) {
 	ctrl := httptest.NewServer(ts.controlMux())
 	defer ctrl.Close()
 	defer ts.stopForGood()
+	defer ts.closePublisher()
 
 	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 	defer cancel()
@@ -101,6 +108,8 @@ type testServer struct {
 	conns   map[*framework.Conn]bool
 	counts  map[string][]int
 	stopped bool
+	store   *history.Memory // the rooms' history, kept across restarts
+	pub     *framework.Hub  // a Publisher on store: sends while the server is down too
 
 	slow     atomic.Int32   // slow requests being handled
 	restarts sync.WaitGroup // restarts under way
@@ -113,10 +122,39 @@ func startTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{t: t, addr: ln.Addr().String(), conns: map[*framework.Conn]bool{}, counts: map[string][]int{}}
+	ts.newStore()
 	if err := ts.serve(ln); err != nil {
 		t.Fatal(err)
 	}
 	return ts
+}
+
+// history returns the rooms with history, in the current store.
+func (ts *testServer) history() history.Config {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return history.Config{Store: ts.store, Rooms: map[string]history.Limits{"h.*": historyWindow}}
+}
+
+// newStore gives the rooms a new, empty history (a new epoch), and a
+// Publisher on it.
+func (ts *testServer) newStore() {
+	ts.closePublisher()
+	store := history.NewMemory()
+	pub := framework.NewHub(framework.HubOptions{History: history.Config{Store: store, Rooms: map[string]history.Limits{"h.*": historyWindow}}})
+	ts.mu.Lock()
+	ts.store, ts.pub = store, pub
+	ts.mu.Unlock()
+}
+
+func (ts *testServer) closePublisher() {
+	ts.mu.Lock()
+	pub := ts.pub
+	ts.pub = nil
+	ts.mu.Unlock()
+	if pub != nil {
+		_ = pub.Close()
+	}
 }
 
 // serve starts a new server on ln.
@@ -124,6 +162,7 @@ func (ts *testServer) serve(ln net.Listener) error {
 	srv := framework.NewServer(framework.Options{
 		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ShutdownTimeout: 2 * time.Second,
+		Hub:             framework.HubOptions{History: ts.history()},
 	})
 	if err := srv.Register(testBlueprint(ts)); err != nil {
 		_ = ln.Close()
@@ -162,9 +201,14 @@ func (ts *testServer) stop(code websocket.StatusCode) {
 	<-served
 }
 
-// restart stops the server now and listens again on the same port after down.
-func (ts *testServer) restart(down time.Duration) {
+// restart stops the server now and listens again on the same port after
+// down; fresh gives it a new history store, as a node that lost its
+// memory store does.
+func (ts *testServer) restart(down time.Duration, fresh bool) {
 	ts.stop(websocket.StatusServiceRestart)
+	if fresh {
+		ts.newStore()
+	}
 	ts.restarts.Go(func() {
 		time.Sleep(down)
 		ts.mu.Lock()
@@ -228,6 +272,12 @@ func (ts *testServer) connsOn(path string) []*framework.Conn {
 // controlMux serves the node tests' requests:
 //
 //	POST /restart?down=MS        restart the server, down for MS ms
+//	POST /restart?down=MS&fresh=1  the same, with a new history store
+//	POST /send?room=R&from=A&to=B&kind=K
+//	                             broadcast A..B to room R through the
+//	                             Publisher: K "event" (the default) sends
+//	                             the event num {"n": i}, "text" the text
+//	                             i, "binary" the bytes [i]
 //	POST /close?code=N&path=P    close the connections on P (default all) with N
 //	POST /close?code=drop&path=P cut them without a close frame
 //	GET  /count?key=K            the n of the count events of key K, in order
@@ -241,7 +291,20 @@ func (ts *testServer) controlMux() *http.ServeMux {
 			http.Error(w, "down: want 0 to 5000 ms", http.StatusBadRequest)
 			return
 		}
-		ts.restart(time.Duration(down) * time.Millisecond)
+		ts.restart(time.Duration(down)*time.Millisecond, r.FormValue("fresh") == "1")
+		writeJSON(w, true)
+	})
+	mux.HandleFunc("POST /send", func(w http.ResponseWriter, r *http.Request) {
+		from, err1 := strconv.Atoi(r.FormValue("from"))
+		to, err2 := strconv.Atoi(r.FormValue("to"))
+		if err1 != nil || err2 != nil || from < 0 || to < from || to > 255 {
+			http.Error(w, "from, to: want 0 <= from <= to <= 255", http.StatusBadRequest)
+			return
+		}
+		if err := ts.send(r.Context(), r.FormValue("room"), r.FormValue("kind"), from, to); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		writeJSON(w, true)
 	})
 	mux.HandleFunc("POST /close", func(w http.ResponseWriter, r *http.Request) {
@@ -272,6 +335,36 @@ func (ts *testServer) controlMux() *http.ServeMux {
 	return mux
 }
 
+// numMsg is the payload of the event num that /send broadcasts.
+type numMsg struct {
+	N int `json:"n"`
+}
+
+// send broadcasts from..to to room through the Publisher, each as kind
+// says (see controlMux).
+func (ts *testServer) send(ctx context.Context, room, kind string, from, to int) error {
+	ts.mu.Lock()
+	pub := ts.pub
+	ts.mu.Unlock()
+	for i := from; i <= to; i++ {
+		var err error
+		switch kind {
+		case "", "event":
+			err = events.Broadcast(ctx, pub, room, "num", numMsg{N: i})
+		case "text":
+			err = pub.Broadcast(ctx, room, framework.Text(strconv.Itoa(i)))
+		case "binary":
+			err = pub.Broadcast(ctx, room, framework.Binary([]byte{byte(i)}))
+		default:
+			return fmt.Errorf("kind %q: want event, text or binary", kind)
+		}
+		if err != nil {
+			return fmt.Errorf("send %d to %s: %w", i, room, err)
+		}
+	}
+	return nil
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
@@ -294,6 +387,7 @@ func testBlueprint(ts *testServer) *framework.Blueprint {
 			events.Handle("plain", (*testConn).Plain),
 			events.Handle("bytes", (*testConn).Bytes),
 			events.Handle("shout", (*testConn).Shout),
+			events.Handle("whisper", (*testConn).Whisper),
 			events.Handle("rooms", (*testConn).Rooms),
 		),
 		framework.Route[plainConn]("/plain"),
@@ -449,6 +543,11 @@ func (tc *testConn) Bytes(ctx context.Context, c *framework.Conn, in echoMsg) (n
 // Shout broadcasts the event room.message to the room.
 func (tc *testConn) Shout(ctx context.Context, c *framework.Conn, in roomText) (none, error) {
 	return none{}, events.Broadcast(ctx, c.Hub(), in.Room, "room.message", in)
+}
+
+// Whisper broadcasts the event room.message to the room but the sender.
+func (tc *testConn) Whisper(ctx context.Context, c *framework.Conn, in roomText) (none, error) {
+	return none{}, events.BroadcastOthers(ctx, c, in.Room, "room.message", in)
 }
 
 // Rooms returns the rooms the server has the connection in.

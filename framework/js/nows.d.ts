@@ -27,6 +27,74 @@ export interface Options {
   timeout?: number;
   /** The WebSocket constructor to use instead of globalThis.WebSocket. */
   WebSocket?: new (url: string, protocols?: string | string[]) => WebSocket;
+  /**
+   * Where the rooms' positions are kept besides memory, e.g. sessionStorage,
+   * under "nows:pos:<url>:<room>": the first join of a room sends the stored
+   * position, so a page reloaded gets back what it missed too. Default: in
+   * memory only (a reconnect recovers, a reload does not).
+   */
+  positions?: PositionStorage;
+}
+
+/** Where Options.positions keeps positions: sessionStorage and localStorage fit. */
+export interface PositionStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  /** Called by leave() when present. */
+  removeItem?(key: string): void;
+}
+
+/**
+ * The position of a message in a room with history: the client keeps the
+ * last one of each room and sends it back when it joins again. Compare
+ * nothing but equality: offsets grow, but not one by one.
+ */
+export interface Position {
+  /** One life of the room's history: another epoch, another history. */
+  epoch: string;
+  offset: number;
+}
+
+/** The second argument of the listeners of a message of a room with history. */
+export interface RoomMessage {
+  room: string;
+  /** The message's position in the room. */
+  pos: Position;
+}
+
+/** What join resolves with. */
+export interface JoinResult {
+  room: string;
+  /** The room's position when joined; null for a room without history. */
+  pos: Position | null;
+  /**
+   * Whether the join had a position (after a reconnect, or one read from
+   * Options.positions) and the server sends back every message after it:
+   * they follow, then the live ones.
+   */
+  recovered: boolean;
+}
+
+/** The argument of the "recovered" event. */
+export interface RecoveredEvent {
+  room: string;
+  /** The room's position when joined again: the missed messages up to it follow. */
+  pos: Position;
+}
+
+/**
+ * Why messages of a room were not recovered: "epoch" (the server lost the
+ * room's history, or it is another one), "too_old" (a message missed has
+ * left the room's window), "unavailable" (the server could not read it).
+ */
+export type UnrecoveredReason = "epoch" | "too_old" | "unavailable" | (string & {});
+
+/** The argument of the "unrecovered" event. */
+export interface UnrecoveredEvent {
+  room: string;
+  reason: UnrecoveredReason;
+  /** Where the room goes on: messages before it may be missing. */
+  pos: Position;
 }
 
 /** Options of one request, join or leave. */
@@ -102,12 +170,19 @@ export interface ConnectionEvents {
   disconnected: DisconnectEvent;
   /** A reconnect is scheduled. */
   reconnecting: ReconnectEvent;
-  /** A text message that is not an envelope: a plain message. */
+  /**
+   * A text message that is not an envelope: a plain message. One sent to a
+   * room with history comes with a RoomMessage as second argument.
+   */
   message: string;
-  /** A binary message. */
+  /** A binary message; one of a room with history comes with a RoomMessage. */
   binary: ArrayBuffer;
   /** An error the server sent about an event, or a room refused when joined again. */
   error: NowsError;
+  /** A join with a position recovered what the client missed (they follow). */
+  recovered: RecoveredEvent;
+  /** Messages of a room were lost: not recovered after a reconnect, or lost later. */
+  unrecovered: UnrecoveredEvent;
 }
 
 /**
@@ -123,10 +198,16 @@ export interface Client {
   /** The rooms it is in, joined again after every reconnect. */
   readonly rooms: string[];
 
-  /** Listens to a connection event. */
-  on<K extends keyof ConnectionEvents>(name: K, fn: (arg: ConnectionEvents[K]) => void): this;
-  /** Listens to the server's events of that name: fn gets their data. */
-  on<T = any>(name: string, fn: (data: T) => void): this;
+  /**
+   * Listens to a connection event. "message" and "binary" listeners get a
+   * RoomMessage as second argument for a message of a room with history.
+   */
+  on<K extends keyof ConnectionEvents>(name: K, fn: (arg: ConnectionEvents[K], at?: RoomMessage) => void): this;
+  /**
+   * Listens to the server's events of that name: fn gets their data, and a
+   * RoomMessage for an event sent to a room with history.
+   */
+  on<T = any>(name: string, fn: (data: T, at?: RoomMessage) => void): this;
   /** Removes a listener added with on. */
   off(name: string, fn: (arg: any) => void): this;
 
@@ -152,14 +233,19 @@ export interface Client {
   request<T = any>(event: string, payload?: unknown, opts?: RequestOptions): Promise<T>;
 
   /**
-   * Joins a room, remembered and joined again after every reconnect.
-   * Resolves when the server accepts (at once or after the next connect);
-   * rejects with the server's error (the room is then forgotten), "timeout"
-   * (the room stays remembered), "cancelled" or "closed".
+   * Joins a room, remembered and joined again after every reconnect with
+   * the position of the last message got from it, so that a room with
+   * history sends what was missed ("recovered" or "unrecovered" tells how
+   * that went). Resolves when the server accepts (at once or after the next
+   * connect); rejects with the server's error (the room is then forgotten),
+   * "timeout" (the room stays remembered), "cancelled" or "closed".
    */
-  join(room: string, opts?: RequestOptions): Promise<void>;
+  join(room: string, opts?: RequestOptions): Promise<JoinResult>;
 
-  /** Leaves a room and forgets it; resolves at once while disconnected. */
+  /**
+   * Leaves a room and forgets it and its position (a later join starts
+   * from the room's present); resolves at once while disconnected.
+   */
   leave(room: string, opts?: RequestOptions): Promise<void>;
 
   /**

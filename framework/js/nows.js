@@ -8,6 +8,11 @@
 //   await chat.join("lobby");
 //   const ack = await chat.request("chat.send", { text: "hi" });
 //
+// Rooms with history (docs/recovery-design.md): the client keeps the
+// position of the last message it got from each room and joins again with
+// it after a reconnect, so the server sends what it missed, once, in order;
+// "recovered" and "unrecovered" say how that went.
+//
 // Node 20 has a WebSocket only with `node --experimental-websocket` (Node 22
 // and later always); elsewhere pass options.WebSocket.
 
@@ -25,6 +30,7 @@ export const NO_RETRY_CODES = Object.freeze([1002, 1003, 1007, 1008, 1009]);
 export const STABLE_AFTER = 5000;
 
 const DEFAULTS = { minDelay: 250, maxDelay: 30000, bufferSize: 256, timeout: 10000 };
+const POS_PREFIX = "nows:pos:"; // options.positions keys: nows:pos:<url>:<room>
 const MAX_ID = Number.MAX_SAFE_INTEGER; // 2^53-1, the protocol's largest id
 const OPEN = 1; // WebSocket.OPEN
 
@@ -95,6 +101,9 @@ class Client {
   #buffer = []; // {text, id?} waiting for a connection
   #rooms = new Set();
   #joinWaiters = new Map(); // room -> [{resolve, reject, timer}]
+  #positions = new Map(); // room -> {epoch, offset}: the last message got
+  #storage = null; // options.positions
+  #loaded = new Set(); // rooms whose stored position was read
 
   /**
    * Use connect().
@@ -109,6 +118,13 @@ class Client {
     }
     this.#noRetry = new Set([...NO_RETRY_CODES, ...(options.noRetryCodes || [])]);
     this.#WS = options.WebSocket || globalThis.WebSocket;
+    if (options.positions != null) {
+      const st = options.positions;
+      if (typeof st.getItem !== "function" || typeof st.setItem !== "function") {
+        throw new TypeError("nows: options.positions must have getItem and setItem, as sessionStorage has");
+      }
+      this.#storage = st;
+    }
     if (typeof this.#WS !== "function") {
       throw new TypeError("nows: no WebSocket here: on Node 20 run node --experimental-websocket, or pass options.WebSocket");
     }
@@ -136,7 +152,13 @@ class Client {
    * reason, willRetry}), "reconnecting" ({attempt, delay}), "message" (a text
    * message that is not an envelope: the string), "binary" (an ArrayBuffer),
    * "error" (a NowsError the server sent about an event, or a room refused
-   * when joined again).
+   * when joined again), "recovered" ({room, pos}: a join with a position
+   * got back what the client missed; those messages follow), "unrecovered"
+   * ({room, reason, pos}: messages of the room were lost, reason "epoch",
+   * "too_old" or "unavailable"; the room goes on after pos).
+   * A message of a room with history (a protocol event, "message" or
+   * "binary") gives fn a second argument, {room, pos}: the room and the
+   * message's position.
    * @param {string} name
    * @param {Function} fn
    * @returns {this}
@@ -222,13 +244,19 @@ class Client {
 
   /**
    * Joins a room: resolves when the server accepts (now, or when connected
-   * again), rejects with the server's error ("forbidden"...; the room is
-   * then forgotten) or "timeout" (the room stays remembered: leave() forgets
-   * it). The client joins its rooms again after every reconnect, before it
-   * sends its buffer.
+   * again) with {room, pos, recovered}, rejects with the server's error
+   * ("forbidden"...; the room is then forgotten) or "timeout" (the room
+   * stays remembered: leave() forgets it). The client joins its rooms again
+   * after every reconnect, before it sends its buffer, each with the
+   * position of the last message it got from it (since), so that a room
+   * with history sends what was missed. pos is the room's position when
+   * joined (null: the room has no history); recovered is true when the
+   * join had a position and the server sent back every message after it
+   * (they follow). The first join of a room reads its position from
+   * options.positions.
    * @param {string} room
    * @param {{timeout?: number}} [opts]
-   * @returns {Promise<void>}
+   * @returns {Promise<{room: string, pos: {epoch: string, offset: number}|null, recovered: boolean}>}
    */
   join(room, opts = {}) {
     try {
@@ -244,8 +272,9 @@ class Client {
   }
 
   /**
-   * Leaves a room and forgets it. Resolves when the server confirms, or at
-   * once while disconnected (the server dropped the membership with the
+   * Leaves a room and forgets it, and its position: a later join starts
+   * from the room's present. Resolves when the server confirms, or at once
+   * while disconnected (the server dropped the membership with the
    * connection). A join of the room still waiting rejects with "cancelled".
    * @param {string} room
    * @param {{timeout?: number}} [opts]
@@ -253,6 +282,7 @@ class Client {
    */
   leave(room, opts = {}) {
     this.#rooms.delete(room);
+    this.#forgetPos(room);
     this.#settleJoin(room, new NowsError("cancelled", `left room ${JSON.stringify(room)}`, { event: "nows.join" }));
     if (!this.#socketOpen()) return Promise.resolve();
     return this.#call("nows.leave", { room }, opts.timeout ?? this.#opts.timeout, true).then(
@@ -467,12 +497,14 @@ class Client {
     });
   }
 
-  // #sendJoin sends a join on ws; it settles the room's waiters. It never
-  // rejects: a refused room is forgotten and reported.
+  // #sendJoin sends a join on ws, with the room's position; it settles the
+  // room's waiters. It never rejects: a refused room is forgotten and
+  // reported.
   async #sendJoin(ws, room, timeout = this.#opts.timeout) {
+    const since = this.#posOf(room);
     try {
-      await this.#call("nows.join", { room }, timeout, true);
-      this.#settleJoin(room, null);
+      const data = await this.#call("nows.join", since ? { room, since } : { room }, timeout, true);
+      this.#settleJoin(room, null, this.#joined(room, since, data));
     } catch (err) {
       if (err.code === "disconnected" || err.code === "timeout" || ws !== this.#ws) return;
       if (!this.#rooms.delete(room)) return; // left meanwhile
@@ -481,15 +513,80 @@ class Client {
     }
   }
 
-  #settleJoin(room, err) {
+  #settleJoin(room, err, result) {
     const list = this.#joinWaiters.get(room);
     if (!list) return;
     this.#joinWaiters.delete(room);
     for (const w of list) {
       clearTimeout(w.timer);
       if (err) w.reject(err);
-      else w.resolve();
+      else w.resolve(result);
     }
+  }
+
+  // #joined takes the reply to a join sent with since (null: none), tells
+  // the app whether it recovered, and returns what join() resolves with.
+  // After a recovered join the position stays since: the missed messages
+  // follow the reply and move it, so a drop before they come loses none of
+  // them. Otherwise the room goes on live after the reply's pos.
+  #joined(room, since, data) {
+    const pos = isPos(data?.pos) ? data.pos : null;
+    const recovered = since !== null && pos !== null && data.recovered === true;
+    if (pos && !recovered) this.#setPos(room, pos);
+    if (recovered) this.#fire("recovered", { room, pos });
+    else if (pos && data.recovered === false) {
+      this.#fire("unrecovered", { room, reason: String(data.reason || "unavailable"), pos });
+    }
+    return { room, pos, recovered };
+  }
+
+  // --- positions ---
+
+  // #posOf returns the position of the last message got from room, read
+  // from options.positions the first time, or null.
+  #posOf(room) {
+    if (this.#storage && !this.#loaded.has(room)) {
+      this.#loaded.add(room);
+      if (!this.#positions.has(room)) {
+        let pos = null;
+        try {
+          pos = JSON.parse(this.#storage.getItem(this.#posKey(room)));
+        } catch {
+          pos = null; // unreadable: join without
+        }
+        if (isPos(pos)) this.#positions.set(room, { epoch: pos.epoch, offset: pos.offset });
+      }
+    }
+    return this.#positions.get(room) ?? null;
+  }
+
+  // #setPos moves room's position, for a room the client is in.
+  #setPos(room, pos) {
+    if (!this.#rooms.has(room)) return; // left: a message still on its way
+    const p = { epoch: pos.epoch, offset: pos.offset };
+    this.#positions.set(room, p);
+    if (!this.#storage) return;
+    this.#loaded.add(room); // newer than what is stored
+    try {
+      this.#storage.setItem(this.#posKey(room), JSON.stringify(p));
+    } catch {
+      // full or refused (private browsing): kept in memory still
+    }
+  }
+
+  #forgetPos(room) {
+    this.#positions.delete(room);
+    if (!this.#storage) return;
+    this.#loaded.add(room);
+    try {
+      this.#storage.removeItem?.(this.#posKey(room));
+    } catch {
+      // as in #setPos
+    }
+  }
+
+  #posKey(room) {
+    return POS_PREFIX + this.#url + ":" + room;
   }
 
   // --- incoming ---
@@ -503,8 +600,37 @@ class Client {
     if (!env) this.#fire("message", data);
     else if (env.reply !== undefined) this.#onReply(env);
     else if (env.event !== undefined && env.id !== undefined) this.#answer(ws, env);
-    else if (env.event !== undefined) this.#fire(env.event, env.data);
+    else if (env.event !== undefined) this.#onEvent(env);
     else this.#fire("error", wireError(env.error));
+  }
+
+  // #onEvent hands on an event; a message of a room with history (room and
+  // pos) moves the room's position first, and its listeners get {room, pos}.
+  #onEvent(env) {
+    if (env.event === "nows.unrecovered") {
+      const d = env.data;
+      if (d === null || typeof d !== "object" || typeof d.room !== "string" || !isPos(d.pos)) return;
+      this.#setPos(d.room, d.pos);
+      this.#fire("unrecovered", { room: d.room, reason: String(d.reason || "unavailable"), pos: d.pos });
+      return;
+    }
+    if (typeof env.room !== "string" || !isPos(env.pos)) {
+      this.#fire(env.event, env.data);
+      return;
+    }
+    const at = { room: env.room, pos: env.pos };
+    this.#setPos(at.room, at.pos);
+    switch (env.event) {
+      case "nows.pos": // the client's own message, left out: position only
+        return;
+      case "nows.text":
+        if (typeof env.data === "string") this.#fire("message", env.data, at);
+        return;
+      case "nows.binary":
+        if (typeof env.data === "string") this.#fire("binary", fromBase64(env.data), at);
+        return;
+    }
+    this.#fire(env.event, env.data, at);
   }
 
   #onReply(env) {
@@ -539,12 +665,13 @@ class Client {
     if (ws === this.#ws && ws.readyState === OPEN) ws.send(text);
   }
 
-  #fire(name, arg) {
+  #fire(name, arg, at) {
     const set = this.#listeners.get(name);
     if (!set) return;
     for (const fn of [...set]) {
       try {
-        fn(arg);
+        if (at) fn(arg, at);
+        else fn(arg);
       } catch (err) {
         setTimeout(() => {
           throw err; // reported as uncaught, without breaking the client
@@ -605,6 +732,25 @@ function parseEnvelope(text) {
   }
   if (v.error !== null && typeof v.error === "object" && v.event === undefined) return v;
   return null;
+}
+
+// isPos reports whether v is a position: {epoch: string, offset: integer}.
+function isPos(v) {
+  return v !== null && typeof v === "object" && typeof v.epoch === "string" && Number.isSafeInteger(v.offset) && v.offset >= 0;
+}
+
+// fromBase64 decodes the data of nows.binary into an ArrayBuffer, as the
+// socket gives binary messages.
+function fromBase64(s) {
+  let bin;
+  try {
+    bin = atob(s);
+  } catch {
+    bin = ""; // not base64: the server never sends that
+  }
+  const b = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+  return b.buffer;
 }
 
 function wireError(e, event) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,22 +18,26 @@ import (
 
 // Chat serves /chat/room/{room_id:str}: every text message a member sends
 // goes to every member of that room, on every node. A plain WebSocket
-// client sends its messages as text; a client speaking nows.v1 (nows.js,
-// framework/client) sends the request chat.send and gets an Ack. Both see
-// the room as the same JSON Events. Its handlers log through d.Logger.
+// client is in the room from its connection on and sends its messages as
+// text; a client speaking nows.v1 (nows.js, framework/client) joins the
+// path's room with nows.join, which recovers what it missed when the rooms
+// have history, sends the request chat.send and gets an Ack. Both see the
+// room as the same JSON Events. Its handlers log through d.Logger.
 func Chat(d *Deps) *framework.Blueprint {
 	return framework.NewBlueprint("/chat",
 		events.RouteFunc("/room/{room_id:str}", func() *Room { return &Room{deps: d} },
 			events.Handle("chat.send", (*Room).Send),
+			events.Handle("chat.members", (*Room).ListMembers),
 		),
 	)
 }
 
 // Event is what members receive, as JSON: a message, or a join or leave
 // notice with the room's members. Plain members get it as a text message;
-// nows.v1 members as the event "message", whose data is that text.
+// nows.v1 members as the event "message", whose data is that text. It is
+// also the reply to chat.members.
 type Event struct {
-	Type    string   `json:"type"` // "message", "join" or "leave"
+	Type    string   `json:"type"` // "message", "join", "leave"; "members" for chat.members
 	Room    string   `json:"room"`
 	Name    string   `json:"name"`
 	Text    string   `json:"text,omitempty"`
@@ -70,16 +75,45 @@ type Ack struct {
 	Seq  int    `json:"seq"`
 }
 
-// OnOpen joins the room named in the path, with the nickname from ?name=,
-// and tells everyone in the room (the newcomer included).
+// OnOpen joins a plain client to the room named in the path, with the
+// nickname from ?name=, and tells everyone in the room (the newcomer
+// included). A nows.v1 client joins with nows.join (OnJoin).
 func (h *Room) OnOpen(ctx context.Context, c *framework.Conn) error {
 	h.room = c.Params().Str("room_id")
 	h.name = nickname(c.Request().URL.Query().Get("name"), c.ID())
 	c.SetUser(h.name)
+	if c.Subprotocol() == events.Subprotocol {
+		return nil
+	}
 	if err := c.Join(h.room); err != nil {
 		return err
 	}
 	return h.broadcast(ctx, c, Event{Type: "join", Room: h.room, Name: h.name, Members: h.members(c)})
+}
+
+// OnJoin lets a nows.v1 client join the room of its path, and no other,
+// and tells the others (BroadcastOthers: the joiner never gets its own
+// notice). The join comes after OnJoin, from the position the client
+// sends back: after a reconnect, it gets the messages it missed first. A
+// notice that cannot be sent is logged and the join goes on: refusing it
+// would make the client forget the room.
+func (h *Room) OnJoin(ctx context.Context, c *framework.Conn, room string) error {
+	if room != h.room {
+		return errors.New("this connection's room is " + strconv.Quote(h.room))
+	}
+	if slices.Contains(c.Rooms(), room) {
+		return nil // joined already: the others know
+	}
+	members := append(h.members(c), h.name)
+	slices.Sort(members)
+	m, err := framework.JSON(Event{Type: "join", Room: h.room, Name: h.name, Members: members})
+	if err == nil {
+		err = c.BroadcastOthers(ctx, h.room, m)
+	}
+	if err != nil {
+		h.deps.Logger.Warn("chat: join notice not sent", "room", h.room, "err", err)
+	}
+	return nil
 }
 
 // OnMessage sends the text, as sent, to every member of the room.
@@ -97,9 +131,19 @@ func (h *Room) Send(ctx context.Context, c *framework.Conn, m SendMsg) (Ack, err
 	return Ack{Room: h.room, Seq: h.sent}, nil
 }
 
-// OnClose tells the others that this member left. The connection is still
-// in the room during OnClose; it leaves right after.
+// ListMembers is the request chat.members: who is in the room now. A
+// nows.v1 client asks once it has joined, since its own join notice does
+// not reach it.
+func (h *Room) ListMembers(ctx context.Context, c *framework.Conn, _ struct{}) (Event, error) {
+	return Event{Type: "members", Room: h.room, Members: h.members(c)}, nil
+}
+
+// OnClose tells the others that this member left, if it had joined. The
+// connection is still in the room during OnClose; it leaves right after.
 func (h *Room) OnClose(c *framework.Conn, status framework.CloseStatus) {
+	if !slices.Contains(c.Rooms(), h.room) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	members := h.members(c)

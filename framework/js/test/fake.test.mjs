@@ -174,3 +174,103 @@ test("texts that are not envelopes are messages", T, async () => {
   }
   assert.deepEqual(messages, ["hi", "[1,2]", "null", '{"type":"chat"}', '{"event":1}', "{bad json"]);
 });
+
+const P = (offset) => ({ epoch: "e1", offset });
+
+// joinOpen opens socket 1 of a new client and joins room, answered with data.
+async function joinOpen(c, room, data) {
+  const ws = await socket(1);
+  ws.open();
+  await tick();
+  const joined = c.join(room);
+  const id = ws.sent.at(-1).id;
+  ws.receive({ reply: id, data });
+  return { ws, joined: await joined };
+}
+
+test("the position after a recovered join stays where it was until the missed messages come", T, async () => {
+  const c = fake();
+  const { ws: ws1, joined } = await joinOpen(c, "h", { room: "h", pos: P(3) });
+  assert.deepEqual(joined, { room: "h", pos: P(3), recovered: false });
+  ws1.receive({ event: "m", data: 4, room: "h", pos: P(4) });
+  ws1.serverClose(1012);
+
+  const ws2 = await socket(2);
+  ws2.open();
+  await tick();
+  assert.deepEqual(ws2.sent, [{ event: "nows.join", id: 2, data: { room: "h", since: P(4) } }]);
+  const recovered = record(c, "recovered");
+  ws2.receive({ reply: 2, data: { room: "h", pos: P(9), recovered: true } });
+  await tick();
+  assert.deepEqual(recovered, [{ room: "h", pos: P(9) }]);
+  ws2.serverClose(1012); // 5..9 never came: they are asked again
+
+  const ws3 = await socket(3);
+  ws3.open();
+  await tick();
+  assert.deepEqual(ws3.sent, [{ event: "nows.join", id: 3, data: { room: "h", since: P(4) } }]);
+  ws3.receive({ reply: 3, data: { room: "h", pos: P(9), recovered: true } });
+  ws3.receive({ event: "m", data: 5, room: "h", pos: P(5) });
+  ws3.serverClose(1012);
+
+  const ws4 = await socket(4);
+  ws4.open();
+  await tick();
+  assert.deepEqual(ws4.sent[0].data, { room: "h", since: P(5) });
+});
+
+test("room messages: the position moves, listeners get {room, pos}; nows.unrecovered moves it too", T, async () => {
+  const c = fake();
+  const got = [];
+  c.on("m", (d, at) => got.push([d, at]));
+  const lost = record(c, "unrecovered");
+  const { ws: ws1 } = await joinOpen(c, "h", { room: "h", pos: P(1) });
+  ws1.receive({ event: "m", data: "live" });
+  ws1.receive({ event: "m", data: "room", room: "h", pos: P(2) });
+  ws1.receive({ event: "nows.pos", room: "h", pos: P(3) });
+  ws1.receive({ event: "nows.unrecovered", data: { room: "h", reason: "epoch", pos: { epoch: "e2", offset: 7 } } });
+  assert.deepEqual(got, [
+    ["live", undefined],
+    ["room", { room: "h", pos: P(2) }],
+  ]);
+  assert.deepEqual(lost, [{ room: "h", reason: "epoch", pos: { epoch: "e2", offset: 7 } }]);
+  ws1.serverClose(1012);
+  const ws2 = await socket(2);
+  ws2.open();
+  await tick();
+  assert.deepEqual(ws2.sent[0].data, { room: "h", since: { epoch: "e2", offset: 7 } });
+});
+
+test("a join not recovered resolves recovered false, fires unrecovered, and goes on from its pos", T, async () => {
+  const storage = { items: {}, getItem: (k) => storage.items[k] ?? null, setItem: (k, v) => (storage.items[k] = v) };
+  storage.items["nows:pos:ws://fake.test/t:h"] = JSON.stringify(P(2));
+  const c = fake({ positions: storage });
+  const lost = record(c, "unrecovered");
+  const ws = await socket(1);
+  ws.open();
+  await tick();
+  const joined = c.join("h");
+  assert.deepEqual(ws.sent, [{ event: "nows.join", id: 1, data: { room: "h", since: P(2) } }]);
+  ws.receive({ reply: 1, data: { room: "h", pos: P(40), recovered: false, reason: "too_old" } });
+  assert.deepEqual(await joined, { room: "h", pos: P(40), recovered: false });
+  assert.deepEqual(lost, [{ room: "h", reason: "too_old", pos: P(40) }]);
+  assert.equal(storage.items["nows:pos:ws://fake.test/t:h"], JSON.stringify(P(40)));
+});
+
+test("leave forgets the position: the next join has no since; a room without history has pos null", T, async () => {
+  const c = fake();
+  const { ws } = await joinOpen(c, "h", { room: "h", pos: P(1) });
+  ws.receive({ event: "m", room: "h", pos: P(2) });
+  const left = c.leave("h");
+  ws.receive({ reply: ws.sent.at(-1).id, data: null });
+  await left;
+  ws.receive({ event: "m", room: "h", pos: P(3) }); // sent before the leave was read
+  const joined = c.join("h");
+  assert.deepEqual(ws.sent.at(-1).data, { room: "h" });
+  ws.receive({ reply: ws.sent.at(-1).id, data: { room: "h" } });
+  assert.deepEqual(await joined, { room: "h", pos: null, recovered: false });
+});
+
+test("options.positions must have getItem and setItem", T, () => {
+  assert.throws(() => connect("ws://fake.test/t", { WebSocket: FakeSocket, positions: {} }), TypeError);
+});

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -28,6 +29,12 @@ var tutorialChecks = map[string]func(r *tutorialRun){
 	"metrics": checkTutorialMetrics,
 	"unit":    checkTutorialUnit,
 	"nginx":   checkTutorialNginx,
+
+	"history":   checkTutorialHistory,
+	"restarted": checkTutorialRestarted,
+	"nodes":     checkTutorialNodes,
+	"away":      checkTutorialAway,
+	"recovered": checkTutorialRecovered,
 }
 
 // checkTutorialPage: the new project serves its test page and nows.js.
@@ -222,7 +229,8 @@ func write(ctx context.Context, t *testing.T, c *websocket.Conn, text string) {
 }
 
 // expectMessages reads len(want) messages, which must be want in any
-// order (a reply and a broadcast race).
+// order (a reply and a broadcast race), once the members a room with
+// history adds are taken out (withoutPos).
 func expectMessages(ctx context.Context, t *testing.T, c *websocket.Conn, want ...string) {
 	t.Helper()
 	var got []string
@@ -232,6 +240,9 @@ func expectMessages(ctx context.Context, t *testing.T, c *websocket.Conn, want .
 			t.Fatalf("read: %v (got %q, want %q)", err, got, want)
 		}
 		got = append(got, string(b))
+	}
+	for i := range got {
+		got[i] = withoutPos(got[i])
 	}
 	slices.Sort(got)
 	sorted := slices.Sorted(slices.Values(want))
@@ -294,4 +305,16 @@ func replaceOnce(t *testing.T, s, old, repl string) string {
 		t.Fatalf("%q occurs %d times, want once", old, n)
 	}
 	return strings.Replace(s, old, repl, 1)
+}
+
+// Once the rooms have history (step 6 on), a join's reply also has the
+// room's position, and a room's message its room and position.
+var (
+	posMember  = regexp.MustCompile(`,"pos":\{"epoch":"[0-9a-f]+","offset":[0-9]+\}`)
+	roomMember = regexp.MustCompile(`\},"room":"[^"]*"\}$`)
+)
+
+// withoutPos returns msg without the members a room with history adds.
+func withoutPos(msg string) string {
+	return roomMember.ReplaceAllString(posMember.ReplaceAllString(msg, ""), "}}")
 }

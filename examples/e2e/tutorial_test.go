@@ -6,11 +6,13 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,8 +28,15 @@ import (
 //	<!-- test: skip REASON -->   the next block is shown, not run
 //	<!-- test: serve [CHECK] --> the next block starts a server: it runs in
 //	                             the background until the next ## heading
-//	                             (or the next serve), and the check CHECK
+//	                             (or the next serve, which stops every
+//	                             process started), and the check CHECK
 //	                             (tutorialChecks) runs once it listens
+//	<!-- test: start NAME [CHECK] -->
+//	                             the next block starts a process NAME
+//	                             beside those running (a node, NATS): as
+//	                             serve, but it waits for the first of the
+//	                             page's addresses the block names, if any
+//	<!-- test: stop NAME -->     stop NAME as Ctrl-C does, and wait
 //	<!-- test: check NAME -->    run the check NAME now
 //	<!-- from: examples/tutorial/PATH -->
 //	                             the next block quotes that file: each of
@@ -37,8 +46,9 @@ import (
 // Any other block must be ```sh (run: it must succeed) or ```text right
 // after one: the output the page says the reader sees, each line found in
 // order in the command's output ("..." matches anything, runs of blanks
-// are one). The page's addresses, 127.0.0.1:8765 and :8766, become free
-// ports. At the end the project must equal examples/tutorial (go.mod but
+// are one). The page's addresses, 127.0.0.1:8765 to :8768 and NATS's
+// 127.0.0.1:4222 (-p 4222), become free ports; $TMPDIR is the test's, so
+// that nats-server -js keeps its JetStream there. At the end the project must equal examples/tutorial (go.mod but
 // its replace line) and pass go vet and go test.
 func TestTutorial(t *testing.T) {
 	if testing.Short() {
@@ -50,11 +60,11 @@ func TestTutorial(t *testing.T) {
 	}
 	actions := parseTutorial(t, filepath.Join(root, "docs", "tutorial.md"))
 	r := newTutorialRun(t, root)
-	defer r.stopServer()
+	defer r.stopAll()
 	for _, a := range actions {
 		r.do(a)
 	}
-	r.stopServer()
+	r.stopAll()
 	r.compareWithExample()
 	r.sh(tutorialAction{text: "go vet ./...\ngo test -count=1 ./..."}, r.project) // line 0: the test's own
 }
@@ -62,16 +72,16 @@ func TestTutorial(t *testing.T) {
 // tutorialAction is one thing the page says to do, in the page's order.
 type tutorialAction struct {
 	line    int    // in docs/tutorial.md
-	kind    string // "heading", "check", or a block's language
-	text    string // the block's body, or the check's name
+	kind    string // "heading", "check", "stop", or a block's language
+	text    string // the block's body, the check's name, or the process's
 	from    string // the file the block quotes
-	mode    string // of a sh block: "run", "serve" or "skip"
-	arg     string // serve's check, skip's reason
+	mode    string // of a sh block: "run", "serve", "start" or "skip"
+	arg     string // serve's check, start's name [and check], skip's reason
 	output  string // the ```text block after a sh block
 	outLine int
 }
 
-var testMarker = regexp.MustCompile(`^<!-- test: (skip|serve|check)\b ?(.*?) ?-->$`)
+var testMarker = regexp.MustCompile(`^<!-- test: (skip|serve|start|stop|check)\b ?(.*?) ?-->$`)
 
 // parseTutorial returns the page's headings, checks and blocks, with
 // their markers, failing on a marker or block the runner cannot follow.
@@ -106,8 +116,8 @@ func parseTutorial(t *testing.T, path string) []tutorialAction {
 			block, pending = &b, tutorialAction{}
 		case fromComment.MatchString(trimmed):
 			pending.from = fromComment.FindStringSubmatch(trimmed)[1]
-		case m != nil && m[1] == "check":
-			acts = append(acts, tutorialAction{line: n, kind: "check", text: m[2]})
+		case m != nil && (m[1] == "check" || m[1] == "stop"):
+			acts = append(acts, tutorialAction{line: n, kind: m[1], text: m[2]})
 		case m != nil:
 			pending.mode, pending.arg = m[1], m[2]
 		case strings.HasPrefix(line, "## "):
@@ -140,6 +150,8 @@ func closeBlock(t *testing.T, acts []tutorialAction, b tutorialAction, afterSh b
 		t.Fatalf("docs/tutorial.md:%d: a sh block quotes no file", b.line)
 	case b.kind == "sh" && b.mode == "skip" && b.arg == "":
 		t.Fatalf("docs/tutorial.md:%d: say why the block is skipped", b.line)
+	case b.kind == "sh" && b.mode == "start" && b.arg == "":
+		t.Fatalf("docs/tutorial.md:%d: name the process the block starts", b.line)
 	case b.kind == "sh" && b.mode == "":
 		b.mode = "run"
 	case b.kind != "sh" && (b.from == "" || b.mode != ""):
@@ -153,14 +165,17 @@ func closeBlock(t *testing.T, acts []tutorialAction, b tutorialAction, afterSh b
 // tutorialRun is the state of one run of the page.
 type tutorialRun struct {
 	t               *testing.T
-	root            string // the nows checkout
-	work, dir       string // where the reader starts; where they are now
-	project         string // the project nows new makes: examples/tutorial's copy
-	addr, adminAddr string // the app's, instead of 127.0.0.1:8765 and :8766
+	root            string            // the nows checkout
+	work, dir       string            // where the reader starts; where they are now
+	project         string            // the project nows new makes: examples/tutorial's copy
+	addr, adminAddr string            // the app's, instead of 127.0.0.1:8765 and :8766
+	addrs           map[string]string // every address of the page → the test's
 	env             []string
 	subst           *strings.Replacer
-	server          *tutorialServer
-	serverCleanups  []func() // what the checks leave open while the server runs
+	servers         map[string]*tutorialServer // the processes running, by name
+	started         int                        // processes started so far
+	serverCleanups  []func()                   // what the checks leave open until the next heading
+	tabs            map[string]context.Context // browser tabs the checks share, by name
 }
 
 func newTutorialRun(t *testing.T, root string) *tutorialRun {
@@ -172,16 +187,27 @@ func newTutorialRun(t *testing.T, root string) *tutorialRun {
 		t.Fatalf("go build ./cli/nows: %v\n%s", err, out)
 	}
 	r := &tutorialRun{t: t, root: root, work: work, dir: work, project: filepath.Join(work, "chat"),
-		addr: freeAddr(t), adminAddr: freeAddr(t)}
-	r.subst = strings.NewReplacer("127.0.0.1:8765", r.addr, "127.0.0.1:8766", r.adminAddr)
+		addrs: map[string]string{}, servers: map[string]*tutorialServer{}, tabs: map[string]context.Context{}}
+	var pairs []string
+	for _, page := range []string{"127.0.0.1:8765", "127.0.0.1:8766", "127.0.0.1:8767", "127.0.0.1:8768", "127.0.0.1:4222"} {
+		r.addrs[page] = freeAddr(t)
+		pairs = append(pairs, page, r.addrs[page])
+	}
+	_, natsPort, _ := net.SplitHostPort(r.addrs["127.0.0.1:4222"])
+	r.addr, r.adminAddr = r.addrs["127.0.0.1:8765"], r.addrs["127.0.0.1:8766"]
+	r.subst = strings.NewReplacer(append(pairs, "-p 4222", "-p "+natsPort)...)
+	tmp := filepath.Join(work, ".tmp")
+	if err := os.Mkdir(tmp, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "NOWS_") && !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "GOFLAGS=") {
+		if !strings.HasPrefix(kv, "NOWS_") && !strings.HasPrefix(kv, "PATH=") && !strings.HasPrefix(kv, "GOFLAGS=") && !strings.HasPrefix(kv, "TMPDIR=") {
 			r.env = append(r.env, kv)
 		}
 	}
 	r.env = append(r.env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"), "GOTOOLCHAIN=local", "GOWORK=off",
-		"NO_COLOR=1", "NOWS_ADDR="+r.addr, "NOWS_ADMIN_ADDR="+r.adminAddr)
+		"NO_COLOR=1", "NOWS_ADDR="+r.addr, "NOWS_ADMIN_ADDR="+r.adminAddr, "TMPDIR="+tmp)
 	return r
 }
 
@@ -190,17 +216,23 @@ func (r *tutorialRun) do(a tutorialAction) {
 	r.t.Helper()
 	switch {
 	case a.kind == "heading":
-		r.stopServer()
+		r.stopAll()
 		r.t.Logf("docs/tutorial.md:%d: %s", a.line, a.text)
 	case a.kind == "check":
 		r.check(a.line, a.text)
+	case a.kind == "stop":
+		r.stop(a.line, a.text)
 	case a.from != "":
 		r.copyFromExample(a)
 	case a.mode == "run":
 		out := r.sh(a, r.dir)
 		r.expectOutput(a, func() string { return out }, 0)
 	case a.mode == "serve":
-		r.serve(a)
+		r.stopAll()
+		r.start(a, "server", a.arg)
+	case a.mode == "start":
+		name, check, _ := strings.Cut(a.arg, " ")
+		r.start(a, name, check)
 	}
 }
 
@@ -370,19 +402,28 @@ func treeOf(t *testing.T, dir string) map[string]string {
 	return files
 }
 
-// tutorialServer is the process of a serve block.
+// tutorialServer is the process of a serve or start block.
 type tutorialServer struct {
+	seq  int // the how-manyth process started
 	cmd  *exec.Cmd
 	out  lockedOutput
 	done chan struct{}
 }
 
-// serve starts a serve block in the background, waits until its output
-// shows what the page says and the app listens, then runs its check.
-func (r *tutorialRun) serve(a tutorialAction) {
+// pageAddr is an address as the page writes it.
+var pageAddr = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+
+// start starts a block in the background as the process name, waits
+// until its output shows what the page says and it listens, then runs
+// check: a serve block listens on 127.0.0.1:8765 unless it names another
+// of the page's addresses; a start block on the first it names, if any.
+func (r *tutorialRun) start(a tutorialAction, name, check string) {
 	r.t.Helper()
-	r.stopServer()
-	s := &tutorialServer{done: make(chan struct{})}
+	if r.servers[name] != nil {
+		r.t.Fatalf("docs/tutorial.md:%d: %s runs already", a.line, name)
+	}
+	r.started++
+	s := &tutorialServer{seq: r.started, done: make(chan struct{})}
 	s.cmd = exec.Command("bash", "-c", r.subst.Replace(a.text))
 	s.cmd.Dir, s.cmd.Env = r.dir, r.env
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
@@ -390,49 +431,82 @@ func (r *tutorialRun) serve(a tutorialAction) {
 	if err := s.cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}
-	r.server = s
+	r.servers[name] = s
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
 	r.expectOutput(a, s.out.String, 2*time.Minute)
+	addr := ""
+	if a.mode == "serve" {
+		addr = r.addr
+	}
+	for _, page := range pageAddr.FindAllString(a.text, -1) {
+		if r.addrs[page] != "" {
+			addr = r.addrs[page]
+			break
+		}
+	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for !listening(r.addr) {
+	for addr != "" && !listening(addr) {
 		select {
 		case <-s.done:
-			r.t.Fatalf("docs/tutorial.md:%d: the server exited:\n%s", a.line, s.out.String())
+			r.t.Fatalf("docs/tutorial.md:%d: %s exited:\n%s", a.line, name, s.out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("docs/tutorial.md:%d: nothing listens on %s after 2 min:\n%s", a.line, r.addr, s.out.String())
+			r.t.Fatalf("docs/tutorial.md:%d: nothing listens on %s after 2 min:\n%s", a.line, addr, s.out.String())
 		}
 	}
-	if a.arg != "" {
-		r.check(a.line, a.arg)
+	if check != "" {
+		r.check(a.line, check)
 	}
 }
 
-// stopServer stops the serve block's process as Ctrl-C does, and closes
-// what its checks left open.
-func (r *tutorialRun) stopServer() {
-	for _, f := range r.serverCleanups {
-		f()
-	}
-	r.serverCleanups = nil
-	s := r.server
+// stop stops the process name as Ctrl-C does, and waits for it.
+func (r *tutorialRun) stop(line int, name string) {
+	r.t.Helper()
+	s := r.servers[name]
 	if s == nil {
-		return
+		r.t.Fatalf("docs/tutorial.md:%d: no process %s runs", line, name)
 	}
-	r.server = nil
+	delete(r.servers, name)
+	if line > 0 {
+		r.t.Logf("docs/tutorial.md:%d: stop %s", line, name)
+	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGINT)
 	select {
 	case <-s.done:
 	case <-time.After(20 * time.Second):
 		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
-		r.t.Errorf("the server did not stop within 20 s of Ctrl-C:\n%s", s.out.String())
+		r.t.Errorf("%s did not stop within 20 s of Ctrl-C:\n%s", name, s.out.String())
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // anything of its group left behind
 }
 
-// whileServing registers f to run when the server stops.
+// stopAll closes what the checks left open and stops every process the
+// page started, the last started first (the nodes before their NATS).
+func (r *tutorialRun) stopAll() {
+	for _, f := range slices.Backward(r.serverCleanups) {
+		f()
+	}
+	r.serverCleanups = nil
+	clear(r.tabs)
+	for _, name := range r.startOrder() {
+		r.stop(0, name)
+	}
+}
+
+// startOrder returns the names of the processes running, the last
+// started first.
+func (r *tutorialRun) startOrder() []string {
+	names := slices.Collect(maps.Keys(r.servers))
+	slices.SortFunc(names, func(a, b string) int {
+		return r.servers[b].seq - r.servers[a].seq
+	})
+	return names
+}
+
+// whileServing registers f to run at the next heading, when the
+// processes stop.
 func (r *tutorialRun) whileServing(f func()) {
 	r.serverCleanups = append(r.serverCleanups, f)
 }

@@ -181,11 +181,7 @@ type tutorialRun struct {
 func newTutorialRun(t *testing.T, root string) *tutorialRun {
 	work := t.TempDir()
 	bin := filepath.Join(work, ".bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "nows"), "./cli/nows")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cli/nows: %v\n%s", err, out)
-	}
+	buildTools(t, root, bin)
 	r := &tutorialRun{t: t, root: root, work: work, dir: work, project: filepath.Join(work, "chat"),
 		addrs: map[string]string{}, servers: map[string]*tutorialServer{}, tabs: map[string]context.Context{}}
 	var pairs []string
@@ -209,6 +205,24 @@ func newTutorialRun(t *testing.T, root string) *tutorialRun {
 		"GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"), "GOTOOLCHAIN=local", "GOWORK=off",
 		"NO_COLOR=1", "NOWS_ADDR="+r.addr, "NOWS_ADMIN_ADDR="+r.adminAddr, "TMPDIR="+tmp)
 	return r
+}
+
+// buildTools builds nows into bin, and nats-server, the version go.mod
+// names, when there is none on $PATH (the reader installs it; .ci/run
+// installs Debian's).
+func buildTools(t *testing.T, root, bin string) {
+	pkgs := map[string]string{"nows": "./cli/nows"}
+	if _, err := exec.LookPath("nats-server"); err != nil {
+		t.Logf("no nats-server on $PATH: building github.com/nats-io/nats-server/v2 of go.mod")
+		pkgs["nats-server"] = "github.com/nats-io/nats-server/v2"
+	}
+	for name, pkg := range pkgs {
+		build := exec.Command("go", "build", "-o", filepath.Join(bin, name), pkg)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
 }
 
 // do does one action of the page.

@@ -40,15 +40,17 @@ func checkTutorialHistory(r *tutorialRun) {
 }
 
 // checkTutorialRestarted: the server started again with an empty memory
-// store, alice's page says it did not recover (a new epoch).
+// store, both pages say they did not recover (a new epoch).
 func checkTutorialRestarted(r *tutorialRun) {
-	alice := r.tabs["alice"]
+	alice, bob := r.tabs["alice"], r.tabs["bob"]
 	if alice == nil {
 		return
 	}
 	waitLog(r, alice, epochLine, reconnectWait)
 	run(r.t, alice, "online again", waitText("#status", "online"))
 	expectLog(r, alice, recoveredLine, "bob: are you there?", "bob: back soon?", epochLine)
+	waitLog(r, bob, epochLine, reconnectWait)
+	expectLog(r, bob, "bob: hello alice", "bob: are you there?", "bob: back soon?", epochLine)
 }
 
 // checkTutorialNodes: alice's page on node 1 and bob's on node 2 see

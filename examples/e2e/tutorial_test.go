@@ -48,8 +48,9 @@ import (
 // order in the command's output ("..." matches anything, runs of blanks
 // are one). The page's addresses, 127.0.0.1:8765 to :8768 and NATS's
 // 127.0.0.1:4222 (-p 4222), become free ports; $TMPDIR is the test's, so
-// that nats-server -js keeps its JetStream there. At the end the project must equal examples/tutorial (go.mod but
-// its replace line) and pass go vet and go test.
+// that nats-server -js keeps its JetStream there. At the end the project
+// must equal examples/tutorial (go.mod but its replace line) and pass go
+// vet and go test.
 func TestTutorial(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nows and the tutorial's app several times")
@@ -174,7 +175,7 @@ type tutorialRun struct {
 	subst           *strings.Replacer
 	servers         map[string]*tutorialServer // the processes running, by name
 	started         int                        // processes started so far
-	serverCleanups  []func()                   // what the checks leave open until the next heading
+	serverCleanups  []func()                   // what the checks leave open until stopAll
 	tabs            map[string]context.Context // browser tabs the checks share, by name
 }
 

@@ -17,9 +17,9 @@ import (
 //
 //	<!-- from: examples/upload/blueprints/upload_bp.go -->
 //
-// and each of its lines (trimmed; blank lines and "// ..." elisions
-// skipped) must appear in that file, in order. So a snippet cannot drift
-// from code that builds and is tested.
+// and each of its lines (trimmed; blank lines and "// ..." or "# ..."
+// elisions skipped) must appear in that file, in order. So a snippet
+// cannot drift from code that builds and is tested.
 func guidePages(t *testing.T) []string {
 	t.Helper()
 	docs := filepath.Join("..", "..", "docs")
@@ -119,7 +119,7 @@ func quotes(src string, snippet []string) (string, bool) {
 	i := 0
 	for _, l := range snippet {
 		l = strings.TrimSpace(l)
-		if l == "" || l == "// ..." || l == "..." {
+		if l == "" || l == "// ..." || l == "# ..." || l == "..." {
 			continue
 		}
 		for i < len(have) && have[i] != l {

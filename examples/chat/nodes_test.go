@@ -94,29 +94,22 @@ func read(ctx context.Context, t *testing.T, c *websocket.Conn) blueprints.Event
 }
 
 // startNATS starts nats-server in this process with its defaults.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	host, port, _ := net.SplitHostPort(freeAddr(t))
-	p, _ := strconv.Atoi(port)
-	ns, err := server.NewServer(&server.Options{Host: host, Port: p, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	return "nats://" + net.JoinHostPort(host, port)
-}
+func startNATS(t *testing.T) string { return serveNATS(t, &server.Options{}) }
 
 // startJetStream starts nats-server with JetStream in this process, its
 // store in a temporary directory.
 func startJetStream(t *testing.T) string {
+	return serveNATS(t, &server.Options{JetStream: true, StoreDir: t.TempDir()})
+}
+
+// serveNATS runs nats-server with o on a free 127.0.0.1 port until the
+// test ends, and returns its URL.
+func serveNATS(t *testing.T, o *server.Options) string {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(freeAddr(t))
-	p, _ := strconv.Atoi(port)
-	ns, err := server.NewServer(&server.Options{Host: host, Port: p, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
+	o.Host, o.NoLog, o.NoSigs = host, true, true
+	o.Port, _ = strconv.Atoi(port)
+	ns, err := server.NewServer(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/historytest"
 )
 
 // histLimits is the window of the history tests' rooms.
@@ -145,27 +146,8 @@ func TestHistoryTwoNodes(t *testing.T) {
 	defer cancel()
 
 	const n = 300
-	var wg sync.WaitGroup
-	for i, s := range []*wstest.Server{a, b} {
-		wg.Go(func() {
-			for j := range n {
-				if err := s.Hub().Broadcast(ctx, "h.r", framework.Text(fmt.Sprintf("%d-%d", i, j))); err != nil {
-					t.Errorf("Broadcast: %v", err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	r, err := store.Since(ctx, "h.r", history.Position{Epoch: roomTop(t, store, "h.r").Epoch}, 2*n, histLimits)
-	if err != nil || len(r.Entries) != 2*n {
-		t.Fatalf("store: %d entries, %v", len(r.Entries), err)
-	}
-	for k, e := range r.Entries {
-		ca.ExpectText(string(e.Data))
-		want := fmt.Sprintf(`{"event":"nows.text","data":%q,"room":"h.r","pos":{"epoch":%q,"offset":%d}}`, e.Data, e.Pos.Epoch, k+1)
-		cb.ExpectText(want)
-	}
+	historytest.Broadcast(ctx, t, "h.r", n, a, b)
+	historytest.ExpectStoreOrder(ctx, t, store, histLimits, "h.r", history.Position{Epoch: roomTop(t, store, "h.r").Epoch}, 2*n, ca, cb)
 }
 
 // TestHistoryPublisher: a hub of NewHub with history and no broker

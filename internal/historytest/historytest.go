@@ -1,8 +1,8 @@
 // Package historytest is the conformance test of history.Store engines
-// (internal/recovery/design.md): the memory store runs it, and the Redis and
-// JetStream engines will. It assumes nothing an engine may do otherwise:
-// offsets only grow (JetStream skips), so continuity is checked with
-// Prev.
+// (internal/recovery/design.md): the memory, Redis and JetStream stores
+// run it. It assumes nothing an engine may do otherwise: offsets only
+// grow (JetStream skips), so continuity is checked with Prev. Broadcast
+// and ExpectStoreOrder check nodes that share an engine.
 package historytest
 
 import (

@@ -2,9 +2,7 @@ package natshistory_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/history/natshistory"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/historytest"
 )
 
 // TestHub: two servers, each with a Store of its own on one stream and
@@ -48,26 +47,8 @@ func TestHub(t *testing.T) {
 	const n = 150
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	for i, s := range servers {
-		wg.Go(func() {
-			for j := range n {
-				if err := s.Hub().Broadcast(ctx, "h.r", framework.Text(fmt.Sprintf("%d-%d", i, j))); err != nil {
-					t.Errorf("Broadcast: %v", err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	r, err := stores[1].Since(ctx, "h.r", start.Top, 2*n, o.Window)
-	if err != nil || len(r.Entries) != 2*n {
-		t.Fatalf("store: %d entries, %v", len(r.Entries), err)
-	}
-	for _, e := range r.Entries {
-		plain.ExpectText(string(e.Data))
-		events.ExpectText(fmt.Sprintf(`{"event":"nows.text","data":%q,"room":"h.r","pos":{"epoch":%q,"offset":%d}}`, e.Data, e.Pos.Epoch, e.Pos.Offset))
-	}
+	historytest.Broadcast(ctx, t, "h.r", n, servers...)
+	historytest.ExpectStoreOrder(ctx, t, stores[1], o.Window, "h.r", start.Top, 2*n, plain, events)
 }
 
 // member dials /rooms/h.r with the subprotocols and reads the greeting.

@@ -15,6 +15,7 @@ import (
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	natsbroker "github.com/nowebsocket/nows/framework/broker/natsbroker"
 	redisbroker "github.com/nowebsocket/nows/framework/broker/redisbroker"
+	"github.com/nowebsocket/nows/internal/redistest"
 )
 
 // These tests cross a broker's payload limit with real brokers: a NATS
@@ -44,10 +45,10 @@ func startNATS(t *testing.T) func(testing.TB) framework.Broker {
 // function that connects a broker to it.
 func startRedis(t *testing.T) func(testing.TB) framework.Broker {
 	t.Helper()
-	addr := startRedisProcess(t).addr() // redisoutage_test.go
+	url := redistest.Start(t).URL()
 	return func(t testing.TB) framework.Broker {
 		t.Helper()
-		b, err := redisbroker.Connect("redis://"+addr, redisbroker.Options{})
+		b, err := redisbroker.Connect(url, redisbroker.Options{})
 		if err != nil {
 			t.Fatalf("redisbroker.Connect: %v", err)
 		}

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -15,80 +12,19 @@ import (
 	"github.com/nowebsocket/nows/framework"
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	redisbroker "github.com/nowebsocket/nows/framework/broker/redisbroker"
+	"github.com/nowebsocket/nows/internal/redistest"
 )
-
-// redisProcess is a redis-server on 127.0.0.1 that a test can kill and
-// start again on the same port.
-type redisProcess struct {
-	bin, port string
-	done      chan struct{}
-	cmd       *exec.Cmd
-}
-
-// startRedisProcess starts redis-server, or skips the test when it is
-// not installed (except in CI).
-func startRedisProcess(t *testing.T) *redisProcess {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is required in CI: %v", err)
-		}
-		t.Skip("redis-server not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	_ = ln.Close()
-	r := &redisProcess{bin: bin, port: port}
-	r.start(t)
-	t.Cleanup(r.kill)
-	return r
-}
-
-func (r *redisProcess) addr() string { return "127.0.0.1:" + r.port }
-
-func (r *redisProcess) start(t *testing.T) {
-	t.Helper()
-	r.cmd = exec.Command(r.bin, "--bind", "127.0.0.1", "--port", r.port, "--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	r.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		close(done)
-	}(r.cmd, r.done)
-	brokertest.Eventually(t, 10*time.Second, "redis-server listening", func() bool {
-		c, err := net.DialTimeout("tcp", r.addr(), time.Second)
-		if err == nil {
-			_ = c.Close()
-		}
-		return err == nil
-	})
-}
-
-// kill kills redis-server with SIGKILL and waits for it to end.
-func (r *redisProcess) kill() {
-	if r.cmd != nil {
-		_ = r.cmd.Process.Kill()
-		<-r.done
-		r.cmd = nil
-	}
-}
 
 // TestRedisOutageCounted: redis-server is killed while two nodes share
 // it; what node 1 broadcasts meanwhile reaches its own member only, and
 // once redis-server is back on the same port, node 2 counts it as missed
 // from node 1 (stats, Hub.Err naming node 1), and broadcasts flow again.
 func TestRedisOutageCounted(t *testing.T) {
-	r := startRedisProcess(t)
+	r := redistest.Start(t)
 	quiet := slog.New(slog.DiscardHandler)
 	var nodes []*brokertest.Node
 	for range 2 {
-		b, err := redisbroker.Connect("redis://"+r.addr(), redisbroker.Options{Logger: quiet})
+		b, err := redisbroker.Connect(r.URL(), redisbroker.Options{Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +37,7 @@ func TestRedisOutageCounted(t *testing.T) {
 	brokertest.WaitMembers(t, room, []string{"u1", "u2"}, nodes...)
 	hub1, hub2 := nodes[0].Hub(), nodes[1].Hub()
 
-	r.kill()
+	r.Stop()
 	ctx := context.Background()
 	const lost = 5
 	for i := range lost {
@@ -113,7 +49,7 @@ func TestRedisOutageCounted(t *testing.T) {
 	failed := func() uint64 { return framework.HubStats(hub1).BrokerErrors }
 	brokertest.Eventually(t, 10*time.Second, "node 1's publishes failing", func() bool { return failed() >= lost })
 
-	r.start(t)
+	r.Restart(t)
 	missedErr := false
 	brokertest.Eventually(t, 10*time.Second, "node 2 counting what it missed of node 1", func() bool {
 		err := hub2.Err()

@@ -4,9 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +18,7 @@ import (
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/history/redishistory"
 	"github.com/nowebsocket/nows/internal/cutproxy"
+	"github.com/nowebsocket/nows/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -43,10 +41,10 @@ func TestChatPageRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the chat app and redis-server")
 	}
-	redisAddr := startRedis(t)
+	rs := redistest.Start(t)
 	bin := buildExample(t, "../chat")
 	addr := freeAddr(t)
-	histFlag := []string{"--history", "redis://" + redisAddr}
+	histFlag := []string{"--history", rs.URL()}
 	node := startApp(t, bin, addr, histFlag...)
 	proxy := cutproxy.Start(t, addr)
 
@@ -69,7 +67,7 @@ func TestChatPageRecovery(t *testing.T) {
 	var pubErr error
 	pubCtx, stopPub := context.WithCancel(ctx)
 	published := make(chan struct{})
-	go func() { defer close(published); pubErr = publishNumbered(pubCtx, redisAddr, &sent) }()
+	go func() { defer close(published); pubErr = publishNumbered(pubCtx, rs.Addr(), &sent) }()
 	defer func() { stopPub(); <-published }()
 
 	// Each disruption waits for its message and for the page to be
@@ -237,44 +235,6 @@ func (a *app) kill(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-a.done
-}
-
-// startRedis starts redis-server on a free 127.0.0.1 port, without
-// persistence, and returns its address; the test's end kills it. Without
-// redis-server the test skips, except in CI (CI=true), where it fails.
-func startRedis(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is required in CI: %v", err)
-		}
-		t.Skip("redis-server not installed (apt-get install redis-server); the test runs only with it")
-	}
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--protected-mode", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = c.Close()
-			return addr
-		}
-		select {
-		case <-done:
-			t.Fatalf("redis-server exited at start (%s)", addr)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server not listening on %s within 10s", addr)
-		}
-	}
 }
 
 // TestChatPageReload: the page keeps its positions in sessionStorage, so

@@ -2,11 +2,6 @@ package redisbroker_test
 
 import (
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +10,7 @@ import (
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	redisbroker "github.com/nowebsocket/nows/framework/broker/redisbroker"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
@@ -23,89 +19,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// redisServer is a redis-server process on 127.0.0.1 that a test can stop
-// and start again on the same port.
-type redisServer struct {
-	bin  string
-	port int
-	args []string // more redis-server arguments
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startRedis starts redis-server, or skips the test when it is not
-// installed, except in CI (CI=true), where Redis is required.
-func startRedis(t *testing.T, args ...string) *redisServer {
+// broker connects a broker to rs, closed at the test's end.
+func broker(t testing.TB, rs *redistest.Server) framework.Broker {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server is required in CI: %v", err)
-		}
-		t.Skip("redis-server not installed (apt-get install redis-server); the Redis tests run only with it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	s := &redisServer{bin: bin, port: port, args: args}
-	s.start(t)
-	t.Cleanup(func() { s.stop(t) })
-	return s
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *redisServer) start(t testing.TB) {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
-		"--save", "", "--appendonly", "no", "--protected-mode", "no"}, s.args...)...)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr(), time.Second)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		select {
-		case <-done:
-			t.Fatalf("redis-server exited at start (port %d)", s.port)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server not listening on %s within 10s", s.addr())
-		}
-	}
-}
-
-func (s *redisServer) stop(testing.TB) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
-}
-
-func (s *redisServer) broker(t testing.TB) framework.Broker {
-	t.Helper()
-	b, err := redisbroker.Connect("redis://"+s.addr(), redisbroker.Options{})
+	b, err := redisbroker.Connect(rs.URL(), redisbroker.Options{})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -116,11 +33,11 @@ func (s *redisServer) broker(t testing.TB) framework.Broker {
 // TestBroker runs the cross-node checks: three servers sharing a real
 // redis-server, which the outage check kills and starts again.
 func TestBroker(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	brokertest.Run(t, brokertest.Harness{
-		NewBroker: rs.broker,
-		Stop:      rs.stop,
-		Start:     rs.start,
+		NewBroker: func(t testing.TB) framework.Broker { return broker(t, rs) },
+		Stop:      func(testing.TB) { rs.Stop() },
+		Start:     rs.Restart,
 	})
 }
 
@@ -132,14 +49,14 @@ func TestConnectBadURL(t *testing.T) {
 
 // TestPublishDown: Publish fails, within its context, while Redis is down.
 func TestPublishDown(t *testing.T) {
-	rs := startRedis(t)
-	b := rs.broker(t)
+	rs := redistest.Start(t)
+	b := broker(t, rs)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.Publish(ctx, "t", []byte("x")); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	rs.stop(t)
+	rs.Stop()
 	if err := b.Publish(ctx, "t", []byte("x")); err == nil {
 		t.Fatal("Publish with Redis down: got nil error, want one")
 	}
@@ -164,10 +81,10 @@ func TestMaxPayload(t *testing.T) {
 // message passes the hard limit and Redis disconnects the subscribers (with
 // Options.MaxPayload -1, the member on node 2 gets nothing).
 func TestLargeBroadcastChunked(t *testing.T) {
-	rs := startRedis(t, "--client-output-buffer-limit", "pubsub 4mb 2mb 60")
+	rs := redistest.Start(t, "--client-output-buffer-limit", "pubsub 4mb 2mb 60")
 
 	// A plain subscriber on the hub's channel records the largest message.
-	raw := redis.NewClient(&redis.Options{Addr: rs.addr()})
+	raw := redis.NewClient(&redis.Options{Addr: rs.Addr()})
 	defer raw.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -193,7 +110,7 @@ func TestLargeBroadcastChunked(t *testing.T) {
 	for range 2 {
 		opts := framework.Options{
 			MaxMessageBytes: maxMsg,
-			Hub:             framework.HubOptions{Broker: rs.broker(t), PresenceInterval: brokertest.PresenceInterval},
+			Hub:             framework.HubOptions{Broker: broker(t, rs), PresenceInterval: brokertest.PresenceInterval},
 		}
 		nodes = append(nodes, &brokertest.Node{Server: wstest.NewServerOptions(t, opts, brokertest.Rooms)})
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/history/redishistory"
+	"github.com/nowebsocket/nows/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -123,13 +124,13 @@ func (p *proxy) freeze() {
 // pings, gets no answer, subscribes again on a new connection and reports
 // Lost, and entries appended after it arrive.
 func TestStall(t *testing.T) {
-	rs := startRedis(t)
-	px := startProxy(t, rs.addr())
+	rs := redistest.Start(t)
+	px := startProxy(t, rs.Addr())
 	via := redis.NewClient(&redis.Options{Addr: px.ln.Addr().String(), DialTimeout: time.Second})
 	t.Cleanup(func() { _ = via.Close() })
 	s := redishistory.New(via, redishistory.Options{})
 	redishistory.SetHealth(s, 100*time.Millisecond, 500*time.Millisecond)
-	direct := redishistory.New(rs.client(t), redishistory.Options{})
+	direct := redishistory.New(client(t, rs), redishistory.Options{})
 	f := watch(t, s, nil)
 	time.Sleep(300 * time.Millisecond) // pings answered: no stall while healthy
 	if n := f.lost(); n != 1 {
@@ -156,8 +157,8 @@ func TestStall(t *testing.T) {
 // TestForeignMessage: a message on the feed's channel that the store did
 // not write is reported as Lost, not taken for an entry.
 func TestForeignMessage(t *testing.T) {
-	rs := startRedis(t)
-	rdb := rs.client(t)
+	rs := redistest.Start(t)
+	rdb := client(t, rs)
 	f := watch(t, redishistory.New(rdb, redishistory.Options{}), nil)
 	for _, junk := range []string{"", "hello", "3:abc", "1:r24:aaaaaaaaaaaaaaaaaaaaaaaa0:1:01:11:0", "9999:x"} {
 		if err := rdb.Publish(t.Context(), "nows:h:feed", junk).Err(); err != nil {
@@ -175,8 +176,8 @@ func TestForeignMessage(t *testing.T) {
 // TestMetaExpiry: a room silent for Limits.Meta loses its epoch, as the
 // memory store forgets it: a position of it says ReasonEpoch.
 func TestMetaExpiry(t *testing.T) {
-	rs := startRedis(t)
-	s := redishistory.New(rs.client(t), redishistory.Options{})
+	rs := redistest.Start(t)
+	s := redishistory.New(client(t, rs), redishistory.Options{})
 	short := history.Limits{Size: 10, TTL: 100 * time.Millisecond, Meta: 300 * time.Millisecond}
 	e, err := s.Append(t.Context(), "m", history.Entry{Data: []byte("x")}, short)
 	if err != nil {
@@ -196,8 +197,8 @@ func TestMetaExpiry(t *testing.T) {
 // TestWatchClosedClient: Watch on a closed client returns an error at
 // once instead of retrying forever.
 func TestWatchClosedClient(t *testing.T) {
-	rs := startRedis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.addr()})
+	rs := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr()})
 	_ = rdb.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
@@ -210,8 +211,8 @@ func TestWatchClosedClient(t *testing.T) {
 // after Redis ran the script) is not sent again: go-redis retries such a
 // command by default, which would store the message twice.
 func TestAppendOnce(t *testing.T) {
-	rs := startRedis(t)
-	px := startProxy(t, rs.addr())
+	rs := redistest.Start(t)
+	px := startProxy(t, rs.Addr())
 	via := redis.NewClient(&redis.Options{Addr: px.ln.Addr().String(), DialTimeout: time.Second})
 	t.Cleanup(func() { _ = via.Close() })
 	s := redishistory.New(via, redishistory.Options{})
@@ -225,7 +226,7 @@ func TestAppendOnce(t *testing.T) {
 	if _, err := s.Append(t.Context(), "r", history.Entry{Data: []byte("2")}, lim); err == nil {
 		t.Error("Append whose reply was lost: nil error; want one (the caller cannot know it was stored)")
 	}
-	r, err := redishistory.New(rs.client(t), redishistory.Options{}).Since(t.Context(), "r", history.Position{}, 0, lim)
+	r, err := redishistory.New(client(t, rs), redishistory.Options{}).Since(t.Context(), "r", history.Position{}, 0, lim)
 	if err != nil || r.Top.Offset != 2 {
 		t.Fatalf("the room's top after an Append whose reply was lost: %v, %v; want offset 2 (stored once)", r.Top, err)
 	}

@@ -13,13 +13,14 @@ import (
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/history/redishistory"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/redistest"
 )
 
 // hubNode is a server with history on for "h.*" in a Store of its own
 // on rs, and no broker: the store's feed is its only link to the others.
-func hubNode(t *testing.T, rs *redisServer) (*wstest.Server, *redishistory.Store) {
+func hubNode(t *testing.T, rs *redistest.Server) (*wstest.Server, *redishistory.Store) {
 	t.Helper()
-	store := redishistory.New(rs.client(t), redishistory.Options{})
+	store := redishistory.New(client(t, rs), redishistory.Options{})
 	opts := framework.Options{
 		Subprotocols: []string{"nows.v1"},
 		SendQueue:    framework.QueueOptions{MaxMessages: 4000},
@@ -53,7 +54,7 @@ func member(t *testing.T, s *wstest.Server, room string, events bool) *wstest.Cl
 // history was lost (nows.unrecovered, epoch), and the broadcasts after
 // it reach both members from offset 1 of the new epoch.
 func TestHubTwoNodes(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	a, storeA := hubNode(t, rs)
 	b, _ := hubNode(t, rs)
 	plain := member(t, a, "h.r", false)
@@ -87,8 +88,8 @@ func TestHubTwoNodes(t *testing.T) {
 		ev.ExpectText(fmt.Sprintf(`{"event":"nows.text","data":%q,"room":"h.r","pos":{"epoch":%q,"offset":%d}}`, e.Data, e.Pos.Epoch, k+1))
 	}
 
-	rs.stop()
-	rs.start(t)
+	rs.Stop()
+	rs.Restart(t)
 	var lost struct {
 		Event string
 		Data  struct {

@@ -5,9 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,6 +13,7 @@ import (
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/history/redishistory"
 	"github.com/nowebsocket/nows/internal/historytest"
+	"github.com/nowebsocket/nows/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
@@ -24,87 +22,9 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// redisServer is a redis-server process on 127.0.0.1 that a test can stop
-// and start again on the same port.
-type redisServer struct {
-	bin  string
-	port int
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startRedis starts redis-server, or skips the test when it is not
-// installed, except in CI (CI=true), where Redis is required.
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redis-server is required in CI: %v", err)
-		}
-		t.Skip("redis-server not installed (apt-get install redis-server); the Redis tests run only with it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	_ = ln.Close()
-	s := &redisServer{bin: bin, port: port}
-	s.start(t)
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *redisServer) start(t testing.TB) {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cmd := exec.Command(s.bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
-		"--save", "", "--appendonly", "no", "--protected-mode", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start redis-server: %v", err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		c, err := net.DialTimeout("tcp", s.addr(), time.Second)
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		select {
-		case <-done:
-			t.Fatalf("redis-server exited at start (port %d)", s.port)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server not listening on %s within 10s", s.addr())
-		}
-	}
-}
-
-func (s *redisServer) stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
-}
-
-// client returns a new client of s, closed at the end of the test.
-func (s *redisServer) client(t *testing.T) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: s.addr(), DialTimeout: time.Second})
+// client returns a new client of rs, closed at the end of the test.
+func client(t *testing.T, rs *redistest.Server) *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr(), DialTimeout: time.Second})
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb
 }
@@ -114,8 +34,8 @@ var lim = history.Limits{Size: 1000, TTL: time.Minute}
 // TestConformance runs the engines' conformance test, each subtest with
 // a prefix of its own on one redis-server.
 func TestConformance(t *testing.T) {
-	rs := startRedis(t)
-	rdb := rs.client(t)
+	rs := redistest.Start(t)
+	rdb := client(t, rs)
 	n := 0
 	historytest.Run(t, func(*testing.T) history.Store {
 		n++
@@ -201,9 +121,9 @@ func (f *feed) lost() int {
 // to the same rooms at once; each one's feed has every entry of both, in
 // offset order per room, and both read the same positions.
 func TestTwoNodes(t *testing.T) {
-	rs := startRedis(t)
-	nodes := []*redishistory.Store{redishistory.New(rs.client(t), redishistory.Options{}),
-		redishistory.New(rs.client(t), redishistory.Options{})}
+	rs := redistest.Start(t)
+	nodes := []*redishistory.Store{redishistory.New(client(t, rs), redishistory.Options{}),
+		redishistory.New(client(t, rs), redishistory.Options{})}
 	feeds := []*feed{watch(t, nodes[0], nil), watch(t, nodes[1], nil)}
 	rooms := []string{"a", "b"}
 	var wg sync.WaitGroup
@@ -257,8 +177,8 @@ func TestTwoNodes(t *testing.T) {
 // epoch, which sorts after the old one, and a position of the old epoch
 // is not recovered (ReasonEpoch).
 func TestFlushAll(t *testing.T) {
-	rs := startRedis(t)
-	rdb := rs.client(t)
+	rs := redistest.Start(t)
+	rdb := client(t, rs)
 	s := redishistory.New(rdb, redishistory.Options{})
 	ctx := t.Context()
 	old := map[string]history.Entry{}
@@ -312,8 +232,8 @@ func checkEpochTime(t *testing.T, epoch string) {
 // subscription when the Lost comes), and entries appended afterwards
 // reach it.
 func TestRestart(t *testing.T) {
-	rs := startRedis(t)
-	rdb := rs.client(t)
+	rs := redistest.Start(t)
+	rdb := client(t, rs)
 	s := redishistory.New(rdb, redishistory.Options{})
 	var mu sync.Mutex
 	var subs []int64
@@ -332,9 +252,9 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitFor(t, "the entry before the restart", func([]history.Update) bool { return len(f.entries("r")) == 1 })
-	rs.stop()
+	rs.Stop()
 	time.Sleep(300 * time.Millisecond) // the feed fails and retries
-	rs.start(t)
+	rs.Restart(t)
 	f.waitFor(t, "a second Lost", func([]history.Update) bool { return f.lost() >= 2 })
 	e, err := s.Append(t.Context(), "r", history.Entry{Data: []byte("after")}, lim)
 	if err != nil {
@@ -356,8 +276,8 @@ func TestRestart(t *testing.T) {
 // TestLargeBinary: a binary message of 1 MiB of every byte value comes
 // back exact from Since and from the feed.
 func TestLargeBinary(t *testing.T) {
-	rs := startRedis(t)
-	s := redishistory.New(rs.client(t), redishistory.Options{})
+	rs := redistest.Start(t)
+	s := redishistory.New(client(t, rs), redishistory.Options{})
 	f := watch(t, s, nil)
 	data := make([]byte, 1<<20)
 	_, _ = rand.Read(data)
@@ -387,8 +307,8 @@ func TestLargeBinary(t *testing.T) {
 // or non-ASCII have histories of their own, and the keys keep each
 // name whole inside its hash tag.
 func TestRoomNames(t *testing.T) {
-	rs := startRedis(t)
-	rdb := rs.client(t)
+	rs := redistest.Start(t)
+	rdb := client(t, rs)
 	s := redishistory.New(rdb, redishistory.Options{})
 	f := watch(t, s, nil)
 	names := []string{"a}", "a%7D", "{a}", "", "ünï code", "a:s"}
@@ -417,8 +337,8 @@ func TestRoomNames(t *testing.T) {
 // TestPrefix: two Stores with other prefixes on one Redis keep apart:
 // their own positions, their own feed.
 func TestPrefix(t *testing.T) {
-	rs := startRedis(t)
-	rdb := rs.client(t)
+	rs := redistest.Start(t)
+	rdb := client(t, rs)
 	a := redishistory.New(rdb, redishistory.Options{Prefix: "app1:"})
 	b := redishistory.New(rdb, redishistory.Options{Prefix: "app2:"})
 	fb := watch(t, b, nil)

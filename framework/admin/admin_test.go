@@ -384,9 +384,16 @@ func TestSnapshotSession(t *testing.T) {
 		t.Errorf("while open: connections %d, want 2", during.Connections)
 	}
 	var doc snapshotDoc
+	// A snapshot reads its counters one by one while closes are counted,
+	// so it may see a close in one counter and not yet in another: wait
+	// until every counter has both.
 	eventually(t, "both closes in the snapshot", func() bool {
 		doc = e.snapshot(t, "")
-		return len(doc.Closes) == 2
+		closed := uint64(0)
+		for _, r := range doc.Routes {
+			closed += r.Closed
+		}
+		return len(doc.Closes) == 2 && doc.Connections == 0 && closed == 2
 	})
 	if doc.Connections != 0 || doc.QueueDropped != 0 {
 		t.Errorf("connections %d, queue_dropped %d, want 0 and 0", doc.Connections, doc.QueueDropped)

@@ -3,7 +3,6 @@ package redishistory_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/history/redishistory"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/historytest"
 	"github.com/nowebsocket/nows/internal/redistest"
 )
 
@@ -63,30 +63,12 @@ func TestHubTwoNodes(t *testing.T) {
 	defer cancel()
 
 	const n = 200
-	var wg sync.WaitGroup
-	for i, s := range []*wstest.Server{a, b} {
-		wg.Go(func() {
-			for j := range n {
-				if err := s.Hub().Broadcast(ctx, "h.r", framework.Text(fmt.Sprintf("%d-%d", i, j))); err != nil {
-					t.Errorf("Broadcast: %v", err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
+	historytest.Broadcast(ctx, t, "h.r", n, a, b)
 	top, err := storeA.Since(ctx, "h.r", history.Position{}, 0, lim)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := storeA.Since(ctx, "h.r", history.Position{Epoch: top.Top.Epoch}, 2*n, lim)
-	if err != nil || len(r.Entries) != 2*n {
-		t.Fatalf("store: %d entries, %v; want %d", len(r.Entries), err, 2*n)
-	}
-	for k, e := range r.Entries {
-		plain.ExpectText(string(e.Data))
-		ev.ExpectText(fmt.Sprintf(`{"event":"nows.text","data":%q,"room":"h.r","pos":{"epoch":%q,"offset":%d}}`, e.Data, e.Pos.Epoch, k+1))
-	}
+	historytest.ExpectStoreOrder(ctx, t, storeA, lim, "h.r", history.Position{Epoch: top.Top.Epoch}, 2*n, plain, ev)
 
 	rs.Stop()
 	rs.Restart(t)

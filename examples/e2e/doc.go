@@ -9,10 +9,11 @@
 // a temporary directory of the test); NOWS_UPDATE_SCREENSHOTS=1 also
 // refreshes docs/img/echo-page.png and docs/img/dashboard.png.
 //
-// TestTutorial runs docs/tutorial.md: the nows it builds, the commands of
-// the page, the app they make (which must equal examples/tutorial, a
-// module of its own), its pages in Chromium, nats-server -js for its two
-// nodes (built from go.mod when none is on $PATH), and nginx and
-// systemd-analyze on its deploy files; without Chromium, nginx or
-// systemd-analyze their checks are skipped, except when CI=true.
+// TestTutorial runs docs/tutorial.md, then its twin docs/zh/tutorial.md:
+// the nows it builds, the commands of the page, the app they make (which
+// must equal examples/tutorial, a module of its own), its pages in
+// Chromium, nats-server -js for its two nodes (built from go.mod when none
+// is on $PATH), and nginx and systemd-analyze on its deploy files; without
+// Chromium, nginx or systemd-analyze their checks are skipped, except when
+// CI=true.
 package e2e

@@ -20,10 +20,12 @@ import (
 	"time"
 )
 
-// TestTutorial runs docs/tutorial.md as a reader would: it builds nows
-// onto a temporary PATH and runs the page's ```sh blocks in order, in a
-// temporary directory, with bash. Markers in HTML comments (invisible on
-// the rendered page) say how:
+// TestTutorial runs docs/tutorial.md as a reader would, then its Chinese
+// twin docs/zh/tutorial.md as a reader of that page alone would
+// (TestTutorial/en, TestTutorial/zh): it builds nows onto a temporary
+// PATH and runs the page's ```sh blocks in order, in a temporary
+// directory, with bash. Markers in HTML comments (invisible on the
+// rendered page) say how:
 //
 //	<!-- test: skip REASON -->   the next block is shown, not run
 //	<!-- test: serve [CHECK] --> the next block starts a server: it runs in
@@ -59,8 +61,20 @@ func TestTutorial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	actions := parseTutorial(t, filepath.Join(root, "docs", "tutorial.md"))
-	r := newTutorialRun(t, root)
+	bin := filepath.Join(t.TempDir(), "bin")
+	buildTools(t, root, bin)
+	// TestChineseTwins compares the twin's blocks with the page's, not its
+	// markers: a reader follows the twin alone, so it is run too.
+	for _, page := range []struct{ lang, path string }{{"en", "docs/tutorial.md"}, {"zh", "docs/zh/tutorial.md"}} {
+		t.Run(page.lang, func(t *testing.T) { runTutorial(t, root, bin, page.path) })
+	}
+}
+
+// runTutorial follows page, the tutorial or its twin, with the tools in
+// bin, and checks the project it makes.
+func runTutorial(t *testing.T, root, bin, page string) {
+	actions := parseTutorial(t, root, page)
+	r := newTutorialRun(t, root, bin, page)
 	defer r.stopAll()
 	for _, a := range actions {
 		r.do(a)
@@ -72,7 +86,7 @@ func TestTutorial(t *testing.T) {
 
 // tutorialAction is one thing the page says to do, in the page's order.
 type tutorialAction struct {
-	line    int    // in docs/tutorial.md
+	line    int    // in the page
 	kind    string // "heading", "check", "stop", or a block's language
 	text    string // the block's body, the check's name, or the process's
 	from    string // the file the block quotes
@@ -84,11 +98,12 @@ type tutorialAction struct {
 
 var testMarker = regexp.MustCompile(`^<!-- test: (skip|serve|start|stop|check)\b ?(.*?) ?-->$`)
 
-// parseTutorial returns the page's headings, checks and blocks, with
-// their markers, failing on a marker or block the runner cannot follow.
-func parseTutorial(t *testing.T, path string) []tutorialAction {
+// parseTutorial returns the headings, checks and blocks of page (a slash
+// path under root), with their markers, failing on a marker or block the
+// runner cannot follow.
+func parseTutorial(t *testing.T, root, page string) []tutorialAction {
 	t.Helper()
-	src, err := os.ReadFile(path)
+	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(page)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +120,7 @@ func parseTutorial(t *testing.T, path string) []tutorialAction {
 				block.text += line + "\n"
 				continue
 			}
-			acts, afterSh = closeBlock(t, acts, *block, afterSh)
+			acts, afterSh = closeBlock(t, page, acts, *block, afterSh)
 			block = nil
 			continue
 		}
@@ -126,39 +141,39 @@ func parseTutorial(t *testing.T, path string) []tutorialAction {
 			fallthrough
 		case trimmed != "":
 			if pending != (tutorialAction{}) {
-				t.Fatalf("docs/tutorial.md:%d: a marker must come right before its block", n)
+				t.Fatalf("%s:%d: a marker must come right before its block", page, n)
 			}
 			afterSh = false
 		}
 	}
 	if err := sc.Err(); err != nil || block != nil {
-		t.Fatalf("docs/tutorial.md: unterminated block or %v", err)
+		t.Fatalf("%s: unterminated block or %v", page, err)
 	}
 	return acts
 }
 
 // closeBlock checks a block's markers and adds it to acts, or adds an
 // output block to the sh block before it.
-func closeBlock(t *testing.T, acts []tutorialAction, b tutorialAction, afterSh bool) ([]tutorialAction, bool) {
+func closeBlock(t *testing.T, page string, acts []tutorialAction, b tutorialAction, afterSh bool) ([]tutorialAction, bool) {
 	t.Helper()
 	switch {
 	case b.kind == "text" && afterSh && b.from == "" && b.mode == "":
 		acts[len(acts)-1].output, acts[len(acts)-1].outLine = b.text, b.line
 		return acts, false
 	case b.kind == "text":
-		t.Fatalf("docs/tutorial.md:%d: a text block must follow a sh block that runs", b.line)
+		t.Fatalf("%s:%d: a text block must follow a sh block that runs", page, b.line)
 	case b.kind == "sh" && b.from != "":
-		t.Fatalf("docs/tutorial.md:%d: a sh block quotes no file", b.line)
+		t.Fatalf("%s:%d: a sh block quotes no file", page, b.line)
 	case b.kind == "sh" && b.mode == "skip" && b.arg == "":
-		t.Fatalf("docs/tutorial.md:%d: say why the block is skipped", b.line)
+		t.Fatalf("%s:%d: say why the block is skipped", page, b.line)
 	case b.kind == "sh" && b.mode == "start" && b.arg == "":
-		t.Fatalf("docs/tutorial.md:%d: name the process the block starts", b.line)
+		t.Fatalf("%s:%d: name the process the block starts", page, b.line)
 	case b.kind == "sh" && b.mode == "":
 		b.mode = "run"
 	case b.kind != "sh" && (b.from == "" || b.mode != ""):
-		t.Fatalf("docs/tutorial.md:%d: a %s block needs <!-- from: examples/tutorial/... --> (and no test marker)", b.line, b.kind)
+		t.Fatalf("%s:%d: a %s block needs <!-- from: examples/tutorial/... --> (and no test marker)", page, b.line, b.kind)
 	case b.kind != "sh" && !strings.HasPrefix(b.from, "examples/tutorial/"):
-		t.Fatalf("docs/tutorial.md:%d: the page quotes examples/tutorial only, not %s", b.line, b.from)
+		t.Fatalf("%s:%d: the page quotes examples/tutorial only, not %s", page, b.line, b.from)
 	}
 	return append(acts, b), b.kind == "sh" && b.mode != "skip"
 }
@@ -167,6 +182,7 @@ func closeBlock(t *testing.T, acts []tutorialAction, b tutorialAction, afterSh b
 type tutorialRun struct {
 	t               *testing.T
 	root            string            // the nows checkout
+	page            string            // the page followed, for messages
 	work, dir       string            // where the reader starts; where they are now
 	project         string            // the project nows new makes: examples/tutorial's copy
 	addr, adminAddr string            // the app's, instead of 127.0.0.1:8765 and :8766
@@ -179,11 +195,11 @@ type tutorialRun struct {
 	tabs            map[string]context.Context // browser tabs the checks share, by name
 }
 
-func newTutorialRun(t *testing.T, root string) *tutorialRun {
+// newTutorialRun prepares a run of the page followed, with the tools in
+// bin on its PATH.
+func newTutorialRun(t *testing.T, root, bin, followed string) *tutorialRun {
 	work := t.TempDir()
-	bin := filepath.Join(work, ".bin")
-	buildTools(t, root, bin)
-	r := &tutorialRun{t: t, root: root, work: work, dir: work, project: filepath.Join(work, "chat"),
+	r := &tutorialRun{t: t, root: root, page: followed, work: work, dir: work, project: filepath.Join(work, "chat"),
 		addrs: map[string]string{}, servers: map[string]*tutorialServer{}, tabs: map[string]context.Context{}}
 	var pairs []string
 	for _, page := range []string{"127.0.0.1:8765", "127.0.0.1:8766", "127.0.0.1:8767", "127.0.0.1:8768", "127.0.0.1:4222"} {
@@ -232,7 +248,7 @@ func (r *tutorialRun) do(a tutorialAction) {
 	switch {
 	case a.kind == "heading":
 		r.stopAll()
-		r.t.Logf("docs/tutorial.md:%d: %s", a.line, a.text)
+		r.t.Logf("%s:%d: %s", r.page, a.line, a.text)
 	case a.kind == "check":
 		r.check(a.line, a.text)
 	case a.kind == "stop":
@@ -262,7 +278,7 @@ func (r *tutorialRun) sh(a tutorialAction, dir string) string {
 	cmd.Dir, cmd.Env = dir, r.env
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		r.t.Fatalf("docs/tutorial.md:%d: %v\n%s\n%s", a.line, err, a.text, out)
+		r.t.Fatalf("%s:%d: %v\n%s\n%s", r.page, a.line, err, a.text, out)
 	}
 	if dir == r.dir {
 		now, err := os.ReadFile(pwd)
@@ -288,7 +304,7 @@ func (r *tutorialRun) expectOutput(a tutorialAction, out func() string, wait tim
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("docs/tutorial.md:%d: the output has no line %q (or not in this order); it is:\n%s", a.outLine, missing, out())
+			r.t.Fatalf("%s:%d: the output has no line %q (or not in this order); it is:\n%s", r.page, a.outLine, missing, out())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -340,10 +356,10 @@ func (r *tutorialRun) copyFromExample(a tutorialAction) {
 	r.t.Helper()
 	src, err := os.ReadFile(filepath.Join(r.root, a.from))
 	if err != nil {
-		r.t.Fatalf("docs/tutorial.md:%d: %v", a.line, err)
+		r.t.Fatalf("%s:%d: %v", r.page, a.line, err)
 	}
 	if missing, ok := quotes(string(src), strings.Split(a.text, "\n")); !ok {
-		r.t.Fatalf("docs/tutorial.md:%d: line %q is not in %s (in this order)", a.line, missing, a.from)
+		r.t.Fatalf("%s:%d: line %q is not in %s (in this order)", r.page, a.line, missing, a.from)
 	}
 	dst := filepath.Join(r.project, strings.TrimPrefix(a.from, "examples/tutorial/"))
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -435,7 +451,7 @@ var pageAddr = regexp.MustCompile(`127\.0\.0\.1:\d+`)
 func (r *tutorialRun) start(a tutorialAction, name, check string) {
 	r.t.Helper()
 	if r.servers[name] != nil {
-		r.t.Fatalf("docs/tutorial.md:%d: %s runs already", a.line, name)
+		r.t.Fatalf("%s:%d: %s runs already", r.page, a.line, name)
 	}
 	r.started++
 	s := &tutorialServer{seq: r.started, done: make(chan struct{})}
@@ -463,11 +479,11 @@ func (r *tutorialRun) start(a tutorialAction, name, check string) {
 	for addr != "" && !listening(addr) {
 		select {
 		case <-s.done:
-			r.t.Fatalf("docs/tutorial.md:%d: %s exited:\n%s", a.line, name, s.out.String())
+			r.t.Fatalf("%s:%d: %s exited:\n%s", r.page, a.line, name, s.out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("docs/tutorial.md:%d: nothing listens on %s after 2 min:\n%s", a.line, addr, s.out.String())
+			r.t.Fatalf("%s:%d: nothing listens on %s after 2 min:\n%s", r.page, a.line, addr, s.out.String())
 		}
 	}
 	if check != "" {
@@ -480,11 +496,11 @@ func (r *tutorialRun) stop(line int, name string) {
 	r.t.Helper()
 	s := r.servers[name]
 	if s == nil {
-		r.t.Fatalf("docs/tutorial.md:%d: no process %s runs", line, name)
+		r.t.Fatalf("%s:%d: no process %s runs", r.page, line, name)
 	}
 	delete(r.servers, name)
 	if line > 0 {
-		r.t.Logf("docs/tutorial.md:%d: stop %s", line, name)
+		r.t.Logf("%s:%d: stop %s", r.page, line, name)
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGINT)
 	select {
@@ -531,9 +547,9 @@ func (r *tutorialRun) check(line int, name string) {
 	r.t.Helper()
 	f, ok := tutorialChecks[name]
 	if !ok {
-		r.t.Fatalf("docs/tutorial.md:%d: no check %q", line, name)
+		r.t.Fatalf("%s:%d: no check %q", r.page, line, name)
 	}
-	r.t.Logf("docs/tutorial.md:%d: check %s", line, name)
+	r.t.Logf("%s:%d: check %s", r.page, line, name)
 	f(r)
 }
 

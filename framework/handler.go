@@ -22,8 +22,7 @@ import (
 
 // HandshakeHandler is implemented by handlers that authenticate or reject a
 // connection before the upgrade; the handler keeps what it learns for the
-// other hooks. An error rejects the handshake with 403, or the status
-// given to [Reject].
+// other hooks. An error rejects the handshake: 403, or [Reject]'s status.
 type HandshakeHandler interface {
 	OnHandshake(r *http.Request) error
 }

@@ -67,8 +67,8 @@ func newNodeID() string {
 
 // Hub is a server's rooms, on every node that shares its [Broker]: who is
 // in which room, broadcasts to them (once per member, through its send
-// queue), disconnects. Get it with [Server.Hub] or [Conn.Hub]; its
-// methods are safe for concurrent use.
+// queue), disconnects. Get it with [Server.Hub] or [Conn.Hub]; safe for
+// concurrent use.
 type Hub struct {
 	srv      *Server
 	log      *slog.Logger

@@ -46,8 +46,8 @@ type Server struct {
 	bye atomic.Pointer[CloseStatus] // the close Serve sends when its ctx ends; nil: 1001
 }
 
-// NewServer returns a server with the given options (zero fields take their
-// defaults) and no routes.
+// NewServer returns a server with opts, zero fields defaulted, and no
+// routes.
 func NewServer(opts Options) *Server {
 	opts = opts.withDefaults()
 	s := &Server{

@@ -175,9 +175,14 @@ func (hh *histHub) read(ctx context.Context, room string, from history.Position,
 		return history.Result{}, hh.ctx.Err()
 	}
 	defer func() { <-hh.turns }()
-	rctx, cancel := context.WithTimeout(hh.ctx, hh.h.opts.PublishTimeout)
+	return hh.since(room, from, limit, lim)
+}
+
+// since reads the store (Store.Since) within PublishTimeout.
+func (hh *histHub) since(room string, from history.Position, limit int, lim history.Limits) (history.Result, error) {
+	ctx, cancel := context.WithTimeout(hh.ctx, hh.h.opts.PublishTimeout)
 	defer cancel()
-	return hh.cfg.Store.Since(rctx, room, from, limit, lim)
+	return hh.cfg.Store.Since(ctx, room, from, limit, lim)
 }
 
 // readTop reads room's last position for a join, or zero when the store
@@ -232,9 +237,7 @@ func (hh *histHub) goLocked(f func()) {
 // fetch reads r's entries after from, bounded by PublishTimeout, and
 // gives the answer to r's cursor.
 func (hh *histHub) fetch(r *histRoom, from history.Position) {
-	ctx, cancel := context.WithTimeout(hh.ctx, hh.h.opts.PublishTimeout)
-	res, err := hh.cfg.Store.Since(ctx, r.name, from, histPage, r.lim)
-	cancel()
+	res, err := hh.since(r.name, from, histPage, r.lim)
 	if hh.ctx.Err() != nil {
 		return
 	}
@@ -318,14 +321,6 @@ func (hh *histHub) close() {
 	hh.mu.Unlock()
 	hh.cancel()
 	hh.wg.Wait()
-}
-
-// histLimits returns the window of room when it has history.
-func (h *Hub) histLimits(room string) (history.Limits, bool) {
-	if h.opts.History.Store == nil {
-		return history.Limits{}, false
-	}
-	return h.opts.History.Limits(room)
 }
 
 // broadcastHistory appends m to the history of room: the store's feed

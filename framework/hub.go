@@ -427,7 +427,7 @@ func (h *Hub) broadcast(ctx context.Context, kind byte, room, except string, m M
 		return ErrServerClosed
 	}
 	if kind == kindRoom {
-		if lim, ok := h.histLimits(room); ok {
+		if lim, ok := h.opts.History.Limits(room); ok {
 			return h.broadcastHistory(ctx, room, except, m, lim)
 		}
 	}

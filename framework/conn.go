@@ -227,7 +227,7 @@ func (c *Conn) serve(st CloseStatus, ok bool) {
 			}
 			closeNext, _ = c.wire.awaitData(0)
 		}
-		if closeNext {
+		if closeNext && !c.wire.fastReads() { // else readFrame answers it on a shallow stack
 			growStack(0)
 		}
 	}

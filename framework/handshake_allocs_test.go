@@ -16,9 +16,11 @@ import (
 // as BenchmarkHandshake makes them (the raw client in this process counts
 // too, about 20 of them), so that a change to the handshake path shows
 // what it costs: each allocation is also garbage that every idle
-// connection's share of the heap grows by until a GC. The bound is loose:
-// the count is an average over connections that end on the server's
-// goroutines, partly after the client is done.
+// connection's share of the heap grows by until a GC. The count is an
+// average over connections that end on the server's goroutines, partly
+// after the client is done, so the bound has room; it fails when the
+// client's close frame goes through coder/websocket's close handling
+// again (about 170) instead of readframe.go's (about 130).
 func TestHandshakeAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens a few hundred connections")
@@ -55,7 +57,7 @@ func TestHandshakeAllocs(t *testing.T) {
 	handshake() // the server's pools and the listener's first accept
 	n := testing.AllocsPerRun(200, handshake)
 	t.Logf("%.1f allocations per handshake and close (server and client)", n)
-	if n > 250 {
-		t.Errorf("%.1f allocations per handshake, want at most 250", n)
+	if n > 150 {
+		t.Errorf("%.1f allocations per handshake, want at most 150", n)
 	}
 }

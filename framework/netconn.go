@@ -537,6 +537,9 @@ func (c *wireConn) coderWrite(p []byte) (free bool, err error) {
 	if c.writeErr != nil {
 		return false, c.writeErr
 	}
+	if c.closeSent && c.outFrames.atFrameStart() {
+		return false, net.ErrClosed // after answerClose's close frame, which coder does not know of
+	}
 	if err := c.flushRest(); err != nil {
 		c.writeErr = err
 		return false, err

@@ -2,8 +2,13 @@ package framework_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -245,8 +250,8 @@ func TestProtocolClientClose(t *testing.T) {
 			t.Fatalf("code %d: %v", code, err)
 		}
 		got, reason := parseClose(f.payload)
-		if f.op != opClose || got != websocket.StatusCode(code) {
-			t.Fatalf("code %d: got frame op %d code %v %q, want the close echoed", code, f.op, got, reason)
+		if f.op != opClose || got != websocket.StatusCode(code) || string(reason) != "see you" {
+			t.Fatalf("code %d: got frame op %d code %v %q, want the close echoed with its reason", code, f.op, got, reason)
 		}
 		c.expectEOF()
 		st := p.waitClose(t)
@@ -267,6 +272,84 @@ func TestProtocolClientClose(t *testing.T) {
 		t.Fatalf("OnClose got %v, want 1005 (peer)", st)
 	}
 }
+
+// A client's close frame that arrives while the server is sending, by
+// direct sends (written by nows, and by coder/websocket for a context
+// with a deadline) and broadcasts at once, is answered after whole frames, and
+// nothing follows the answer: the close is read and answered by nows
+// itself (readframe.go), while coder/websocket, which writes the direct
+// sends, does not know of it.
+func TestProtocolClientCloseWhileSending(t *testing.T) {
+	t.Parallel()
+	bp := framework.NewBlueprint("", framework.Route[streamHandler]("/stream"))
+	// QueueBlock: the client reads little, and must not be closed as slow.
+	srv := serve(t, framework.Options{SendQueue: framework.QueueOptions{Policy: framework.QueueBlock}}, bp)
+	for i := range 30 {
+		c := dialRaw(t, srv.Addr, "/stream")
+		for range 3 {
+			c.readMessage()
+		}
+		c.send(opClose, closePayload(1000, "enough"))
+		for {
+			f, err := c.readFrame()
+			if err != nil {
+				t.Fatalf("connection %d: %v before the close echo", i, err)
+			}
+			if !f.fin || f.rsv != 0 {
+				t.Fatalf("connection %d: got frame %+v, want whole frames", i, f)
+			}
+			if f.op == opClose {
+				if code, reason := parseClose(f.payload); code != 1000 || string(reason) != "enough" {
+					t.Fatalf("connection %d: close echo %v %q, want 1000 \"enough\"", i, code, reason)
+				}
+				break
+			}
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(rawTimeout))
+		var ne net.Error
+		if n, err := io.Copy(io.Discard, c.br); n != 0 || errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("connection %d: %d bytes after the close echo (%v), want EOF at once", i, n, err)
+		}
+		c.nc.Close()
+	}
+}
+
+// streamHandler sends text messages from three goroutines until the
+// connection ends: two with SendText, one broadcasting to a room of its
+// own.
+type streamHandler struct{ wg sync.WaitGroup }
+
+func (h *streamHandler) OnOpen(ctx context.Context, c *framework.Conn) error {
+	room := fmt.Sprintf("stream-%p", h)
+	if err := c.Join(room); err != nil {
+		return err
+	}
+	h.wg.Add(3)
+	go func() {
+		defer h.wg.Done()
+		for c.SendText(ctx, "direct") == nil {
+		}
+	}()
+	go func() { // a deadline of its own: coder/websocket writes the frame
+		defer h.wg.Done()
+		dctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		for c.SendText(dctx, "with a deadline") == nil {
+		}
+	}()
+	go func() {
+		defer h.wg.Done()
+		for c.Connected() && c.Hub().Broadcast(ctx, room, framework.Text("broadcast")) == nil {
+		}
+	}()
+	return nil
+}
+
+func (h *streamHandler) OnMessage(ctx context.Context, c *framework.Conn, text string) error {
+	return nil
+}
+
+func (h *streamHandler) OnClose(c *framework.Conn, st framework.CloseStatus) { h.wg.Wait() }
 
 // Data after the client's close frame is ignored.
 func TestProtocolDataAfterClose(t *testing.T) {

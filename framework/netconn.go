@@ -67,9 +67,9 @@ type wireConn struct {
 	scan     frameScanner
 	reading  atomic.Int32 // Reads under way: a linger may follow the stream only without one
 	inspect  bool
+	rateOver bool         // the byte limit was exceeded: nothing more is read
 	lastRead atomic.Int64 // time since start of the last byte read, in ns
 	rate     *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go); never changes
-	rateOver bool         // the byte limit was exceeded: nothing more is read
 
 	// The idle wait (see awaitData), on sockets that have a RawConn. rmu
 	// serialises Read with awaitData: coder's close handshake may read

@@ -119,8 +119,11 @@ const (
 	// 127 bytes, one write each) except on a connection that compresses,
 	// whose larger frames the wire layer still sends in one writev
 	// (coalesce.go); nows writes its data frames itself (frames.go).
-	readBufferSize  = 128
-	writeBufferSize = 128
+	// 64 bytes hold any frame header (14 at most); a longer payload is
+	// read straight into its destination, and a longer control frame
+	// goes to the wire layer in two writes that it sends as one.
+	readBufferSize  = 64
+	writeBufferSize = 64
 )
 
 func (o Options) withDefaults() Options {

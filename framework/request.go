@@ -16,19 +16,19 @@ import (
 // *http.Request from it on first use and keeps that.
 type keptRequest struct {
 	method, uri, proto, host, remote, pattern string
-	rawURL                                    string // r.URL, when r has no RequestURI (a request not from a client)
-	major, minor                              int
 	header                                    string // "Name:value\n" for each value, names as net/http keyed them
 	tls                                       *tls.ConnectionState
 	built                                     atomic.Pointer[http.Request]
+	major, minor                              uint8
+	uriIsURL                                  bool // uri is r.URL: r had no RequestURI (a request not from a client)
 }
 
 // keep records what Request needs of r.
 func (k *keptRequest) keep(r *http.Request) {
 	k.method, k.uri, k.proto, k.host, k.remote, k.pattern = r.Method, r.RequestURI, r.Proto, r.Host, r.RemoteAddr, r.Pattern
-	k.major, k.minor, k.tls = r.ProtoMajor, r.ProtoMinor, r.TLS
+	k.major, k.minor, k.tls = uint8(r.ProtoMajor), uint8(r.ProtoMinor), r.TLS // net/http accepts HTTP/1.x
 	if k.uri == "" && r.URL != nil {
-		k.rawURL = r.URL.String()
+		k.uri, k.uriIsURL = r.URL.String(), true
 	}
 	n := 0
 	for name, values := range r.Header {
@@ -56,15 +56,16 @@ func (k *keptRequest) request(ctx context.Context) *http.Request {
 		return r
 	}
 	r := (&http.Request{
-		Method: k.method, Proto: k.proto, ProtoMajor: k.major, ProtoMinor: k.minor,
+		Method: k.method, Proto: k.proto, ProtoMajor: int(k.major), ProtoMinor: int(k.minor),
 		Header: k.parseHeader(), Body: http.NoBody, Host: k.host, RemoteAddr: k.remote,
 		RequestURI: k.uri, TLS: k.tls, Pattern: k.pattern,
 	}).WithContext(ctx)
 	// net/http parsed the same request URI when it accepted the handshake.
-	if k.uri != "" {
-		r.URL, _ = url.ParseRequestURI(k.uri)
+	if k.uriIsURL {
+		r.RequestURI = ""
+		r.URL, _ = url.Parse(k.uri)
 	} else {
-		r.URL, _ = url.Parse(k.rawURL)
+		r.URL, _ = url.ParseRequestURI(k.uri)
 	}
 	if r.URL == nil {
 		r.URL = &url.URL{}

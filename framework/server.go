@@ -154,6 +154,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) (route string
 		return route, handshake
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
+	// coder has put its reader over an io.MultiReader of what net/http
+	// had buffered and the socket; the wire layer holds those bytes itself
+	// (pending), so the reader goes back to the wire layer alone: two
+	// objects, about 100 bytes, fewer per connection held.
+	hj.rw.Reader.Reset(hj.conn)
 	// coder writes the data frames of a connection that compresses (frames.go).
 	hj.conn.flate = s.opts.Compression && strings.Contains(w.Header().Get("Sec-WebSocket-Extensions"), "permessage-deflate")
 	c := &Conn{srv: s, route: rt, ws: ws, wire: hj.conn, params: params, hooks: h, release: release}

@@ -227,7 +227,7 @@ func (c *Conn) serve(st CloseStatus, ok bool) {
 			}
 			closeNext, _ = c.wire.awaitData(0)
 		}
-		if closeNext && !c.wire.fastReads() { // else readFrame answers it on a shallow stack
+		if closeNext {
 			growStack(0)
 		}
 	}
@@ -274,23 +274,45 @@ func (c *Conn) next() (CloseStatus, bool) {
 	return st, ok
 }
 
+// The runtime grows a goroutine's stack by copying it frame by frame: the
+// deeper the call that overflows it, the more it costs. Where a stack is
+// known to need more soon, it is grown first where it is shallow.
+
 // growFrame is the frame of growStack: enough that, called from serve, it
 // grows the stack to 8 KiB.
 const growFrame = 4 << 10
 
-// growStack grows the goroutine's stack where it is shallow, before a
-// close frame from the client is read: coder's handling of it (which
-// formats the close error through fmt, twice nested) needs an 8 KiB
-// stack, and the runtime copies a stack frame by frame: grown there, deep
-// in coder's read path, the copy costs several microseconds per
-// connection, here a fraction of that. The connection ends just after, and
-// its stack with it.
+// growStack grows the goroutine's stack before a close frame from the
+// client is read: the close that follows (answered by readFrame, or by
+// coder's close handling, which formats the close error through fmt, then
+// the socket's close and OnClose) needs an 8 KiB stack. Grown deep in
+// that path, the copy cost several microseconds per connection, here a
+// fraction of that. The connection ends just after, and its stack with it.
 //
 //go:noinline
 func growStack(i int) byte {
 	var pad [growFrame]byte
 	pad[i%growFrame] = 1
 	return pad[(i*7)%growFrame]
+}
+
+// handshakeFrame is the frame of growHandshakeStack: enough that, called
+// from serveHTTP, it grows the stack to 16 KiB.
+const handshakeFrame = 8 << 10
+
+// growHandshakeStack grows the handshake goroutine's stack before
+// websocket.Accept: net/http's writing of the 101 response (it sorts the
+// header's keys) overflows the stack the goroutine has, at the bottom of
+// Accept, Hijack and the header writer. Grown there, the copy was about
+// 7 % of the server's CPU per handshake; here, a few frames up, a
+// fraction of that. The goroutine ends soon after the upgrade (serve runs
+// on one of its own), and its stack with it.
+//
+//go:noinline
+func growHandshakeStack(i int) byte {
+	var pad [handshakeFrame]byte
+	pad[i%handshakeFrame] = 1
+	return pad[(i*7)%handshakeFrame]
 }
 
 // handleMessage reads one message into a pooled buffer (an idle connection

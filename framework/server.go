@@ -145,6 +145,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) (route string
 	if h.handshake != nil && !s.runHandshakeHook(w, r, rt, h.handshake) {
 		return route, handshake
 	}
+	growHandshakeStack(0) // conn.go
 	hj := &hijacker{ResponseWriter: w, srv: s}
 	ws, err := websocket.Accept(hj, r, rt.accept)
 	if err != nil {

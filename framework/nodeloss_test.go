@@ -19,6 +19,7 @@ import (
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	natsbroker "github.com/nowebsocket/nows/framework/broker/natsbroker"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/natstest"
 )
 
 // These tests cover a node that dies without a goodbye: a child process
@@ -33,19 +34,7 @@ const lossInterval = 400 * time.Millisecond
 // 127.0.0.1 and returns its URL.
 func startNATSServer(t *testing.T) string {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready within 10s")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns.ClientURL()
+	return natstest.Start(t, server.Options{}).URL()
 }
 
 // natsNode starts a server serving brokertest.Rooms over a NATS broker

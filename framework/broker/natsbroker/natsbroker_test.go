@@ -3,9 +3,6 @@ package natsbroker_test
 import (
 	"context"
 	"log/slog"
-	"net"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/nowebsocket/nows/framework/broker/brokertest"
 	natsbroker "github.com/nowebsocket/nows/framework/broker/natsbroker"
 	"github.com/nowebsocket/nows/framework/wstest"
+	"github.com/nowebsocket/nows/internal/natstest"
 	"go.uber.org/goleak"
 )
 
@@ -22,53 +20,10 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// natsServer is a NATS server in this process, on 127.0.0.1, that a test
-// can stop and start again on the same port.
-type natsServer struct {
-	mu   sync.Mutex
-	port int
-	ns   *server.Server
-}
-
-func startNATS(t testing.TB) *natsServer {
+// broker connects a broker to ns, closed at the test's end.
+func broker(t testing.TB, ns *natstest.Server) framework.Broker {
 	t.Helper()
-	s := &natsServer{port: -1}
-	s.start(t)
-	t.Cleanup(func() { s.stop(t) })
-	return s
-}
-
-func (s *natsServer) start(t testing.TB) {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("nats server not ready within 10s")
-	}
-	s.ns = ns
-	s.port = ns.Addr().(*net.TCPAddr).Port
-}
-
-func (s *natsServer) stop(testing.TB) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ns != nil {
-		s.ns.Shutdown()
-		s.ns.WaitForShutdown()
-		s.ns = nil
-	}
-}
-
-func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *natsServer) broker(t testing.TB) framework.Broker {
-	t.Helper()
-	b, err := natsbroker.Connect(s.url(), natsbroker.Options{ReconnectWait: 50 * time.Millisecond})
+	b, err := natsbroker.Connect(ns.URL(), natsbroker.Options{ReconnectWait: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
@@ -79,36 +34,24 @@ func (s *natsServer) broker(t testing.TB) framework.Broker {
 // TestBroker runs the cross-node checks: three servers sharing a real NATS
 // server, which the outage check stops and starts again.
 func TestBroker(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, server.Options{})
 	brokertest.Run(t, brokertest.Harness{
-		NewBroker: ns.broker,
-		Stop:      ns.stop,
-		Start:     ns.start,
+		NewBroker: func(t testing.TB) framework.Broker { return broker(t, ns) },
+		Stop:      func(testing.TB) { ns.Stop() },
+		Start:     ns.Start,
 	})
 }
 
 // TestMaxPayload: the broker's limit is the server's max_payload, 1 MiB by
 // default, and a set one once connected.
 func TestMaxPayload(t *testing.T) {
-	ns := startNATS(t)
-	b := ns.broker(t).(*natsbroker.Broker)
+	b := broker(t, natstest.Start(t, server.Options{})).(*natsbroker.Broker)
 	brokertest.Eventually(t, 5*time.Second, "connected", func() bool { return b.Conn().IsConnected() })
 	if got := b.MaxPayload(); got != 1<<20 {
 		t.Errorf("MaxPayload with the default server: %d, want %d", got, 1<<20)
 	}
-	small, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, MaxPayload: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go small.Start()
-	if !small.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready within 10s")
-	}
-	defer func() {
-		small.Shutdown()
-		small.WaitForShutdown()
-	}()
-	sb, err := natsbroker.Connect(small.ClientURL(), natsbroker.Options{})
+	small := natstest.Start(t, server.Options{MaxPayload: 64 << 10})
+	sb, err := natsbroker.Connect(small.URL(), natsbroker.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,9 +64,9 @@ func TestMaxPayload(t *testing.T) {
 
 // TestPrefix: brokers with different prefixes do not hear each other.
 func TestPrefix(t *testing.T) {
-	ns := startNATS(t)
+	ns := natstest.Start(t, server.Options{})
 	mk := func(prefix string) *countingBroker {
-		b, err := natsbroker.Connect(ns.url(), natsbroker.Options{Prefix: prefix})
+		b, err := natsbroker.Connect(ns.URL(), natsbroker.Options{Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,11 +110,11 @@ func (b *countingBroker) Subscribe(ctx context.Context, topic string, fn func([]
 // spread over two servers that share a NATS server; node 1 broadcasts, so
 // half the deliveries cross NATS.
 func BenchmarkFanOutTwoNodes(b *testing.B) {
-	ns := startNATS(b)
+	ns := natstest.Start(b, server.Options{})
 	quiet := slog.New(slog.DiscardHandler)
 	var nodes []*brokertest.Node
 	for range 2 {
-		opts := framework.Options{Logger: quiet, Hub: framework.HubOptions{Broker: ns.broker(b), PresenceInterval: brokertest.PresenceInterval}}
+		opts := framework.Options{Logger: quiet, Hub: framework.HubOptions{Broker: broker(b, ns), PresenceInterval: brokertest.PresenceInterval}}
 		nodes = append(nodes, &brokertest.Node{Server: wstest.NewServerOptions(b, opts, brokertest.Rooms)})
 	}
 	brokertest.FanOut(b, nodes, 1000)

@@ -26,7 +26,7 @@ func TestHub(t *testing.T) {
 	var servers []*wstest.Server
 	var stores []*natshistory.Store
 	for range 2 {
-		st := open(t, ns.connect(t), o)
+		st := open(t, connect(t, ns), o)
 		stores = append(stores, st)
 		servers = append(servers, wstest.NewServerOptions(t, framework.Options{
 			Subprotocols: []string{"nows.v1"},

@@ -6,9 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +19,7 @@ import (
 	"github.com/nowebsocket/nows/framework/history"
 	"github.com/nowebsocket/nows/framework/history/natshistory"
 	"github.com/nowebsocket/nows/internal/historytest"
+	"github.com/nowebsocket/nows/internal/natstest"
 	"go.uber.org/goleak"
 )
 
@@ -28,49 +27,18 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// jsServer is a NATS server with JetStream in this process, on 127.0.0.1,
-// that a test can stop and start again on the same port and store.
-type jsServer struct {
-	port       int
-	dir        string
-	maxPayload int32
-	ns         *server.Server
-}
-
-func startJS(t *testing.T, maxPayload int32) *jsServer {
+// startJS starts a NATS server with JetStream, its store in a directory
+// of the test's, that the test can stop and start again on the same port
+// and store.
+func startJS(t *testing.T, maxPayload int32) *natstest.Server {
 	t.Helper()
-	s := &jsServer{port: -1, dir: t.TempDir(), maxPayload: maxPayload}
-	s.start(t)
-	t.Cleanup(s.stop)
-	return s
+	return natstest.Start(t, server.Options{JetStream: true, StoreDir: t.TempDir(), MaxPayload: maxPayload})
 }
 
-func (s *jsServer) start(t *testing.T) {
+// connect connects to ns, reconnecting every 50 ms while it is down.
+func connect(t *testing.T, ns *natstest.Server) *nats.Conn {
 	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: s.port, NoLog: true, NoSigs: true,
-		JetStream: true, StoreDir: s.dir, MaxPayload: s.maxPayload})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready within 10s")
-	}
-	s.ns = ns
-	s.port = ns.Addr().(*net.TCPAddr).Port
-}
-
-func (s *jsServer) stop() {
-	if s.ns != nil {
-		s.ns.Shutdown()
-		s.ns.WaitForShutdown()
-		s.ns = nil
-	}
-}
-
-func (s *jsServer) connect(t *testing.T) *nats.Conn {
-	t.Helper()
-	nc, err := nats.Connect("nats://127.0.0.1:"+strconv.Itoa(s.port), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, err := nats.Connect(ns.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -100,7 +68,7 @@ func open(t *testing.T, nc *nats.Conn, o natshistory.Options) *natshistory.Store
 // TestConformance runs the engines' conformance test, a stream per
 // subtest.
 func TestConformance(t *testing.T) {
-	nc := startJS(t, 4<<20).connect(t)
+	nc := connect(t, startJS(t, 4<<20))
 	historytest.Run(t, func(t *testing.T) history.Store { return open(t, nc, options()) })
 }
 
@@ -167,7 +135,7 @@ func (w *watcher) room(room string) []history.Entry {
 func TestTwoNodes(t *testing.T) {
 	ns := startJS(t, 4<<20)
 	o := options()
-	a, b := open(t, ns.connect(t), o), open(t, ns.connect(t), o)
+	a, b := open(t, connect(t, ns), o), open(t, connect(t, ns), o)
 	wa, wb := watch(t, a), watch(t, b)
 	start, err := a.Since(t.Context(), "r", history.Position{}, 0, window)
 	if err != nil {
@@ -230,7 +198,7 @@ func checkChain(t *testing.T, what string, prev history.Position, es []history.E
 // recovered.
 func TestStreamRecreated(t *testing.T) {
 	ns := startJS(t, 4<<20)
-	nc := ns.connect(t)
+	nc := connect(t, ns)
 	o := options()
 	s := open(t, nc, o)
 	w := watch(t, s)
@@ -274,7 +242,7 @@ func TestStreamRecreated(t *testing.T) {
 // recover, and later entries come on the feed.
 func TestServerRestart(t *testing.T) {
 	ns := startJS(t, 4<<20)
-	s := open(t, ns.connect(t), options())
+	s := open(t, connect(t, ns), options())
 	w := watch(t, s)
 	var es []history.Entry
 	for i := range 5 {
@@ -285,8 +253,8 @@ func TestServerRestart(t *testing.T) {
 		es = append(es, e)
 	}
 	w.wait(t, "5 entries", func() bool { return len(w.entries["r"]) == 5 })
-	ns.stop()
-	ns.start(t)
+	ns.Stop()
+	ns.Start(t)
 	w.wait(t, "a Lost after the reconnect", func() bool { return w.lost >= 2 })
 	res, err := s.Since(t.Context(), "r", es[1].Pos, 10, window)
 	if err != nil || res.Reason != "" || len(res.Entries) != 3 || res.Top != es[4].Pos {
@@ -308,7 +276,7 @@ func TestServerRestart(t *testing.T) {
 // setting to raise, and makes no stream.
 func TestMaxPayload(t *testing.T) {
 	ns := startJS(t, 0)
-	nc := ns.connect(t)
+	nc := connect(t, ns)
 	js, _ := jetstream.New(nc)
 	for _, c := range []struct {
 		max  int
@@ -340,7 +308,7 @@ func TestMaxPayload(t *testing.T) {
 // Since and on the feed.
 func TestLargeBinary(t *testing.T) {
 	ns := startJS(t, 4<<20)
-	s := open(t, ns.connect(t), options())
+	s := open(t, connect(t, ns), options())
 	w := watch(t, s)
 	data := make([]byte, 512<<10)
 	_, _ = rand.Read(data)
@@ -367,7 +335,7 @@ func TestLargeBinary(t *testing.T) {
 // this room's.
 func TestStreamLimits(t *testing.T) {
 	ns := startJS(t, 4<<20)
-	nc := ns.connect(t)
+	nc := connect(t, ns)
 	o := options()
 	o.Window = history.Limits{Size: 3, TTL: time.Minute}
 	s := open(t, nc, o)

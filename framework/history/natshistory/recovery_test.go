@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,10 +35,10 @@ func TestRecovery(t *testing.T) {
 	ns := startJS(t, 4<<20)
 	o := options()
 	o.Window = recoveryWindow
-	url := "nats://127.0.0.1:" + strconv.Itoa(ns.port)
+	url := ns.URL()
 	nd := startNode(t, url, o)
 	proxy := cutproxy.Start(t, nd.addr)
-	pub := framework.NewHub(framework.HubOptions{History: recoveryHistory(open(t, ns.connect(t), o))})
+	pub := framework.NewHub(framework.HubOptions{History: recoveryHistory(open(t, connect(t, ns), o))})
 	t.Cleanup(func() { pub.Close() })
 	rec := recordClient(t, "ws://"+proxy.Addr()+"/ev")
 

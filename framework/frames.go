@@ -112,14 +112,22 @@ func (c *wireConn) writeFrames(bufs *net.Buffers) error {
 	if c.closeSent {
 		return net.ErrClosed
 	}
+	if len(*bufs) == 1 {
+		return c.writeWhole((*bufs)[0], nil) // write(2), cheaper than a writev of one buffer
+	}
+	return c.writeWhole(nil, bufs)
+}
+
+// writeWhole writes whole frames, p or those of bufs as writeOut does,
+// after what tryWrite left of one, unless a write has failed; a failure
+// is kept for every later write. wmu is held.
+func (c *wireConn) writeWhole(p []byte, bufs *net.Buffers) error {
 	if c.writeErr != nil {
 		return c.writeErr
 	}
 	err := c.flushRest()
-	if err == nil && len(*bufs) == 1 {
-		err = c.writeOut((*bufs)[0], nil) // write(2), cheaper than a writev of one buffer
-	} else if err == nil {
-		err = c.writeOut(nil, bufs)
+	if err == nil {
+		err = c.writeOut(p, bufs)
 	}
 	if err != nil {
 		c.writeErr = err

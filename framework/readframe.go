@@ -178,21 +178,15 @@ func (c *wireConn) answerClose(p []byte) bool {
 	c.endReads()
 	c.rmu.Unlock()
 
-	var b [2 + maxReason + 2]byte
-	frame := append(append(b[:0], 0x88, byte(len(p))), p...)
+	ob := outBufs.Get().(*outBuf) // frames.go: the frame is built in its small buffer
+	frame := append(append(ob.small[:0], 0x88, byte(len(p))), p...)
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent || c.writeErr != nil {
-		return true
+	if !c.closeSent {
+		c.closeSent = true // under the same hold of wmu: no data frame follows
+		_ = c.writeWhole(frame, nil)
 	}
-	c.closeSent = true
-	err := c.flushRest()
-	if err == nil {
-		err = c.writeOut(frame, nil)
-	}
-	if err != nil {
-		c.writeErr = err
-	}
+	c.wmu.Unlock()
+	outBufs.Put(ob)
 	return true
 }
 

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -113,13 +115,21 @@ func (a *app) stop(t *testing.T) {
 	}
 }
 
-// freeAddr returns a 127.0.0.1 address with a port free now.
+// freeAddr returns a 127.0.0.1 address with a port free now, for a
+// server that may start minutes later (the tutorial's nodes). The
+// port is below Linux's ephemeral range (32768 and up), where Listen on
+// port 0 would pick it: a port from that range can be taken meanwhile as
+// the local port of any outgoing connection, and the server then cannot
+// listen (TestTutorial failed so once in CI).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(20000+rand.IntN(12000)))
+		if err == nil {
+			defer ln.Close()
+			return ln.Addr().String()
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port in 127.0.0.1:20000-31999 after 1,000 tries")
+	return ""
 }

@@ -68,6 +68,12 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 	copy(key[:], head[hl-4:])
 	c.scan.frameCursor.feed(head)
 	c.unread = c.unread[hl:]
+	if len(c.unread) >= n { // the whole payload was read: unmask it as it is copied out
+		buf = slices.Grow(buf[:0], n)[:n]
+		unmaskTo(buf, c.unread[:n], key)
+		c.skipUnread(n)
+		return buf, typ, readWhole, nil
+	}
 	buf, err := c.readPayload(buf[:0], n)
 	if err != nil {
 		return buf, typ, readCut, err
@@ -198,33 +204,44 @@ func (c *wireConn) takeUnreadPayload(buf []byte, n int) []byte {
 		return buf
 	}
 	buf = append(buf, c.unread[:k]...)
+	c.skipUnread(k)
+	return buf
+}
+
+// skipUnread moves past the first k bytes of unread, a payload's, which
+// the caller has copied.
+func (c *wireConn) skipUnread(k int) {
 	c.scan.frameCursor.feed(c.unread[:k])
 	c.unread = c.unread[k:]
 	if len(c.unread) == 0 {
 		c.dropUnread()
 	}
-	return buf
 }
 
-// unmask applies a client's masking key to p, 32 then eight bytes at a time.
+// unmask applies a client's masking key to p, a payload from its start.
 // (coder's own unmasking was 4.7 % of the server's CPU on a 16 KiB echo.)
-func unmask(p []byte, key [4]byte) {
+func unmask(p []byte, key [4]byte) { unmaskTo(p, p, key) }
+
+// unmaskTo writes src, a payload from its start, unmasked with key to dst,
+// which is as long (or is src itself): 32 then eight bytes at a time.
+func unmaskTo(dst, src []byte, key [4]byte) {
 	k := binary.LittleEndian.Uint32(key[:])
 	k64 := uint64(k)<<32 | uint64(k)
-	for len(p) >= 32 {
-		_ = p[31]
-		binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)^k64)
-		binary.LittleEndian.PutUint64(p[8:], binary.LittleEndian.Uint64(p[8:])^k64)
-		binary.LittleEndian.PutUint64(p[16:], binary.LittleEndian.Uint64(p[16:])^k64)
-		binary.LittleEndian.PutUint64(p[24:], binary.LittleEndian.Uint64(p[24:])^k64)
-		p = p[32:]
+	dst = dst[:len(src)]
+	for len(src) >= 32 {
+		_, _ = src[31], dst[31]
+		binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src)^k64)
+		binary.LittleEndian.PutUint64(dst[8:], binary.LittleEndian.Uint64(src[8:])^k64)
+		binary.LittleEndian.PutUint64(dst[16:], binary.LittleEndian.Uint64(src[16:])^k64)
+		binary.LittleEndian.PutUint64(dst[24:], binary.LittleEndian.Uint64(src[24:])^k64)
+		src, dst = src[32:], dst[32:]
 	}
-	for len(p) >= 8 {
-		binary.LittleEndian.PutUint64(p, binary.LittleEndian.Uint64(p)^k64)
-		p = p[8:]
+	for len(src) >= 8 {
+		binary.LittleEndian.PutUint64(dst, binary.LittleEndian.Uint64(src)^k64)
+		src, dst = src[8:], dst[8:]
 	}
-	for i := range p {
-		p[i] ^= byte(k)
+	for i := range src {
+		dst[i] = src[i] ^ byte(k)
 		k = bits.RotateLeft32(k, -8)
 	}
 }

@@ -2,6 +2,7 @@ package framework
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -26,11 +27,97 @@ func TestUnmask(t *testing.T) {
 		for i := range want {
 			want[i] ^= key[i%4]
 		}
+		dst := make([]byte, n)
+		unmaskTo(dst, p, key)
+		if !bytes.Equal(dst, want) {
+			t.Fatalf("length %d, copied: got %x, want %x", n, dst, want)
+		}
 		unmask(p, key)
 		if !bytes.Equal(p, want) {
 			t.Fatalf("length %d: got %x, want %x", n, p, want)
 		}
 	}
+}
+
+// Messages that come in one read, a 16 KiB one among them, are unmasked
+// as readFrame copies them out, each whole and in order, and a message
+// whose end comes later is completed from the socket.
+func TestReadFramePipelined(t *testing.T) {
+	client, server := tcpPair(t)
+	w := newWireConn(server, nil, 1<<20, 0, 0)
+	defer w.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	payload := func(n int) []byte {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(r.Uint32())
+		}
+		return p
+	}
+	big, small, last := payload(16<<10), []byte("hello"), payload(3000)
+	stream := bytes.Join([][]byte{
+		maskedFrame(0x82, big, 0x01020304),
+		maskedFrame(0x81, small, 0xa0b0c0d0),
+		maskedFrame(0x82, last, 0x11223344),
+	}, nil)
+	split := len(stream) - 1000
+	if _, err := client.Write(stream[:split]); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]byte{big, small} {
+		got, _, out, err := w.readFrame(nil)
+		if out != readWhole || err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("message %d: outcome %d, err %v, %d bytes equal %v; want %d bytes, whole", i, out, err, len(got), bytes.Equal(got, want), len(want))
+		}
+	}
+	go func() { _, _ = client.Write(stream[split:]) }()
+	got, _, out, err := w.readFrame(nil)
+	if out != readWhole || err != nil || !bytes.Equal(got, last) {
+		t.Fatalf("the message split across reads: outcome %d, err %v, %d bytes; want %d, whole", out, err, len(got), len(last))
+	}
+	if len(w.unread) != 0 || w.unreadBuf != nil {
+		t.Fatalf("%d bytes left unread, pooled buffer held %v; want none", len(w.unread), w.unreadBuf != nil)
+	}
+	client.Close() // w.Close lingers until the client's end
+}
+
+// maskedFrame encodes a client's frame: first byte b0, payload p masked
+// with key.
+func maskedFrame(b0 byte, p []byte, key uint32) []byte {
+	f := []byte{b0, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0, 0}
+	binary.BigEndian.PutUint64(f[2:], uint64(len(p)))
+	switch {
+	case len(p) < 126:
+		f = []byte{b0, 0x80 | byte(len(p))}
+	case len(p) < 1<<16:
+		f = []byte{b0, 0x80 | 126, byte(len(p) >> 8), byte(len(p))}
+	}
+	f = binary.BigEndian.AppendUint32(f, key)
+	for i, c := range p {
+		f = append(f, c^byte(key>>(24-8*(i%4))))
+	}
+	return f
+}
+
+// tcpPair returns both ends of a loopback TCP connection, closed when the
+// test ends.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, server
 }
 
 // messageEnd stops at the end of the first final data frame, wherever the
@@ -76,19 +163,7 @@ func BenchmarkUnmask(b *testing.B) {
 // the bytes it sent, not the length it announced, and a stream that ends
 // inside it is reported cut.
 func TestReadFrameGrowsWithBytes(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, server := tcpPair(t)
 	w := newWireConn(server, nil, 4<<20, 0, 0)
 	defer w.Close()
 	hdr := []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4} // binary, 1 MiB, masked

@@ -68,6 +68,7 @@ type wireConn struct {
 	reading  atomic.Int32 // Reads under way: a linger may follow the stream only without one
 	inspect  bool
 	rateOver bool         // the byte limit was exceeded: nothing more is read
+	bigReads bool         // the last message readFrame read was larger than readChunk: fill reads bigChunk
 	lastRead atomic.Int64 // time since start of the last byte read, in ns
 	rate     *rateLimiter // Options.MessageRate and ByteRate, nil without them (ratelimit.go); never changes
 
@@ -80,8 +81,8 @@ type wireConn struct {
 	fillFn    func(uintptr) bool // c.fill, made once: a method value allocates
 	rmu       sync.Mutex
 	unread    []byte
-	unreadBuf *[fillChunk]byte
-	unreadErr error // what the socket returned after unread
+	unreadBuf *[]byte // of readChunk or bigChunk bytes
+	unreadErr error   // what the socket returned after unread
 
 	// A connection parked with no goroutine (park_linux.go): its key in
 	// the poller, 0 when not parked, parkClosed once Close or abort has
@@ -277,7 +278,7 @@ func (c *wireConn) readRaw(p []byte) (int, error) {
 
 // readSocket reads from the socket. A read into coder's small buffer
 // goes, with a RawConn, through a pooled buffer taken only once the socket
-// has bytes: a read takes up to fillChunk bytes at once (several
+// has bytes: a read takes up to readChunk or bigChunk bytes at once (several
 // pipelined messages), and a wait holds no buffer.
 func (c *wireConn) readSocket(p []byte) (int, error) {
 	if c.raw == nil || len(p) >= readChunk {
@@ -302,20 +303,36 @@ func (c *wireConn) bound(p, src []byte) []byte {
 	return p[:c.scan.messageEnd(src[:min(len(src), len(p))])]
 }
 
-// readChunk is the smallest read that goes straight into the caller's
-// buffer (readSocket), and the least a payload's buffer grows by
-// (readPayload).
+// readChunk is the size of the pooled buffers fill reads into, the
+// smallest read that goes straight into the caller's buffer (readSocket),
+// and the least a payload's buffer grows by (readPayload).
 const readChunk = 4096
 
-// fillChunk is the size of the pooled buffers fill reads into (for
-// awaitData, readFrame and readSocket): a 16 KiB message and its header
-// come in one read(2), not a first 4 KiB and then the rest, and readFrame
-// unmasks the payload as it copies it out (on a 16 KiB echo, 4 % of the
-// server's CPU per message). The buffer is held only while it has bytes
-// not yet handed on, never during a wait.
-const fillChunk = 32 << 10
+// bigChunk is the size of the pooled buffers fill reads into once the
+// connection's last message read was larger than readChunk (bigReads): a
+// 16 KiB message and its header then come in one read(2), not a first
+// 4 KiB and then the rest, and readFrame unmasks the payload as it copies
+// it out. Small messages keep small buffers: sync.Pool drops its buffers
+// at every other garbage collection, and a server that allocates much
+// (opening and closing connections, say) would otherwise allocate 32 KiB
+// for many a read.
+const bigChunk = 32 << 10
 
-var readBufs = sync.Pool{New: func() any { return new([fillChunk]byte) }}
+// The pools of fill's buffers, of readChunk and bigChunk bytes. A buffer is
+// held only while it has bytes not yet handed on, never during a wait.
+var (
+	readBufs    = sync.Pool{New: func() any { b := make([]byte, readChunk); return &b }}
+	bigReadBufs = sync.Pool{New: func() any { b := make([]byte, bigChunk); return &b }}
+)
+
+// putReadBuf returns a buffer of fill's to its pool.
+func putReadBuf(b *[]byte) {
+	if cap(*b) == bigChunk {
+		bigReadBufs.Put(b)
+	} else {
+		readBufs.Put(b)
+	}
+}
 
 // awaitData waits, on the read loop's shallow stack, until the client
 // sends something, and reads it into a pooled buffer that Read hands out.
@@ -398,14 +415,18 @@ const parkClosed = ^uint64(0)
 // fill is awaitData's RawConn callback: it reads what the socket has into
 // a pooled buffer, and reports false (wait) when it has nothing.
 func (c *wireConn) fill(fd uintptr) bool {
-	buf := readBufs.Get().(*[fillChunk]byte)
+	pool := &readBufs
+	if c.bigReads {
+		pool = &bigReadBufs
+	}
+	buf := pool.Get().(*[]byte)
 	for {
-		n, err := sysRead(fd, buf[:])
+		n, err := sysRead(fd, *buf)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			readBufs.Put(buf)
+			pool.Put(buf)
 			return false
 		case err != nil:
 			c.unreadErr = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", err)}
@@ -413,10 +434,10 @@ func (c *wireConn) fill(fd uintptr) bool {
 			c.unreadErr = io.EOF
 		default:
 			c.lastRead.Store(int64(time.Since(c.start)))
-			c.unread, c.unreadBuf = buf[:n], buf
+			c.unread, c.unreadBuf = (*buf)[:n], buf
 			return true
 		}
-		readBufs.Put(buf)
+		pool.Put(buf)
 		return true
 	}
 }
@@ -435,7 +456,7 @@ func (c *wireConn) takeUnread(p []byte) int {
 // dropUnread returns unread's pooled buffer once it is empty.
 func (c *wireConn) dropUnread() {
 	if c.unreadBuf != nil {
-		readBufs.Put(c.unreadBuf)
+		putReadBuf(c.unreadBuf)
 	}
 	c.unread, c.unreadBuf = nil, nil
 }

@@ -63,6 +63,7 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 		}
 		return buf, 0, readByCoder, nil
 	}
+	c.bigReads = hl+n > readChunk
 	head := c.unread[:hl]
 	var key [4]byte
 	copy(key[:], head[hl-4:])

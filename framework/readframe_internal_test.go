@@ -39,9 +39,10 @@ func TestUnmask(t *testing.T) {
 	}
 }
 
-// Messages that come in one read, a 16 KiB one among them, are unmasked
-// as readFrame copies them out, each whole and in order, and a message
-// whose end comes later is completed from the socket.
+// After a message larger than readChunk, fill reads into a bigChunk
+// buffer: the next 16 KiB message comes in one read, with what follows
+// it, and readFrame unmasks each as it copies it out, whole and in order;
+// a message whose end comes later is completed from the socket.
 func TestReadFramePipelined(t *testing.T) {
 	client, server := tcpPair(t)
 	w := newWireConn(server, nil, 1<<20, 0, 0)
@@ -54,6 +55,21 @@ func TestReadFramePipelined(t *testing.T) {
 		}
 		return p
 	}
+	read := func(what string, want []byte) {
+		t.Helper()
+		got, _, out, err := w.readFrame(nil)
+		if out != readWhole || err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: outcome %d, err %v, %d bytes, equal %v; want %d bytes, whole", what, out, err, len(got), bytes.Equal(got, want), len(want))
+		}
+	}
+	first := payload(16 << 10)
+	if _, err := client.Write(maskedFrame(0x82, first, 0x05060708)); err != nil {
+		t.Fatal(err)
+	}
+	read("the first 16 KiB message", first)
+	if !w.bigReads {
+		t.Fatal("bigReads is false after a 16 KiB message")
+	}
 	big, small, last := payload(16<<10), []byte("hello"), payload(3000)
 	stream := bytes.Join([][]byte{
 		maskedFrame(0x82, big, 0x01020304),
@@ -64,19 +80,15 @@ func TestReadFramePipelined(t *testing.T) {
 	if _, err := client.Write(stream[:split]); err != nil {
 		t.Fatal(err)
 	}
-	for i, want := range [][]byte{big, small} {
-		got, _, out, err := w.readFrame(nil)
-		if out != readWhole || err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("message %d: outcome %d, err %v, %d bytes equal %v; want %d bytes, whole", i, out, err, len(got), bytes.Equal(got, want), len(want))
-		}
+	read("the second 16 KiB message", big)
+	if w.unreadBuf == nil || cap(*w.unreadBuf) != bigChunk {
+		t.Fatal("the messages after the second were not read with it into a bigChunk buffer")
 	}
+	read("the small message", small)
 	go func() { _, _ = client.Write(stream[split:]) }()
-	got, _, out, err := w.readFrame(nil)
-	if out != readWhole || err != nil || !bytes.Equal(got, last) {
-		t.Fatalf("the message split across reads: outcome %d, err %v, %d bytes; want %d, whole", out, err, len(got), len(last))
-	}
-	if len(w.unread) != 0 || w.unreadBuf != nil {
-		t.Fatalf("%d bytes left unread, pooled buffer held %v; want none", len(w.unread), w.unreadBuf != nil)
+	read("the message split across reads", last)
+	if len(w.unread) != 0 || w.unreadBuf != nil || w.bigReads {
+		t.Fatalf("%d bytes left unread, pooled buffer held %v, bigReads %v; want none, false", len(w.unread), w.unreadBuf != nil, w.bigReads)
 	}
 	client.Close() // w.Close lingers until the client's end
 }

@@ -46,8 +46,8 @@ demo: build ## create a demo app with nows new in a temp dir and run it on $(ADD
 echo: ## run examples/echo directly on $(ADDR)
 	$(GO) run ./examples/echo --addr $(ADDR)
 
-bench: ## the side-by-side benchmark against the peers, echo and fan-out, nows with its metrics on, and recovery after a restart (needs redis-server); 10 interleaved repetitions; rewrites docs/benchmarks.md and docs/zh/benchmarks.md (about 26 min)
-	./examples/benchmark/run.sh
+bench: ## the side-by-side benchmark against the peers, echo and fan-out, nows with its metrics on, and recovery after a restart (needs redis-server); 10 interleaved repetitions; rewrites docs/benchmarks.md and docs/zh/benchmarks.md (about 26 min); BENCH_FLAGS go to benchrun, e.g. BENCH_FLAGS=-reps=16 for narrower intervals (about 40 min)
+	./examples/benchmark/run.sh $(BENCH_FLAGS)
 
 bench-quick: ## a quick look at the same (1 repetition, smaller sizes, about 1 min) into $TMPDIR/nows-bench; docs/ left alone
 	./examples/benchmark/run.sh -quick -out $${TMPDIR:-/tmp}/nows-bench

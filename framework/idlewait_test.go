@@ -1,8 +1,11 @@
 package framework_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,4 +52,65 @@ func TestFirstMessageInPieces(t *testing.T) {
 		c.write(cl[3:])
 		c.expectClose(websocket.StatusNormalClosure)
 	})
+}
+
+// TestWaitHoldsNoBuffer: a connection waiting for its next message holds
+// no message buffer, however large its last message was. It waits in
+// awaitData, and the heap does not keep a buffer per waiting connection.
+// Not parallel: it counts every read loop's wait and measures the heap.
+func TestWaitHoldsNoBuffer(t *testing.T) {
+	const conns, size = 40, 64 << 10
+	srv := serve(t, quietOptions(framework.Options{}))
+	msg := bytes.Repeat([]byte{'x'}, size)
+	frame := encodeFrame(rawFrame{fin: true, op: opBinary, payload: msg}, false)
+	cs := make([]*rawConn, conns)
+	for i := range cs {
+		cs[i] = dialRaw(t, srv.Addr, "/echo")
+	}
+	before := heapInUse()
+	for range 2 {
+		for _, c := range cs {
+			c.write(frame)
+			c.expectMessage(opBinary, msg)
+		}
+	}
+	var inReadFrame, inAwait int
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		inReadFrame, inAwait = 0, 0
+		buf := make([]byte, 8<<20)
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			switch {
+			case strings.Contains(g, "(*wireConn).readFrame"):
+				inReadFrame++
+			case strings.Contains(g, "(*wireConn).awaitData") && strings.Contains(g, "(*Conn).nextFast"):
+				inAwait++
+			}
+		}
+		if inAwait >= conns {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if inReadFrame > 0 || inAwait < conns {
+		t.Errorf("%d read loops wait in readFrame and %d in awaitData; want 0 and %d", inReadFrame, inAwait, conns)
+	}
+	grown := heapInUse() - before
+	t.Logf("heap in use grew by %d KiB for %d waiting connections", grown>>10, conns)
+	if grown > conns*size/4 {
+		t.Errorf("the heap grew by %d KiB for %d waiting connections after %d KiB messages; want well under a buffer each", grown>>10, conns, size>>10)
+	}
+	for _, c := range cs {
+		c.closeNormally()
+	}
+}
+
+// heapInUse returns the heap's in-use bytes after two collections, which
+// empty sync.Pool.
+func heapInUse() int {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int(ms.HeapInuse)
 }

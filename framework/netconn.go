@@ -343,10 +343,13 @@ func putReadBuf(b *[]byte) {
 // RawConn (TLS); on a deadline, close or error the Read that follows meets
 // the same condition and reports it.
 //
-// serve calls it before the first message only, when coder's
-// bufio.Reader has read nothing: it cannot hold bytes awaitData would
-// wait in front of (a close handshake that has read some has also read
-// the client's close frame, which ends inspect).
+// serve calls it before the first message, and nextFast before each
+// message readFrame may read, so that a connection waiting for its next
+// message holds no message buffer either. coder's bufio.Reader then
+// holds no bytes awaitData would wait in front of: before the first
+// message it has read nothing, and later it is never handed bytes past
+// the end of a message (readframe.go); a close handshake that has read
+// some has also read the client's close frame, which ends inspect.
 //
 // It reports whether what it read starts with a close frame, and, when
 // parkAfter is positive, whether the client sent nothing for that long

@@ -264,6 +264,11 @@ func (s *frameScanner) messageEnd(b []byte) int {
 // nextFast reads and dispatches the next message when readFrame can read
 // it; done is false when coder's Reader must.
 func (c *Conn) nextFast() (st CloseStatus, ok, done bool) {
+	// Wait first, then take a buffer: a connection waiting for the
+	// client held one of the pool's (4 KiB, or as large as a message
+	// it had served, up to maxPooledBuffer) for as long as the client
+	// stayed idle.
+	c.wire.awaitData(0)
 	buf := getBuffer()
 	defer putBuffer(buf)
 	msg, typ, out, err := c.wire.readFrame(*buf)

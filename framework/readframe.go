@@ -38,9 +38,9 @@ const (
 func (c *wireConn) fastReads() bool { return c.raw != nil && !c.flate && c.rate == nil }
 
 // readFrame reads the next message into buf when it is a single data
-// frame, waiting for the client's bytes first (on the read loop, between
-// messages). It returns the message, its type and what it did; with
-// readCut, err is what the socket returned.
+// frame whose first bytes have been read (nextFast waits for them in
+// awaitData, holding no buffer). It returns the message, its type and
+// what it did; with readCut, err is what the socket returned.
 func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOutcome, error) {
 	if !c.rmu.TryLock() {
 		return buf, 0, readByCoder, nil // coder's close handshake is reading
@@ -51,10 +51,7 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 		c.rmu.Unlock()
 	}()
 	if !c.betweenFrames() {
-		return buf, 0, readByCoder, nil
-	}
-	if len(c.unread) == 0 {
-		_ = c.raw.Read(c.fillFn) // errors and deadlines are met again by coder's Read
+		return buf, 0, readByCoder, nil // an error or deadline awaitData met too: coder's Read reports it
 	}
 	hl, n, typ, ok := c.dataFrame(c.unread)
 	if !ok {
@@ -69,28 +66,29 @@ func (c *wireConn) readFrame(buf []byte) ([]byte, websocket.MessageType, readOut
 	copy(key[:], head[hl-4:])
 	c.scan.frameCursor.feed(head)
 	c.unread = c.unread[hl:]
-	if len(c.unread) >= n { // the whole payload was read: unmask it as it is copied out
-		buf = slices.Grow(buf[:0], n)[:n]
-		unmaskTo(buf, c.unread[:n], key)
-		c.skipUnread(n)
-		return buf, typ, readWhole, nil
-	}
-	buf, err := c.readPayload(buf[:0], n)
+	buf, err := c.readPayload(buf, n, key)
 	if err != nil {
 		return buf, typ, readCut, err
 	}
-	unmask(buf, key)
 	return buf, typ, readWhole, nil
 }
 
-// readPayload appends a payload of n bytes to buf, from unread and then
-// the socket. The buffer grows with the bytes that come, not with the
-// length announced: a header alone must not make the server allocate
-// MaxMessageBytes. When the stream fails before the payload's end, the
-// connection cannot be followed from the middle of a frame: it fails
-// (RFC 6455, section 7.1.7), and Close lingers to the frame's end.
-func (c *wireConn) readPayload(buf []byte, n int) ([]byte, error) {
-	buf = c.takeUnreadPayload(buf, n)
+// readPayload reads a payload of n bytes masked with key into buf, from
+// its start, and unmasks it: from unread and then the socket. A payload
+// unread holds whole is unmasked as it is copied out. The buffer grows
+// with the bytes that come, not with the length announced: a header
+// alone must not make the server allocate MaxMessageBytes. When the
+// stream fails before the payload's end, the connection cannot be
+// followed from the middle of a frame: it fails (RFC 6455, section
+// 7.1.7), and Close lingers to the frame's end.
+func (c *wireConn) readPayload(buf []byte, n int, key [4]byte) ([]byte, error) {
+	if len(c.unread) >= n {
+		buf = slices.Grow(buf[:0], n)[:n]
+		unmaskTo(buf, c.unread[:n], key)
+		c.skipUnread(n)
+		return buf, nil
+	}
+	buf = c.takeUnreadPayload(buf[:0], n)
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, min(n-len(buf), max(len(buf), readChunk)))
@@ -108,6 +106,7 @@ func (c *wireConn) readPayload(buf []byte, n int) ([]byte, error) {
 			return buf, err
 		}
 	}
+	unmask(buf, key)
 	return buf, nil
 }
 

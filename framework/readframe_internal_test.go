@@ -57,6 +57,7 @@ func TestReadFramePipelined(t *testing.T) {
 	}
 	read := func(what string, want []byte) {
 		t.Helper()
+		w.awaitData(0) // as nextFast does
 		got, _, out, err := w.readFrame(nil)
 		if out != readWhole || err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s: outcome %d, err %v, %d bytes, equal %v; want %d bytes, whole", what, out, err, len(got), bytes.Equal(got, want), len(want))
@@ -183,6 +184,7 @@ func TestReadFrameGrowsWithBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	client.Close()
+	w.awaitData(0) // as nextFast does
 	buf, _, out, err := w.readFrame(make([]byte, 0, 64))
 	if out != readCut || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("got outcome %d, err %v; want the stream cut, io.ErrUnexpectedEOF", out, err)

@@ -325,6 +325,14 @@ var (
 	bigReadBufs = sync.Pool{New: func() any { b := make([]byte, bigChunk); return &b }}
 )
 
+// getReadBuf takes a buffer for fill: of bigChunk bytes when big is set.
+func getReadBuf(big bool) *[]byte {
+	if big {
+		return bigReadBufs.Get().(*[]byte)
+	}
+	return readBufs.Get().(*[]byte)
+}
+
 // putReadBuf returns a buffer of fill's to its pool.
 func putReadBuf(b *[]byte) {
 	if cap(*b) == bigChunk {
@@ -418,18 +426,14 @@ const parkClosed = ^uint64(0)
 // fill is awaitData's RawConn callback: it reads what the socket has into
 // a pooled buffer, and reports false (wait) when it has nothing.
 func (c *wireConn) fill(fd uintptr) bool {
-	pool := &readBufs
-	if c.bigReads {
-		pool = &bigReadBufs
-	}
-	buf := pool.Get().(*[]byte)
+	buf := getReadBuf(c.bigReads)
 	for {
 		n, err := sysRead(fd, *buf)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			pool.Put(buf)
+			putReadBuf(buf)
 			return false
 		case err != nil:
 			c.unreadErr = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", err)}
@@ -440,7 +444,7 @@ func (c *wireConn) fill(fd uintptr) bool {
 			c.unread, c.unreadBuf = (*buf)[:n], buf
 			return true
 		}
-		pool.Put(buf)
+		putReadBuf(buf)
 		return true
 	}
 }

@@ -249,20 +249,7 @@ func parseFrames(t *testing.T, b []byte) []wsFrame {
 // rest of that frame first: the client reads every frame whole, in order.
 func TestTryWritePartial(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	nc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, nc := tcpPair(t)
 	c := newWireConn(nc, nil, 0, 0, 0)
 	defer c.abort()
 

@@ -67,7 +67,7 @@ func TestWaitHoldsNoBuffer(t *testing.T) {
 	for i := range cs {
 		cs[i] = dialRaw(t, srv.Addr, "/echo")
 	}
-	before := heapInUse()
+	before := settledMemStats().HeapInuse
 	for range 2 {
 		for _, c := range cs {
 			c.write(frame)
@@ -95,7 +95,7 @@ func TestWaitHoldsNoBuffer(t *testing.T) {
 	if inReadFrame > 0 || inAwait < conns {
 		t.Errorf("%d read loops wait in readFrame and %d in awaitData; want 0 and %d", inReadFrame, inAwait, conns)
 	}
-	grown := heapInUse() - before
+	grown := int(settledMemStats().HeapInuse) - int(before)
 	t.Logf("heap in use grew by %d KiB for %d waiting connections", grown>>10, conns)
 	if grown > conns*size/4 {
 		t.Errorf("the heap grew by %d KiB for %d waiting connections after %d KiB messages; want well under a buffer each", grown>>10, conns, size>>10)
@@ -103,14 +103,4 @@ func TestWaitHoldsNoBuffer(t *testing.T) {
 	for _, c := range cs {
 		c.closeNormally()
 	}
-}
-
-// heapInUse returns the heap's in-use bytes after two collections, which
-// empty sync.Pool.
-func heapInUse() int {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int(ms.HeapInuse)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -449,6 +450,14 @@ func TestFullQueueClose(t *testing.T) {
 	for range queued {
 		c.SendText(`{"event":"count"}`)
 	}
+	// The close must meet the read loop waiting for room: until then the
+	// loop may not have read a single "count" (the close then drops them
+	// all, and the test failed 2 times in 100).
+	for deadline := time.Now().Add(5 * time.Second); !readLoopWaitsForRoom(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the read loop did not wait for room in the queue")
+		}
+	}
 	readDone := make(chan error, 1)
 	go func() { // the client answers the close as it reads it
 		for {
@@ -480,6 +489,13 @@ func TestFullQueueClose(t *testing.T) {
 	if err := <-readDone; websocket.CloseStatus(err) != 4001 {
 		t.Errorf("the client read %v, want close 4001", err)
 	}
+}
+
+// readLoopWaitsForRoom reports whether a read loop waits for room in its
+// connection's queue (conn.waitSlot).
+func readLoopWaitsForRoom() bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "events.(*conn).waitSlot")
 }
 
 // Hold counts what ran before OnClose.
